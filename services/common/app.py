@@ -1,0 +1,95 @@
+"""The life of one service process: connect, migrate, serve, run background loops, stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import grpc
+from sqlmodel import SQLModel
+
+from services.common import telemetry
+from services.common.config import Settings
+from services.common.consumer import ProcessedEvent
+from services.common.db import Database, make_engine, migrate
+from services.common.events import EventBus
+from services.common.outbox import OutboxEvent, OutboxRelay
+from services.common.server import Validator, start_server
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class ServiceApp:
+    """Subclasses name their tables, servicers and background loops; this class runs them."""
+
+    name = ""
+    tables: Sequence[type[SQLModel]] = ()
+    service_names: Sequence[str] = ()
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.stop_event = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self.bus: EventBus
+        self.db: Database
+        self.outbox: OutboxRelay
+
+    def register(self, server: grpc.aio.Server) -> None:
+        raise NotImplementedError
+
+    async def prepare(self) -> list[Loop]:
+        """Builds in-memory state before the server accepts calls; returns the loops to run."""
+        return []
+
+    def validator(self) -> Validator | None:
+        return None
+
+    async def start(self, port: int | None = None) -> int:
+        telemetry.setup(self.name, self.settings.telemetry_exporter)
+        engine = make_engine(self.settings.database_url_for(self.name), self.name)
+        await asyncio.to_thread(migrate, engine, [*self.tables, OutboxEvent, ProcessedEvent])
+        self.db = Database(engine)
+        self.bus = await EventBus.connect(self.settings, f"kcc-{self.name}")
+        self.outbox = OutboxRelay(self.db, self.bus)
+        loops = [self.outbox.run, *await self.prepare()]
+        self.tasks = [asyncio.create_task(loop(self.stop_event)) for loop in loops]
+        bind_port = self.settings.port(self.name) if port is None else port
+        self.server, self.port = await start_server(
+            self.settings,
+            f"{self.settings.host}:{bind_port}",
+            [self.register],
+            self.service_names,
+            self.validator(),
+        )
+        log.info("%s serving on %s:%d", self.name, self.settings.host, self.port)
+        return self.port
+
+    async def stop(self, grace: float = 3.0) -> None:
+        self.stop_event.set()
+        if self.server is not None:
+            await self.server.stop(grace)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
+        self.db.engine.dispose()
+
+    async def serve_forever(self) -> None:
+        """Runs until SIGINT or SIGTERM, then drains calls and stops."""
+        await self.start()
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        await done.wait()
+        await self.stop()

@@ -1,0 +1,117 @@
+"""Who is calling: bearer tokens signed by the platform become a `Principal`.
+
+The principal lives in a context variable for the length of one RPC, so the data
+layer can scope every query by it without handlers passing it around.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import jwt
+
+from services.common.errors import permission_denied, unauthenticated
+
+ISSUER = "kcc-platform"
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    TENANT_INTEGRATION = "tenant_integration"
+    AGENT = "agent"
+    DEPARTMENT_USER = "department_user"
+    SERVICE = "service"  # the platform's own services calling each other
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    tenants: frozenset[str] = field(default_factory=frozenset)
+    department: str = ""
+
+    @property
+    def all_tenants(self) -> bool:
+        return self.role in (Role.PLATFORM_ADMIN, Role.SERVICE)
+
+    def may_access(self, tenant: str) -> bool:
+        return self.all_tenants or tenant in self.tenants
+
+    def require_tenant(self, tenant: str) -> None:
+        """PERMISSION_DENIED for a tenant outside reach, whether or not it exists."""
+        if not self.may_access(tenant):
+            raise permission_denied(f"{self.role} may not act for tenants/{tenant}")
+
+    def require_role(self, *roles: Role) -> None:
+        if self.role not in roles:
+            raise permission_denied(f"{self.role} may not call this method")
+
+    def require_department(self, department: str) -> None:
+        """Department users see only their own department's worklist."""
+        if self.role == Role.DEPARTMENT_USER and department != self.department:
+            raise permission_denied("department users may act only on their own department")
+
+
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+
+
+def current() -> Principal:
+    principal = _current.get()
+    if principal is None:
+        raise unauthenticated("no credentials")
+    return principal
+
+
+def bind(principal: Principal) -> contextvars.Token[Principal | None]:
+    return _current.set(principal)
+
+
+def unbind(token: contextvars.Token[Principal | None]) -> None:
+    _current.reset(token)
+
+
+def issue_token(
+    secret: str,
+    subject: str,
+    role: Role,
+    tenants: list[str] | None = None,
+    department: str = "",
+    ttl_seconds: int = 3600,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": subject,
+        "role": role.value,
+        "tenants": sorted(tenants or []),
+        "department": department,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]}
+        )
+        role = Role(claims["role"])
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise unauthenticated(f"invalid token: {type(exc).__name__}") from exc
+    return Principal(
+        subject=str(claims["sub"]),
+        role=role,
+        tenants=frozenset(claims.get("tenants") or []),
+        department=str(claims.get("department") or ""),
+    )
+
+
+def from_metadata(secret: str, metadata: dict[str, str]) -> Principal:
+    header = metadata.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise unauthenticated("missing bearer token")
+    return verify_token(secret, header[7:].strip())

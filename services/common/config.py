@@ -1,0 +1,51 @@
+"""Settings read from the environment once per process, so every service configures the same way."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
+
+DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053}
+# A key for local development only: `kcc up` and the tests use it unless one is configured.
+DEV_SECRET = "kcc-dev-secret-do-not-use-in-production"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("KCC_DATA_DIR", ROOT / "var")))
+    database_url: str = field(default_factory=lambda: os.environ.get("KCC_DATABASE_URL", ""))
+    nats_url: str = field(default_factory=lambda: os.environ.get("KCC_NATS_URL", "nats://127.0.0.1:4222"))
+    nats_user: str = field(default_factory=lambda: os.environ.get("KCC_NATS_USER", ""))
+    nats_password: str = field(default_factory=lambda: os.environ.get("KCC_NATS_PASSWORD", ""))
+    host: str = field(default_factory=lambda: os.environ.get("KCC_HOST", "127.0.0.1"))
+    # none, console or otlp (then OTEL_EXPORTER_OTLP_ENDPOINT applies).
+    telemetry_exporter: str = field(default_factory=lambda: os.environ.get("KCC_TELEMETRY", "none"))
+    # Signs bearer tokens (HS256); also the fallback for the two keys below.
+    auth_secret: str = field(default_factory=lambda: os.environ.get("KCC_AUTH_SECRET", DEV_SECRET))
+    # Keyed hash for citizen keys: one key across services so keys match.
+    citizen_key_secret: str = field(
+        default_factory=lambda: os.environ.get("KCC_CITIZEN_KEY_SECRET", DEV_SECRET + "-citizen")
+    )
+    # Fernet key (urlsafe base64, 32 bytes) for personal data at rest.
+    encryption_key: str = field(default_factory=lambda: os.environ.get("KCC_ENCRYPTION_KEY", ""))
+    tls_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CERT", ""))
+    tls_key: str = field(default_factory=lambda: os.environ.get("KCC_TLS_KEY", ""))
+    tls_client_ca: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CLIENT_CA", ""))
+
+    def port(self, service: str) -> int:
+        return int(os.environ.get(f"KCC_{service.upper()}_PORT", DEFAULT_PORTS[service]))
+
+    def target(self, service: str) -> str:
+        """Where a client finds a service; KCC_<SERVICE>_TARGET overrides host:port."""
+        return os.environ.get(f"KCC_{service.upper()}_TARGET", f"{self.host}:{self.port(service)}")
+
+    def database_url_for(self, service: str) -> str:
+        """One SQLite file per service by default; with a PostgreSQL URL, one schema per service."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / f'{service}.db'}"

@@ -1,0 +1,91 @@
+"""Rich gRPC errors (google.rpc.Status with ErrorInfo / BadRequest details) raised from domain code.
+
+Handlers raise `ApiError`; the server interceptor turns it into a status, so no
+handler needs the gRPC context to fail cleanly.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+DOMAIN = "kcc.example.nl"
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        reason: str,
+        field: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.field = field
+        self.metadata = metadata or {}
+
+    def to_status(self) -> grpc.Status:
+        details = []
+        info = error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata)
+        packed = any_pb2.Any()
+        packed.Pack(info)
+        details.append(packed)
+        if self.field is not None:
+            bad = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=self.field, description=self.message)
+                ]
+            )
+            packed_bad = any_pb2.Any()
+            packed_bad.Pack(bad)
+            details.append(packed_bad)
+        status = status_pb2.Status(code=self.code.value[0], message=self.message, details=details)
+        return rpc_status.to_status(status)
+
+
+def invalid_argument(field: str, message: str, reason: str = "INVALID_ARGUMENT") -> ApiError:
+    return ApiError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {message}", reason, field=field)
+
+
+def not_found(name: str) -> ApiError:
+    return ApiError(grpc.StatusCode.NOT_FOUND, f"{name} not found", "NOT_FOUND", metadata={"name": name})
+
+
+def already_exists(name: str) -> ApiError:
+    return ApiError(
+        grpc.StatusCode.ALREADY_EXISTS, f"{name} already exists", "ALREADY_EXISTS", metadata={"name": name}
+    )
+
+
+def failed_precondition(reason: str, message: str) -> ApiError:
+    return ApiError(grpc.StatusCode.FAILED_PRECONDITION, message, reason)
+
+
+def permission_denied(message: str = "not allowed for this principal") -> ApiError:
+    return ApiError(grpc.StatusCode.PERMISSION_DENIED, message, "PERMISSION_DENIED")
+
+
+def unauthenticated(message: str) -> ApiError:
+    return ApiError(grpc.StatusCode.UNAUTHENTICATED, message, "UNAUTHENTICATED")
+
+
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """Reads the ErrorInfo a server attached, for clients and tests."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    return None
+
+
+assert code_pb2.INVALID_ARGUMENT == grpc.StatusCode.INVALID_ARGUMENT.value[0]

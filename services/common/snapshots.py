@@ -1,0 +1,146 @@
+"""Compiled per-tenant snapshots in a JetStream key-value bucket: what a tenant offers and promises.
+
+Tenancy writes them; routing and callbacks read them at start and follow changes,
+so neither calls tenancy on its hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError
+from nats.js.kv import KeyValue
+
+from services.common.events import EventBus
+
+log = logging.getLogger(__name__)
+
+BUCKET = "tenant-snapshots"
+
+CHANNELS = ("PHONE", "CHAT", "EMAIL", "COUNTER", "WEB_FORM")
+
+
+@dataclass(frozen=True)
+class ProductSnapshot:
+    uri: str
+    slug: str
+    name: str
+    department: str  # department id, e.g. `burgerzaken`
+    handling: str  # FIRST_LINE or CALLBACK
+    synonyms: tuple[str, ...] = ()
+    ivr_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlaSnapshot:
+    channel: str = ""
+    department: str = ""
+    product: str = ""  # product slug
+    answer_seconds: int = 20
+    answer_percent: int = 80
+    callback_working_hours: int = 16
+    callback_working_days: int = 0
+    warning_percent: int = 75
+    max_callback_attempts: int = 3
+    escalation_target: str = ""
+
+    @property
+    def specificity(self) -> int:
+        return (4 if self.product else 0) + (2 if self.department else 0) + (1 if self.channel else 0)
+
+    def applies(self, channel: str, department: str, product: str) -> bool:
+        return (
+            (not self.channel or self.channel == channel)
+            and (not self.department or self.department == department)
+            and (not self.product or self.product == product)
+        )
+
+
+DEFAULT_SLA = SlaSnapshot()
+
+
+@dataclass
+class TenantSnapshot:
+    tenant: str
+    display_name: str
+    state: str = "ACTIVE"
+    version: int = 0
+    retention_days: int = 365
+    departments: dict[str, str] = field(default_factory=dict)  # id -> display name
+    fallback_department: str = ""
+    products: list[ProductSnapshot] = field(default_factory=list)  # enabled products only
+    entry_points: list[tuple[str, str]] = field(default_factory=list)  # (kind, value)
+    sla_policies: list[SlaSnapshot] = field(default_factory=list)
+    calendar: dict[str, object] | None = None  # BusinessCalendar.to_dict(); None = default
+
+    def sla_for(self, channel: str, department: str, product: str) -> SlaSnapshot:
+        """The most specific policy wins: product over department over channel over default."""
+        matching = [p for p in self.sla_policies if p.applies(channel, department, product)]
+        return max(matching, key=lambda p: p.specificity) if matching else DEFAULT_SLA
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> TenantSnapshot:
+        raw = json.loads(data)
+        raw["products"] = [
+            ProductSnapshot(**{**p, "synonyms": tuple(p["synonyms"]), "ivr_codes": tuple(p["ivr_codes"])})
+            for p in raw["products"]
+        ]
+        raw["sla_policies"] = [SlaSnapshot(**p) for p in raw["sla_policies"]]
+        raw["entry_points"] = [tuple(e) for e in raw["entry_points"]]
+        return cls(**raw)
+
+
+async def bucket(bus: EventBus) -> KeyValue:
+    try:
+        return await bus.js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return await bus.js.create_key_value(
+            KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE)
+        )
+
+
+class SnapshotFollower:
+    """Keeps the latest snapshot of every tenant in memory; `on_change` runs for each update."""
+
+    def __init__(self, on_change: Callable[[TenantSnapshot], None] | None = None) -> None:
+        self.snapshots: dict[str, TenantSnapshot] = {}
+        self.on_change = on_change
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, bus: EventBus) -> None:
+        kv = await bucket(bus)
+        watcher = await kv.watchall()
+        self._task = asyncio.create_task(self._follow(watcher))
+        await asyncio.wait_for(self.ready.wait(), 30)
+
+    async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
+        async for entry in watcher:
+            if entry is None:  # end of the initial values
+                self.ready.set()
+                continue
+            if entry.value is None or entry.operation in ("DEL", "PURGE"):
+                self.snapshots.pop(entry.key, None)
+                continue
+            snapshot = TenantSnapshot.from_json(entry.value)
+            self.snapshots[snapshot.tenant] = snapshot
+            if self.on_change is not None:
+                try:
+                    self.on_change(snapshot)
+                except Exception:  # noqa: BLE001 - one bad snapshot must not stop the follower
+                    log.exception("snapshot handler failed for %s", snapshot.tenant)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def get(self, tenant: str) -> TenantSnapshot | None:
+        return self.snapshots.get(tenant)

@@ -1,0 +1,37 @@
+"""The tenancy process."""
+
+from __future__ import annotations
+
+import grpc
+
+from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from services.common.app import Loop, ServiceApp
+from services.tenancy import models
+from services.tenancy.service import TenancyService
+from services.tenancy.snapshots import SnapshotPublisher
+
+
+class TenancyApp(ServiceApp):
+    name = "tenancy"
+    tables = (
+        models.TenantRow,
+        models.EntryPointRow,
+        models.DepartmentRow,
+        models.ProductRow,
+        models.SlaPolicyRow,
+        models.CalendarRow,
+        models.CreateRequestRow,
+    )
+    service_names = (tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,)
+
+    async def prepare(self) -> list[Loop]:
+        self.snapshots = SnapshotPublisher(self.db, self.bus)
+        await self.snapshots.republish_all()
+        return [self.snapshots.run]
+
+    def register(self, server: grpc.aio.Server) -> None:
+        def on_commit(tenants: set[str]) -> None:
+            self.snapshots.mark(tenants)
+            self.outbox.wake()
+
+        tenancy_pb2_grpc.add_TenancyServiceServicer_to_server(TenancyService(self.db, on_commit), server)

@@ -1,0 +1,86 @@
+"""Tenancy's own tables: tenants, entry points, departments, catalogue, SLA policies, calendars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TenantRow(SQLModel, table=True):
+    __tablename__ = "tenant"
+    id: str = Field(primary_key=True, max_length=16)
+    display_name: str = Field(max_length=200)
+    state: str = "ACTIVE"
+    retention_days: int = 365
+    snapshot_version: int = 0
+    create_time: datetime = Field(default_factory=utcnow)
+    update_time: datetime = Field(default_factory=utcnow)
+
+
+class EntryPointRow(SQLModel, table=True):
+    __tablename__ = "entry_point"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+    tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    value: str = Field(max_length=255)
+
+
+class DepartmentRow(SQLModel, table=True):
+    __tablename__ = "department"
+    tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
+    id: str = Field(primary_key=True, max_length=64)
+    display_name: str = Field(max_length=200)
+    fallback: bool = False
+    create_time: datetime = Field(default_factory=utcnow)
+    update_time: datetime = Field(default_factory=utcnow)
+
+
+class ProductRow(SQLModel, table=True):
+    __tablename__ = "product"
+    tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
+    id: str = Field(primary_key=True, max_length=64)  # the UPL slug
+    upl_uri: str = Field(max_length=255)
+    display_name: str = Field(max_length=255)
+    department: str = Field(max_length=64)
+    handling: str = "CALLBACK"
+    synonyms: str = "[]"  # JSON list
+    ivr_codes: str = "[]"  # JSON list
+    enabled: bool = True
+    update_time: datetime = Field(default_factory=utcnow)
+
+
+class SlaPolicyRow(SQLModel, table=True):
+    __tablename__ = "sla_policy"
+    tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
+    id: str = Field(primary_key=True, max_length=64)
+    channel: str = ""
+    department: str = ""
+    product: str = ""
+    answer_seconds: int = 20
+    answer_percent: int = 80
+    callback_working_hours: int = 0
+    callback_working_days: int = 0
+    warning_percent: int = 75
+    max_callback_attempts: int = 3
+    escalation_target: str = ""
+
+
+class CalendarRow(SQLModel, table=True):
+    __tablename__ = "business_calendar"
+    tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
+    definition: str  # services.common.calendar.BusinessCalendar.to_dict() as JSON
+
+
+class CreateRequestRow(SQLModel, table=True):
+    """Remembers request_ids of creates, so a retried create returns the first result."""
+
+    __tablename__ = "create_request"
+    request_id: str = Field(primary_key=True, max_length=128)
+    resource_name: str = Field(max_length=255)

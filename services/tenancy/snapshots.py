@@ -1,0 +1,119 @@
+"""Compiles a tenant's rows into its snapshot and writes it to the KV bucket after each commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from sqlmodel import Session, select
+
+from services.common import snapshots
+from services.common.db import Database
+from services.common.events import EventBus
+from services.common.snapshots import ProductSnapshot, SlaSnapshot, TenantSnapshot
+from services.tenancy.models import (
+    CalendarRow,
+    DepartmentRow,
+    EntryPointRow,
+    ProductRow,
+    SlaPolicyRow,
+    TenantRow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def compile_snapshot(session: Session, tenant: str) -> TenantSnapshot | None:
+    row = session.get(TenantRow, tenant)
+    if row is None:
+        return None
+    departments = list(session.exec(select(DepartmentRow).where(DepartmentRow.tenant == tenant)))
+    products = session.exec(select(ProductRow).where(ProductRow.tenant == tenant, ProductRow.enabled == True))  # noqa: E712
+    calendar = session.get(CalendarRow, tenant)
+    return TenantSnapshot(
+        tenant=tenant,
+        display_name=row.display_name,
+        state=row.state,
+        version=row.snapshot_version,
+        retention_days=row.retention_days,
+        departments={d.id: d.display_name for d in departments},
+        fallback_department=next((d.id for d in departments if d.fallback), ""),
+        products=[
+            ProductSnapshot(
+                uri=p.upl_uri,
+                slug=p.id,
+                name=p.display_name,
+                department=p.department,
+                handling=p.handling,
+                synonyms=tuple(json.loads(p.synonyms)),
+                ivr_codes=tuple(json.loads(p.ivr_codes)),
+            )
+            for p in products
+        ],
+        entry_points=[
+            (e.kind, e.value) for e in session.exec(select(EntryPointRow).where(EntryPointRow.tenant == tenant))
+        ],
+        sla_policies=[
+            SlaSnapshot(
+                channel=s.channel,
+                department=s.department,
+                product=s.product,
+                answer_seconds=s.answer_seconds,
+                answer_percent=s.answer_percent,
+                callback_working_hours=s.callback_working_hours,
+                callback_working_days=s.callback_working_days,
+                warning_percent=s.warning_percent,
+                max_callback_attempts=s.max_callback_attempts,
+                escalation_target=s.escalation_target,
+            )
+            for s in session.exec(select(SlaPolicyRow).where(SlaPolicyRow.tenant == tenant))
+        ],
+        calendar=json.loads(calendar.definition) if calendar else None,
+    )
+
+
+class SnapshotPublisher:
+    """Recompiles changed tenants in the background; many quick changes cost one write each."""
+
+    def __init__(self, db: Database, bus: EventBus) -> None:
+        self.db = db
+        self.bus = bus
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def mark(self, tenants: set[str]) -> None:
+        self._dirty |= tenants
+        self._idle.clear()
+        self._wake.set()
+
+    async def flushed(self) -> None:
+        """Waits until every change so far is in the bucket (used by the CLI and tests)."""
+        await self._idle.wait()
+
+    async def republish_all(self) -> None:
+        """At start: heals a crash between a commit and its KV write."""
+        tenants = await self.db.run(lambda s: set(s.exec(select(TenantRow.id))))
+        self.mark(tenants)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        kv = await snapshots.bucket(self.bus)
+        while not stop.is_set():
+            if not self._dirty:
+                self._idle.set()
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                except TimeoutError:
+                    continue
+            tenant = self._dirty.pop()
+            try:
+                snapshot = await self.db.run(lambda s, t=tenant: compile_snapshot(s, t))  # type: ignore[misc]
+                if snapshot is not None:
+                    await kv.put(tenant, snapshot.to_json())
+            except Exception:  # noqa: BLE001 - NATS restarting: try the tenant again shortly
+                log.warning("snapshot of %s not written yet, retrying", tenant, exc_info=True)
+                self._dirty.add(tenant)
+                await asyncio.sleep(0.5)
