@@ -19,6 +19,7 @@ from kcc.events.v1 import events_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, events, names, paging
+from services.common.citizen import normalise_phone
 from services.common.calendar import DEFAULT_CALENDAR, BusinessCalendar
 from services.common.db import Database
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
@@ -36,7 +37,6 @@ from services.tenancy.models import (
 )
 
 Row = TypeVar("Row", bound=SQLModel)
-E164 = re.compile(r"^(\+[1-9]\d{6,14}|14\d{3})$")
 FILTER_TERM = re.compile(r"^(\w+)(=|:)(.+)$")
 
 
@@ -602,16 +602,7 @@ def normalise_entry_value(kind: str, value: str) -> str:
         raise invalid_argument("entry_point.kind", "is required")
     value = (value or "").strip()
     if kind == "PHONE_NUMBER":
-        digits = re.sub(r"[\s\-().]", "", value)
-        if digits.startswith("00"):
-            digits = "+" + digits[2:]
-        elif digits.startswith("0") and not digits.startswith("014"):
-            digits = "+31" + digits[1:]
-        elif digits.startswith("014"):
-            digits = digits[1:]
-        if not E164.match(digits):
-            raise invalid_argument("entry_point.value", "not an E.164 number or 14 0xx short number")
-        return digits
+        return normalise_phone("entry_point.value", value, allow_short=True)
     if not value or len(value) > 255:
         raise invalid_argument("entry_point.value", "must be 1..255 characters")
     return value.lower() if kind == "WEB_FORM_ORIGIN" else value

@@ -2,9 +2,10 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from kcc.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -42,7 +43,7 @@ class TenantChanged(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., resource: _Optional[str] = ..., resource_name: _Optional[str] = ...) -> None: ...
 
 class ContactRouted(_message.Message):
-    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target")
+    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +55,10 @@ class ContactRouted(_message.Message):
     ENQUEUE_TIME_FIELD_NUMBER: _ClassVar[int]
     HANDLING_FIELD_NUMBER: _ClassVar[int]
     SERVICE_LEVEL_TARGET_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_NAME_FIELD_NUMBER: _ClassVar[int]
+    OPEN_CALLBACKS_FIELD_NUMBER: _ClassVar[int]
     contact: str
     channel: _common_pb2.Channel
     product_uri: str
@@ -65,7 +70,11 @@ class ContactRouted(_message.Message):
     enqueue_time: _timestamp_pb2.Timestamp
     handling: _common_pb2.Handling
     service_level_target: _common_pb2.ServiceLevelTarget
-    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ...) -> None: ...
+    language: str
+    tenant: str
+    product_name: str
+    open_callbacks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ContactChanged(_message.Message):
     __slots__ = ("contact", "change", "agent", "outcome", "queue")

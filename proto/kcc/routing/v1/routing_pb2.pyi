@@ -156,7 +156,7 @@ class ClassifyQuestionResponse(_message.Message):
     def __init__(self, products: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ...) -> None: ...
 
 class Agent(_message.Message):
-    __slots__ = ("name", "display_name", "tenants", "overflow_tenants", "departments", "languages", "channels", "state", "state_time")
+    __slots__ = ("name", "display_name", "tenants", "overflow_tenants", "departments", "languages", "channels", "state", "state_time", "capacities")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[Agent.State]
@@ -180,6 +180,7 @@ class Agent(_message.Message):
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CAPACITIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     tenants: _containers.RepeatedScalarFieldContainer[str]
@@ -189,7 +190,16 @@ class Agent(_message.Message):
     channels: _containers.RepeatedScalarFieldContainer[_common_pb2.Channel]
     state: Agent.State
     state_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., tenants: _Optional[_Iterable[str]] = ..., overflow_tenants: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., languages: _Optional[_Iterable[str]] = ..., channels: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., state: _Optional[_Union[Agent.State, str]] = ..., state_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    capacities: _containers.RepeatedCompositeFieldContainer[ChannelCapacity]
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., tenants: _Optional[_Iterable[str]] = ..., overflow_tenants: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., languages: _Optional[_Iterable[str]] = ..., channels: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., state: _Optional[_Union[Agent.State, str]] = ..., state_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capacities: _Optional[_Iterable[_Union[ChannelCapacity, _Mapping]]] = ...) -> None: ...
+
+class ChannelCapacity(_message.Message):
+    __slots__ = ("channel", "capacity")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    channel: _common_pb2.Channel
+    capacity: int
+    def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., capacity: _Optional[int] = ...) -> None: ...
 
 class CreateAgentRequest(_message.Message):
     __slots__ = ("agent_id", "agent", "request_id")
