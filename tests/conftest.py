@@ -9,14 +9,21 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import grpc
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from services.common import auth, client, telemetry
+from services.common.app import ServiceApp
+from services.common.config import Settings
 from services.common.natsserver import NatsServer, NatsServerError
 from services.common.postgres import EmbeddedPostgres, PostgresError
+from services.routing.app import RoutingApp
+from services.tenancy.app import TenancyApp
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -101,3 +108,53 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+# --- The platform's own services, started in-process on real servers -------------------------
+
+SPANS = InMemorySpanExporter()
+telemetry.setup("tests", "none", span_exporter=SPANS)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, nats_url: str) -> Settings:
+    """Settings for one test: its own data dir and nats-server, SQLite files by default."""
+    return Settings(data_dir=tmp_path / "var", nats_url=nats_url)
+
+
+@pytest.fixture
+def admin(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata of a platform admin."""
+    return client.metadata(auth.issue_token(settings.auth_secret, "admin", auth.Role.PLATFORM_ADMIN))
+
+
+@pytest.fixture
+async def tenancy(settings: Settings) -> AsyncIterator[TenancyApp]:
+    """A running tenancy service on a free port."""
+    app = TenancyApp(settings)
+    await app.start(0)
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def routing(settings: Settings, tenancy: TenancyApp) -> AsyncIterator[RoutingApp]:
+    """A running routing service (after tenancy, so snapshots exist to follow)."""
+    app = RoutingApp(settings)
+    await app.start(0)
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def channel_to() -> AsyncIterator[Callable[[ServiceApp], grpc.aio.Channel]]:
+    """Opens insecure channels to in-process apps and closes them after the test."""
+    channels: list[grpc.aio.Channel] = []
+
+    def open_channel(app: ServiceApp) -> grpc.aio.Channel:
+        channels.append(grpc.aio.insecure_channel(f"127.0.0.1:{app.port}"))
+        return channels[-1]
+
+    yield open_channel
+    for ch in channels:
+        await ch.close()

@@ -8,15 +8,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import nats.errors
+from kcc.events.v1 import events_pb2
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from opentelemetry.trace import SpanKind
 from sqlmodel import Field, Session, SQLModel
 
-from kcc.events.v1 import events_pb2
-from services.common import telemetry
 from services.common.db import Database
-from services.common.events import STREAM, EventBus
+from services.common.events import STREAM, EventBus, consumer_span
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,6 @@ async def consume(
     batch: int = 100,
 ) -> None:
     """Fetches and handles messages until `stop`; a failing message is redelivered (nak)."""
-    tracer = telemetry.tracer("kcc.events")
     config = ConsumerConfig(
         durable_name=durable,
         filter_subject=filter_subject,
@@ -66,12 +63,7 @@ async def consume(
             continue
         for msg in msgs:
             env = events_pb2.Envelope.FromString(msg.data)
-            with tracer.start_as_current_span(
-                f"{msg.subject} process", kind=SpanKind.CONSUMER, context=telemetry.extract(msg.headers)
-            ) as span:
-                span.set_attribute("messaging.system", "nats")
-                span.set_attribute("messaging.consumer.group.name", durable)
-                span.set_attribute("messaging.message.id", env.id)
+            with consumer_span(msg, env, durable):
                 try:
                     await handle(msg, env)
                 except Exception:  # noqa: BLE001 - redeliver later; the id keeps it idempotent

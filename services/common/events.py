@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import nats
+from kcc.events.v1 import events_pb2
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from kcc.events.v1 import events_pb2
 from services.common import telemetry
 from services.common.config import Settings
 
@@ -97,6 +100,19 @@ class EventBus:
     async def close(self) -> None:
         if not self.nc.is_closed:
             await self.nc.drain()
+
+
+@contextmanager
+def consumer_span(msg: Msg, env: events_pb2.Envelope, consumer: str) -> Iterator[trace.Span]:
+    """A CONSUMER span that continues the producer's trace from the message headers."""
+    tracer = telemetry.tracer("kcc.events")
+    with tracer.start_as_current_span(
+        f"{msg.subject} process", kind=SpanKind.CONSUMER, context=telemetry.extract(msg.headers)
+    ) as span:
+        span.set_attribute("messaging.system", "nats")
+        span.set_attribute("messaging.consumer.group.name", consumer)
+        span.set_attribute("messaging.message.id", env.id)
+        yield span
 
 
 def current_trace_id() -> str:

@@ -9,12 +9,12 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+from kcc.events.v1 import events_pb2
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from kcc.events.v1 import events_pb2
-from services.common.events import STREAM, EventBus
+from services.common.events import STREAM, EventBus, consumer_span
 
 
 async def replay(
@@ -30,7 +30,12 @@ async def replay(
 
     async def on_message(msg: Msg) -> None:
         live = caught_up.is_set()
-        apply(events_pb2.Envelope.FromString(msg.data), not live)
+        env = events_pb2.Envelope.FromString(msg.data)
+        if live:
+            with consumer_span(msg, env, f"replay:{filter_subject}"):
+                apply(env, False)
+        else:
+            apply(env, True)
         if not live and msg.metadata.num_pending == 0:
             caught_up.set()
 

@@ -92,7 +92,8 @@ class QueueFigures:
 
 
 class Router:
-    def __init__(self) -> None:
+    def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
+        self.offer_timeout = offer_timeout
         self.contacts: dict[str, ContactState] = {}
         self.agents: dict[str, AgentState] = {}
         self.figures: dict[tuple[str, str], QueueFigures] = defaultdict(QueueFigures)
@@ -168,7 +169,7 @@ class Router:
             agent = min(home or candidates, key=lambda a: a.idle_since)
             overflow = not agent.home(contact.tenant)
             contact.state, contact.agent = "OFFERED", agent.name
-            contact.offer_expires = now + OFFER_TIMEOUT_SECONDS
+            contact.offer_expires = now + self.offer_timeout
             if overflow and not contact.overflowed:
                 contact.overflowed = True
                 self.figures[(contact.tenant, contact.queue)].overflowed += 1

