@@ -21,9 +21,7 @@ COMMAND_MODULES = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     parser = argparse.ArgumentParser(prog="kcc", description="Shared KCC platform for Dutch gemeenten")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:

@@ -10,13 +10,13 @@ import asyncio
 import uuid
 
 import grpc
+
 from kcc.callbacks.v1 import callbacks_pb2 as cb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2_grpc
-
 from services.common import auth, client
 from services.common.citizen import citizen_key
 from services.common.config import Settings
@@ -89,7 +89,7 @@ async def run_demo(settings: Settings) -> None:
             )
             c = reply.contact
             say(
-                f"   {tenant} \"{question}\"\n      -> product {c.product_name or '(not recognised)'}, "
+                f'   {tenant} "{question}"\n      -> product {c.product_name or "(not recognised)"}, '
                 f"queue {c.queue}, priority {c.priority}, target {c.service_level_target.percent}% "
                 f"within {c.service_level_target.seconds}s"
             )

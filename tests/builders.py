@@ -27,7 +27,9 @@ async def make_tenant(
 ) -> None:
     """products: (slug, display name, department id); departments are created as needed, `algemeen` is fallback."""
     stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
-    await stub.CreateTenant(tp.CreateTenantRequest(tenant_id=tenant, tenant=tp.Tenant(display_name=name)), metadata=admin)
+    await stub.CreateTenant(
+        tp.CreateTenantRequest(tenant_id=tenant, tenant=tp.Tenant(display_name=name)), metadata=admin
+    )
     for department in sorted({d for _s, _n, d in products} | {"algemeen"}):
         await stub.CreateDepartment(
             tp.CreateDepartmentRequest(
@@ -63,9 +65,9 @@ async def make_tenant(
         )
 
 
-async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None:
+async def eventually(check: Callable[[], object], within: float = 10.0) -> None:
     """Waits until `check()` is truthy; for state that travels through events."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not check():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
@@ -77,7 +79,9 @@ async def routable(channel: grpc.aio.Channel, admin: Metadata, tenant: str) -> N
     stub = routing_pb2_grpc.RoutingServiceStub(channel)
     for _ in range(200):
         try:
-            await stub.ClassifyQuestion(rt.ClassifyQuestionRequest(tenant=f"tenants/{tenant}", question="x"), metadata=admin)
+            await stub.ClassifyQuestion(
+                rt.ClassifyQuestionRequest(tenant=f"tenants/{tenant}", question="x"), metadata=admin
+            )
             return
         except grpc.RpcError:
             await asyncio.sleep(0.05)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, ContactState, Router
 
 
-def contact(name: str, at: float, priority: int = 5, tenant: str = "gm0268", queue: str = "burgerzaken") -> ContactState:
+def contact(
+    name: str, at: float, priority: int = 5, tenant: str = "gm0268", queue: str = "burgerzaken"
+) -> ContactState:
     return ContactState(
         name=name,
         tenant=tenant,
@@ -19,7 +21,9 @@ def contact(name: str, at: float, priority: int = 5, tenant: str = "gm0268", que
     )
 
 
-def agent(router: Router, name: str, idle_since: float, tenants: set[str], overflow: set[str] | None = None) -> AgentState:
+def agent(
+    router: Router, name: str, idle_since: float, tenants: set[str], overflow: set[str] | None = None
+) -> AgentState:
     a = AgentState(name=name, tenants=frozenset(tenants), overflow_tenants=frozenset(overflow or set()))
     router.upsert_agent(a)
     a.connected, a.state, a.idle_since = True, "AVAILABLE", idle_since

@@ -43,7 +43,9 @@ async def stubs(tenancy: TenancyApp, routing: RoutingApp, channel_to, admin):  #
 
 
 def integration(settings, tenant: str):  # type: ignore[no-untyped-def]
-    return client.metadata(auth.issue_token(settings.auth_secret, f"{tenant}-int", auth.Role.TENANT_INTEGRATION, [tenant]))
+    return client.metadata(
+        auth.issue_token(settings.auth_secret, f"{tenant}-int", auth.Role.TENANT_INTEGRATION, [tenant])
+    )
 
 
 def agent_md(settings, agent_id: str, tenants: list[str]):  # type: ignore[no-untyped-def]
@@ -69,7 +71,9 @@ async def test_route_by_entry_point_question_ivr_and_explicit_product(stubs, set
     assert by_question.candidates[0].uri == UPL + "paspoort"
 
     explicit = await routing.RouteContact(
-        rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_EMAIL, product_uri=UPL + "afvalstoffenheffing"),
+        rt.RouteContactRequest(
+            tenant="tenants/gm0268", channel=common_pb2.CHANNEL_EMAIL, product_uri=UPL + "afvalstoffenheffing"
+        ),
         metadata=md,
     )
     assert explicit.contact.queue == "belastingen" and explicit.contact.priority == 1
@@ -107,11 +111,15 @@ async def test_unrecognised_question_falls_back_to_general_queue(stubs, settings
 async def test_catalogue_change_reaches_routing_without_restart(stubs, settings, admin) -> None:  # type: ignore[no-untyped-def]
     tenancy, routing = stubs
     md = integration(settings, "gm0268")
-    request = rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "rijbewijs")
+    request = rt.RouteContactRequest(
+        tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "rijbewijs"
+    )
     assert (await routing.RouteContact(request, metadata=md)).contact.queue == "burgerzaken"
     await tenancy.UpdateProduct(
         tp.UpdateProductRequest(
-            product=tp.Product(name="tenants/gm0268/products/rijbewijs", department="tenants/gm0268/departments/belastingen"),
+            product=tp.Product(
+                name="tenants/gm0268/products/rijbewijs", department="tenants/gm0268/departments/belastingen"
+            ),
             update_mask=field_mask_pb2.FieldMask(paths=["department"]),
         ),
         metadata=admin,
@@ -139,13 +147,16 @@ async def test_tenant_integration_cannot_route_for_another_tenant(stubs, setting
     for tenant in ("gm0268", "gm9999"):  # existing and non-existing: the same answer
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await routing.RouteContact(
-                rt.RouteContactRequest(tenant=f"tenants/{tenant}", channel=common_pb2.CHANNEL_PHONE, question="paspoort"),
+                rt.RouteContactRequest(
+                    tenant=f"tenants/{tenant}", channel=common_pb2.CHANNEL_PHONE, question="paspoort"
+                ),
                 metadata=integration(settings, "gm0202"),
             )
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await routing.RouteContact(
-            rt.RouteContactRequest(tenant="tenants/gm0202", question="paspoort"), metadata=integration(settings, "gm0202")
+            rt.RouteContactRequest(tenant="tenants/gm0202", question="paspoort"),
+            metadata=integration(settings, "gm0202"),
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     info = error_info(err.value)
@@ -154,18 +165,24 @@ async def test_tenant_integration_cannot_route_for_another_tenant(stubs, setting
 
 async def test_agent_desktop_receives_offer_accepts_and_completes(stubs, settings, admin) -> None:  # type: ignore[no-untyped-def]
     _, routing = stubs
-    await routing.CreateAgent(rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin)
+    await routing.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
     md = agent_md(settings, "fatima", ["gm0268"])
     desktop = routing.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)
     hello = await desktop.read()
     assert hello.agent.state == rt.Agent.STATE_AVAILABLE
     routed = await routing.RouteContact(
-        rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="rijbewijs verlengen"),
+        rt.RouteContactRequest(
+            tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="rijbewijs verlengen"
+        ),
         metadata=integration(settings, "gm0268"),
     )
     offer = await asyncio.wait_for(desktop.read(), 5)
     assert offer.offer.contact.name == routed.contact.name
-    accepted = await routing.AcceptOffer(rt.AcceptOfferRequest(agent="agents/fatima", contact=routed.contact.name), metadata=md)
+    accepted = await routing.AcceptOffer(
+        rt.AcceptOfferRequest(agent="agents/fatima", contact=routed.contact.name), metadata=md
+    )
     assert accepted.state == rt.Contact.STATE_CONNECTED
     done = await routing.CompleteContact(
         rt.CompleteContactRequest(agent="agents/fatima", contact=routed.contact.name, outcome="answered"), metadata=md
@@ -177,7 +194,8 @@ async def test_agent_desktop_receives_offer_accepts_and_completes(stubs, setting
     # another agent may not act for fatima
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await routing.SetAgentState(
-            rt.SetAgentStateRequest(name="agents/fatima", state=rt.Agent.STATE_BREAK), metadata=agent_md(settings, "kees", ["gm0268"])
+            rt.SetAgentStateRequest(name="agents/fatima", state=rt.Agent.STATE_BREAK),
+            metadata=agent_md(settings, "kees", ["gm0268"]),
         )
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     desktop.cancel()
@@ -188,8 +206,12 @@ async def test_reject_and_timeout_move_the_offer_on(stubs, settings, admin, rout
     routing.state.router.offer_timeout = 0.5
     desktops = {}
     for name in ("anna", "bert"):
-        await stub.CreateAgent(rt.CreateAgentRequest(agent_id=name, agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin)
-        desktops[name] = stub.ConnectAgent(rt.ConnectAgentRequest(name=f"agents/{name}"), metadata=agent_md(settings, name, ["gm0268"]))
+        await stub.CreateAgent(
+            rt.CreateAgentRequest(agent_id=name, agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+        )
+        desktops[name] = stub.ConnectAgent(
+            rt.ConnectAgentRequest(name=f"agents/{name}"), metadata=agent_md(settings, name, ["gm0268"])
+        )
         await desktops[name].read()
         await asyncio.sleep(0.01)  # anna has been idle longest
     routed = await stub.RouteContact(
@@ -199,7 +221,8 @@ async def test_reject_and_timeout_move_the_offer_on(stubs, settings, admin, rout
     first = await asyncio.wait_for(desktops["anna"].read(), 5)
     assert first.offer.contact.name == routed.contact.name
     await stub.RejectOffer(
-        rt.RejectOfferRequest(agent="agents/anna", contact=routed.contact.name), metadata=agent_md(settings, "anna", ["gm0268"])
+        rt.RejectOfferRequest(agent="agents/anna", contact=routed.contact.name),
+        metadata=agent_md(settings, "anna", ["gm0268"]),
     )
     second = await asyncio.wait_for(desktops["bert"].read(), 5)
     assert second.offer.contact.name == routed.contact.name
@@ -219,21 +242,30 @@ async def test_overflow_to_another_gemeentes_agent_after_threshold(stubs, settin
         tp.CreateSlaPolicyRequest(
             parent="tenants/gm0202",
             sla_policy_id="telefoon",
-            sla_policy=tp.SlaPolicy(channel=common_pb2.CHANNEL_PHONE, answer_target=common_pb2.ServiceLevelTarget(seconds=1, percent=80)),
+            sla_policy=tp.SlaPolicy(
+                channel=common_pb2.CHANNEL_PHONE, answer_target=common_pb2.ServiceLevelTarget(seconds=1, percent=80)
+            ),
         ),
         metadata=admin,
     )
-    request = rt.RouteContactRequest(tenant="tenants/gm0202", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "paspoort")
+    request = rt.RouteContactRequest(
+        tenant="tenants/gm0202", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "paspoort"
+    )
     md = integration(settings, "gm0202")
     for _ in range(100):
         if (await routing.RouteContact(request, metadata=md)).contact.service_level_target.seconds == 1:
             break
         await asyncio.sleep(0.05)
     await routing.CreateAgent(
-        rt.CreateAgentRequest(agent_id="nijmegen-agent", agent=rt.Agent(tenants=["tenants/gm0268"], overflow_tenants=["tenants/gm0202"])),
+        rt.CreateAgentRequest(
+            agent_id="nijmegen-agent", agent=rt.Agent(tenants=["tenants/gm0268"], overflow_tenants=["tenants/gm0202"])
+        ),
         metadata=admin,
     )
-    desktop = routing.ConnectAgent(rt.ConnectAgentRequest(name="agents/nijmegen-agent"), metadata=agent_md(settings, "nijmegen-agent", ["gm0268", "gm0202"]))
+    desktop = routing.ConnectAgent(
+        rt.ConnectAgentRequest(name="agents/nijmegen-agent"),
+        metadata=agent_md(settings, "nijmegen-agent", ["gm0268", "gm0202"]),
+    )
     await desktop.read()
     offer = await asyncio.wait_for(desktop.read(), 5)
     assert offer.offer.contact.overflowed and offer.offer.contact.tenant == "tenants/gm0202"
@@ -246,7 +278,10 @@ async def test_withdrawn_contact_counts_as_abandoned(stubs, settings, admin) -> 
     _, routing = stubs
     md = integration(settings, "gm0268")
     routed = await routing.RouteContact(
-        rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "verhuismelding"), metadata=md
+        rt.RouteContactRequest(
+            tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "verhuismelding"
+        ),
+        metadata=md,
     )
     withdrawn = await routing.WithdrawContact(rt.WithdrawContactRequest(name=routed.contact.name), metadata=md)
     assert withdrawn.state == rt.Contact.STATE_ABANDONED
@@ -270,18 +305,27 @@ async def test_repeat_contact_flagged_from_open_callback_events(stubs, settings,
         citizen_key="key-of-citizen-a",
     )
     changed.deadline.FromDatetime(deadline)
-    await routing.bus.publish(events.subject("gm0268", "callback", "requested"), events.envelope("gm0268", callback_changed=changed))
+    await routing.bus.publish(
+        events.subject("gm0268", "callback", "requested"), events.envelope("gm0268", callback_changed=changed)
+    )
     await eventually(lambda: len(routing.state.repeats) == 1)
     md = integration(settings, "gm0268")
     repeat = await stub.RouteContact(
-        rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="paspoort", citizen_key="key-of-citizen-a"),
+        rt.RouteContactRequest(
+            tenant="tenants/gm0268",
+            channel=common_pb2.CHANNEL_PHONE,
+            question="paspoort",
+            citizen_key="key-of-citizen-a",
+        ),
         metadata=md,
     )
     assert repeat.contact.repeat_contact
     (ref,) = repeat.contact.open_callbacks
     assert ref.callback == "tenants/gm0268/callbacks/cb-1" and ref.deadline.ToDatetime(UTC) == deadline
     other = await stub.RouteContact(
-        rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="paspoort", citizen_key="someone-else"),
+        rt.RouteContactRequest(
+            tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="paspoort", citizen_key="someone-else"
+        ),
         metadata=md,
     )
     assert not other.contact.repeat_contact
@@ -290,7 +334,9 @@ async def test_repeat_contact_flagged_from_open_callback_events(stubs, settings,
     completed = events_pb2.CallbackChanged()
     completed.CopyFrom(changed)
     completed.change, completed.status = "completed", "COMPLETED"
-    await routing.bus.publish(events.subject("gm0268", "callback", "completed"), events.envelope("gm0268", callback_changed=completed))
+    await routing.bus.publish(
+        events.subject("gm0268", "callback", "completed"), events.envelope("gm0268", callback_changed=completed)
+    )
     await eventually(lambda: len(routing.state.repeats) == 0)
     stats = await stub.GetQueueStats(rt.GetQueueStatsRequest(tenant="tenants/gm0268"), metadata=admin)
     assert sum(q.repeat_contacts for q in stats.queues) == 1

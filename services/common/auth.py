@@ -96,9 +96,7 @@ def issue_token(
 
 def verify_token(secret: str, token: str) -> Principal:
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]}
-        )
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]})
         role = Role(claims["role"])
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise unauthenticated(f"invalid token: {type(exc).__name__}") from exc

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import nats.errors
-from kcc.events.v1 import events_pb2
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlmodel import Field, Session, SQLModel
 
+from kcc.events.v1 import events_pb2
 from services.common.db import Database
 from services.common.events import STREAM, EventBus, consumer_span
 
@@ -76,9 +76,7 @@ async def consume(
                 log.warning("consumer %s: ack of %s failed", durable, env.id)
 
 
-def idempotent(
-    db: Database, consumer: str, apply: Callable[[Session, events_pb2.Envelope], None]
-) -> MessageHandler:
+def idempotent(db: Database, consumer: str, apply: Callable[[Session, events_pb2.Envelope], None]) -> MessageHandler:
     """Wraps `apply` so each event id changes the database once, in the same transaction."""
 
     def _once(session: Session, env: events_pb2.Envelope) -> None:

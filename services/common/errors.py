@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN = "kcc.example.nl"
@@ -58,9 +58,7 @@ def not_found(name: str) -> ApiError:
 
 
 def already_exists(name: str) -> ApiError:
-    return ApiError(
-        grpc.StatusCode.ALREADY_EXISTS, f"{name} already exists", "ALREADY_EXISTS", metadata={"name": name}
-    )
+    return ApiError(grpc.StatusCode.ALREADY_EXISTS, f"{name} already exists", "ALREADY_EXISTS", metadata={"name": name})
 
 
 def failed_precondition(reason: str, message: str) -> ApiError:
@@ -86,6 +84,3 @@ def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
             detail.Unpack(info)
             return info
     return None
-
-
-assert code_pb2.INVALID_ARGUMENT == grpc.StatusCode.INVALID_ARGUMENT.value[0]

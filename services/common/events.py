@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import nats
-from kcc.events.v1 import events_pb2
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -23,6 +22,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from kcc.events.v1 import events_pb2
 from services.common import telemetry
 from services.common.config import Settings
 
@@ -88,9 +88,7 @@ class EventBus:
     ) -> PubAck:
         """Publishes and waits for JetStream's ack; `Nats-Msg-Id` makes a retry harmless."""
         parent = telemetry.extract(trace_headers) if trace_headers else None
-        with self._tracer.start_as_current_span(
-            f"{subject} publish", kind=SpanKind.PRODUCER, context=parent
-        ) as span:
+        with self._tracer.start_as_current_span(f"{subject} publish", kind=SpanKind.PRODUCER, context=parent) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", env.id)

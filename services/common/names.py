@@ -24,9 +24,7 @@ def check_tenant_id(field: str, value: str) -> str:
 def parse(field: str, name: str, *collections: str) -> list[str]:
     """Splits `tenants/{a}/departments/{b}` by the expected collection ids; returns [a, b]."""
     parts = (name or "").split("/")
-    if len(parts) != 2 * len(collections) or any(
-        parts[2 * i] != c for i, c in enumerate(collections)
-    ):
+    if len(parts) != 2 * len(collections) or any(parts[2 * i] != c for i, c in enumerate(collections)):
         pattern = "/".join(f"{c}/{{id}}" for c in collections)
         raise invalid_argument(field, f"{name!r} does not match {pattern}")
     ids = parts[1::2]

@@ -8,6 +8,7 @@ acks it); a crash between ack and delete publishes again with the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -67,10 +68,8 @@ class OutboxRelay:
                 await asyncio.sleep(self.idle_seconds)
             if published < self.batch:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
-                except TimeoutError:
-                    pass
 
     async def publish_pending(self) -> int:
         rows = await self.db.run(

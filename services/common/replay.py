@@ -9,11 +9,11 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from kcc.events.v1 import events_pb2
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from kcc.events.v1 import events_pb2
 from services.common.events import STREAM, EventBus, consumer_span
 
 
@@ -23,7 +23,7 @@ async def replay(
     apply: Callable[[events_pb2.Envelope, bool], None],
     since: datetime | None = None,
     follow: bool = False,
-    timeout: float = 120.0,
+    catch_up_seconds: float = 120.0,
 ) -> Subscription | None:
     """Applies every stored event (with replay=True), returns once caught up; live ones follow if asked."""
     caught_up = asyncio.Event()
@@ -43,13 +43,11 @@ async def replay(
         deliver_policy=DeliverPolicy.BY_START_TIME if since else DeliverPolicy.ALL,
         opt_start_time=since,
     )
-    sub = await bus.js.subscribe(
-        filter_subject, stream=STREAM, cb=on_message, ordered_consumer=True, config=config
-    )
+    sub = await bus.js.subscribe(filter_subject, stream=STREAM, cb=on_message, ordered_consumer=True, config=config)
     pending = await sub.consumer_info()
     if pending.num_pending == 0 and sub.delivered == 0:
         caught_up.set()
-    await asyncio.wait_for(caught_up.wait(), timeout)
+    await asyncio.wait_for(caught_up.wait(), catch_up_seconds)
     if follow:
         return sub
     await sub.unsubscribe()

@@ -102,9 +102,7 @@ async def bucket(bus: EventBus) -> KeyValue:
     try:
         return await bus.js.key_value(BUCKET)
     except BucketNotFoundError:
-        return await bus.js.create_key_value(
-            KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE)
-        )
+        return await bus.js.create_key_value(KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE))
 
 
 class SnapshotFollower:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -84,10 +85,8 @@ class RoutingApp(ServiceApp):
     async def _match_loop(self, stop: asyncio.Event) -> None:
         """Expires offers and makes new ones whenever something changed, and at least twice a second."""
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.state.changed.wait(), 0.5)
-            except TimeoutError:
-                pass
             self.state.changed.clear()
             try:
                 now = time.time()

@@ -8,8 +8,8 @@ import json
 import sys
 
 import grpc
-from kcc.routing.v1 import routing_pb2, routing_pb2_grpc
 
+from kcc.routing.v1 import routing_pb2, routing_pb2_grpc
 from services.common import client
 from services.common.config import Settings
 from services.routing.recognition import ProductRecognizer, classify_lines, default_catalogue

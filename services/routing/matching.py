@@ -38,9 +38,7 @@ class AgentState:
 
     def free_on(self, channel: str) -> bool:
         used = sum(1 for c in self.active.values() if c == channel)
-        return used < self.capacity.get(channel, 1) and not any(
-            c != channel for c in self.active.values()
-        )
+        return used < self.capacity.get(channel, 1) and not any(c != channel for c in self.active.values())
 
     def home(self, tenant: str) -> bool:
         return tenant in self.tenants
@@ -158,11 +156,7 @@ class Router:
         offers: list[Offer] = []
         for contact in self.waiting():
             overflow_open = now - contact.enqueued_at >= contact.overflow_after
-            candidates = [
-                a
-                for a in self.agents.values()
-                if self._eligible(a, contact, overflow_open)
-            ]
+            candidates = [a for a in self.agents.values() if self._eligible(a, contact, overflow_open)]
             if not candidates:
                 continue
             home = [a for a in candidates if a.home(contact.tenant)]
@@ -194,9 +188,7 @@ class Router:
         """(available now, eligible at all) agents for a queue, by home pool."""
         department = queue
         eligible = [
-            a
-            for a in self.agents.values()
-            if a.home(tenant) and (not a.departments or department in a.departments)
+            a for a in self.agents.values() if a.home(tenant) and (not a.departments or department in a.departments)
         ]
         return sum(1 for a in eligible if a.connected and a.state == "AVAILABLE"), len(eligible)
 
@@ -247,9 +239,7 @@ class Router:
     def forget_finished(self, before: float) -> None:
         """Drops finished contacts older than `before`; the figures keep their counts."""
         for name in [
-            n
-            for n, c in self.contacts.items()
-            if c.state in ("COMPLETED", "ABANDONED") and c.enqueued_at < before
+            n for n, c in self.contacts.items() if c.state in ("COMPLETED", "ABANDONED") and c.enqueued_at < before
         ]:
             del self.contacts[name]
 
@@ -269,7 +259,9 @@ class Router:
         result: list[dict[str, float | int | str]] = []
         for queue in sorted(queues):
             fig = self.figures[(tenant, queue)]
-            waiting = [c for c in self.contacts.values() if c.tenant == tenant and c.queue == queue and c.state == "QUEUED"]
+            waiting = [
+                c for c in self.contacts.values() if c.tenant == tenant and c.queue == queue and c.state == "QUEUED"
+            ]
             counted = fig.answered + fig.abandoned
             available, eligible = self.eligible_agents(tenant, queue)
             result.append(

@@ -158,10 +158,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 value = normalise_phone("entry_point.value", value, allow_short=True)
             elif kind == "WEB_FORM_ORIGIN":
                 value = value.lower()
-            tenant = self.state.entry_points.get((kind, value))
-            if tenant is None or not auth.current().may_access(tenant):
+            owner = self.state.entry_points.get((kind, value))
+            if owner is None or not auth.current().may_access(owner):
                 raise not_found("entry point")
-            return tenant
+            return owner
         raise invalid_argument("target", "give tenant or entry_point")
 
     def _catalogue(self, tenant: str) -> TenantCatalogue:
@@ -306,9 +306,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     async def GetContact(self, request: pb.GetContactRequest, context: Any) -> pb.Contact:
         return self.contact_message(self._contact("name", request.name))
 
-    async def ClassifyQuestion(
-        self, request: pb.ClassifyQuestionRequest, context: Any
-    ) -> pb.ClassifyQuestionResponse:
+    async def ClassifyQuestion(self, request: pb.ClassifyQuestionRequest, context: Any) -> pb.ClassifyQuestionResponse:
         (tenant,) = names.parse("tenant", request.tenant, "tenants")
         catalogue = self._catalogue(tenant)
         if not request.question.strip() or len(request.question) > QUESTION_MAX:
@@ -341,7 +339,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         name = f"agents/{agent_id}"
         if not request.agent.tenants:
             raise invalid_argument("agent.tenants", "an agent serves at least one tenant")
-        for field, tenants in (("agent.tenants", request.agent.tenants), ("agent.overflow_tenants", request.agent.overflow_tenants)):
+        for field, tenants in (
+            ("agent.tenants", request.agent.tenants),
+            ("agent.overflow_tenants", request.agent.overflow_tenants),
+        ):
             for t in tenants:
                 names.parse(field, t, "tenants")
         if any(c.capacity < 1 or c.capacity > 10 for c in request.agent.capacities):
@@ -384,7 +385,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         self.state.changed.set()
         return agent_message(agent)
 
-    async def ConnectAgent(self, request: pb.ConnectAgentRequest, context: Any) -> AsyncIterator[pb.ConnectAgentResponse]:
+    async def ConnectAgent(
+        self, request: pb.ConnectAgentRequest, context: Any
+    ) -> AsyncIterator[pb.ConnectAgentResponse]:
         agent = self._agent(request.name)
         if agent.connected:
             raise failed_precondition("AGENT_ALREADY_CONNECTED", "this agent has a desktop stream open")
