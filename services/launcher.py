@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def _up(args: argparse.Namespace) -> int:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for service in SERVICES:
-            procs.append(subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env))
+            procs.append(subprocess.Popen([sys.executable, "-m", "services.launcher", service], env=env))
             wait_healthy(settings.target(service))
         print(f"kcc up: nats-server {nats.url}; " + ", ".join(f"{s} {settings.target(s)}" for s in SERVICES))
         if not args.no_demo:
@@ -99,3 +100,9 @@ def _up(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         nats.close()
+
+
+if __name__ == "__main__":
+    # `python -m services.launcher routing`: one service process, without the whole CLI.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_app(sys.argv[1]).serve_forever())  # type: ignore[attr-defined]

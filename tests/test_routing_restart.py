@@ -1,0 +1,112 @@
+"""Kill -9 the routing process with contacts waiting: after a restart none is lost or offered twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from kcc.common.v1 import common_pb2
+from kcc.routing.v1 import routing_pb2 as rt
+from kcc.routing.v1 import routing_pb2_grpc
+from services.common import auth, client
+from services.launcher import wait_healthy
+from services.tenancy.app import TenancyApp
+from tests.builders import UPL, make_tenant, routable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_routing(settings, port: int) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "KCC_NATS_URL": settings.nats_url,
+        "KCC_DATA_DIR": str(settings.data_dir),
+        "KCC_ROUTING_PORT": str(port),
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL)
+    await asyncio.to_thread(wait_healthy, f"127.0.0.1:{port}", 60)
+    return proc
+
+
+async def serve_offers(stub, md, agent: str, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """Accepts and completes `count` offers on one desktop; returns the contacts in order."""
+    desktop = stub.ConnectAgent(rt.ConnectAgentRequest(name=agent), metadata=md)
+    await desktop.read()
+    seen = []
+    for _ in range(count):
+        msg = await asyncio.wait_for(desktop.read(), 10)
+        name = msg.offer.contact.name
+        seen.append(name)
+        await stub.AcceptOffer(rt.AcceptOfferRequest(agent=agent, contact=name), metadata=md)
+        await stub.CompleteContact(rt.CompleteContactRequest(agent=agent, contact=name, outcome="ok"), metadata=md)
+    try:
+        extra = await asyncio.wait_for(desktop.read(), 1.5)
+        seen.append(extra.offer.contact.name or "unexpected")
+    except TimeoutError:
+        pass
+    desktop.cancel()
+    return seen
+
+
+async def test_killed_routing_loses_no_contact_and_offers_none_twice(
+    settings, tenancy: TenancyApp, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
+    port = free_port()
+    proc = await start_routing(settings, port)
+    partner = client.metadata(auth.issue_token(settings.auth_secret, "int", auth.Role.TENANT_INTEGRATION, ["gm0268"]))
+    agent_md = client.metadata(auth.issue_token(settings.auth_secret, "fatima", auth.Role.AGENT, ["gm0268"]))
+    try:
+        async with client.grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = routing_pb2_grpc.RoutingServiceStub(channel)
+            await routable(channel, admin, "gm0268")
+            await stub.CreateAgent(
+                rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+            )
+            routed = []
+            for i in range(20):
+                reply = await stub.RouteContact(
+                    rt.RouteContactRequest(
+                        tenant="tenants/gm0268",
+                        channel=common_pb2.CHANNEL_PHONE,
+                        product_uri=UPL + "paspoort",
+                        request_id=f"call-{i}",
+                    ),
+                    metadata=partner,
+                )
+                routed.append(reply.contact.name)
+            before = await serve_offers(stub, agent_md, "agents/fatima", 5)
+        assert before[:5] == routed[:5]  # longest waiting first
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+        proc = await start_routing(settings, port)
+        async with client.grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = routing_pb2_grpc.RoutingServiceStub(channel)
+            # a partner retrying a call it sent before the crash does not queue it again
+            retry = await stub.RouteContact(
+                rt.RouteContactRequest(
+                    tenant="tenants/gm0268",
+                    channel=common_pb2.CHANNEL_PHONE,
+                    product_uri=UPL + "paspoort",
+                    request_id="call-7",
+                ),
+                metadata=partner,
+            )
+            assert retry.contact.name == routed[7]
+            after = await serve_offers(stub, agent_md, "agents/fatima", 15)
+            stats = await stub.GetQueueStats(rt.GetQueueStatsRequest(tenant="tenants/gm0268"), metadata=admin)
+        assert after == routed[5:], "every waiting contact offered once, in order, and nothing more"
+        (queue,) = stats.queues
+        assert (queue.offered, queue.answered, queue.waiting) == (20, 20, 0)
+    finally:
+        proc.kill()
+        proc.wait(10)
