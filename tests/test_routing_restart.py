@@ -31,7 +31,9 @@ async def start_routing(settings, port: int) -> subprocess.Popen[bytes]:  # type
         "KCC_DATA_DIR": str(settings.data_dir),
         "KCC_ROUTING_PORT": str(port),
     }
-    proc = subprocess.Popen([sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+        [sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL
+    )
     await asyncio.to_thread(wait_healthy, f"127.0.0.1:{port}", 60)
     return proc
 
