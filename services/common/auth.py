@@ -108,8 +108,20 @@ def verify_token(secret: str, token: str) -> Principal:
     )
 
 
+_verified: dict[tuple[str, str], tuple[Principal, float]] = {}
+
+
 def from_metadata(secret: str, metadata: dict[str, str]) -> Principal:
+    """Verifies the bearer token; a verified token is remembered until it expires (hot path)."""
     header = metadata.get("authorization", "")
     if not header.lower().startswith("bearer "):
         raise unauthenticated("missing bearer token")
-    return verify_token(secret, header[7:].strip())
+    token = header[7:].strip()
+    cached = _verified.get((secret, token))
+    if cached is not None and cached[1] > time.time():
+        return cached[0]
+    principal = verify_token(secret, token)
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[(secret, token)] = (principal, float(jwt.decode(token, options={"verify_signature": False})["exp"]))
+    return principal

@@ -84,6 +84,7 @@ class RoutingApp(ServiceApp):
 
     async def _match_loop(self, stop: asyncio.Event) -> None:
         """Expires offers and makes new ones whenever something changed, and at least twice a second."""
+        self._last_cleanup = time.time()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.state.changed.wait(), 0.5)
@@ -94,7 +95,9 @@ class RoutingApp(ServiceApp):
                     await self._announce(offer, "offer_expired")
                 for offer in self.state.router.match(now):
                     await self._announce(offer, "offered")
-                self.state.router.forget_finished(now - REPLAY_WINDOW.total_seconds())
+                if now - self._last_cleanup > 60:
+                    self.state.router.forget_finished(now - REPLAY_WINDOW.total_seconds())
+                    self._last_cleanup = now
             except Exception:  # noqa: BLE001 - NATS restarting; the next pass retries
                 log.warning("matcher pass failed", exc_info=True)
                 await asyncio.sleep(0.5)

@@ -93,6 +93,7 @@ class Router:
     def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
         self.offer_timeout = offer_timeout
         self.contacts: dict[str, ContactState] = {}
+        self.offered: set[str] = set()  # contacts with an offer out, so time-outs need no full scan
         self.agents: dict[str, AgentState] = {}
         self.figures: dict[tuple[str, str], QueueFigures] = defaultdict(QueueFigures)
 
@@ -154,6 +155,8 @@ class Router:
     def match(self, now: float) -> list[Offer]:
         """Makes every offer that can be made now; each agent holds at most one offer."""
         offers: list[Offer] = []
+        if not any(a.connected and a.state == "AVAILABLE" and not a.offer for a in self.agents.values()):
+            return offers  # the common case under load: skip sorting the queue
         for contact in self.waiting():
             overflow_open = now - contact.enqueued_at >= contact.overflow_after
             candidates = [a for a in self.agents.values() if self._eligible(a, contact, overflow_open)]
@@ -168,6 +171,7 @@ class Router:
                 contact.overflowed = True
                 self.figures[(contact.tenant, contact.queue)].overflowed += 1
             agent.offer = contact.name
+            self.offered.add(contact.name)
             offers.append(Offer(contact.name, agent.name, contact.offer_expires, overflow))
         return offers
 
@@ -196,6 +200,7 @@ class Router:
         contact = self.contacts[contact_name]
         agent = self.agents[agent_name]
         agent.offer = ""
+        self.offered.discard(contact.name)
         agent.active[contact.name] = contact.channel
         contact.state, contact.answered_at = "CONNECTED", now
         fig = self.figures[(contact.tenant, contact.queue)]
@@ -217,7 +222,7 @@ class Router:
     def expire_offers(self, now: float) -> list[Offer]:
         """Offers past their time-out: the contact goes back, the agent is made not ready."""
         expired = []
-        for contact in list(self.contacts.values()):
+        for contact in [self.contacts[n] for n in self.offered]:
             if contact.state == "OFFERED" and contact.offer_expires <= now:
                 agent = self.agents[contact.agent]
                 expired.append(Offer(contact.name, agent.name, contact.offer_expires, False))
@@ -245,9 +250,11 @@ class Router:
 
     def _requeue(self, contact: ContactState, agent: AgentState) -> None:
         agent.offer = ""
+        self.offered.discard(contact.name)
         contact.state, contact.agent, contact.offer_expires = "QUEUED", "", 0.0
 
     def _clear_offer(self, contact: ContactState) -> None:
+        self.offered.discard(contact.name)
         agent = self.agents.get(contact.agent)
         if agent is not None and agent.offer == contact.name:
             agent.offer = ""
