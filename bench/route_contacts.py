@@ -114,10 +114,10 @@ async def bench(requests: int, concurrency: int) -> None:
             "KCC_ROUTING_PORT": str(routing_port),
         }
         procs = [
-            subprocess.Popen(
+            subprocess.Popen(  # noqa: ASYNC220
                 [sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL
             ),
-            subprocess.Popen([sys.executable, __file__, "--echo-server", str(echo_port), nats_server.url]),
+            subprocess.Popen([sys.executable, __file__, "--echo-server", str(echo_port), nats_server.url]),  # noqa: ASYNC220
         ]
         try:
             began = time.perf_counter()
