@@ -1,0 +1,689 @@
+"""Recognise the UPL product a citizen asks about, from Dutch free text, in memory.
+
+Routing has to answer within well under a millisecond and without a database round trip,
+so every expensive step (normalising, stemming and splitting the catalogue's names and
+synonyms, inverse document frequencies, typo neighbourhoods) happens once in
+:class:`ProductRecognizer`'s constructor.  ``recognize()`` only normalises the question,
+looks its words up in dictionaries (with a per-word cache for the fallbacks that handle
+compounds, inflections and typos) and scores the few candidate phrases those words hit.
+
+Scoring.  Every product has *phrases*: its UPL name and its synonyms.  A phrase is a list
+of *slots*, one per content word; a compound slot (``parkeervergunning``) is satisfied by
+the whole word or, partially, by its parts (``vergunning ... parkeren``).  For a question,
+a phrase's *coverage* is the idf-weighted share of its slots that the question fills, and a
+product's *explained share* is the idf-weighted share of the question's known words that
+any of its phrases uses.  The score is ``best phrase coverage x (LAMBDA + (1 - LAMBDA) x
+explained share)``: 1.0 means "a name, complete, and nothing else in the question", so
+the same threshold works for every question.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "CONFIDENCE_THRESHOLD",
+    "CatalogueEntry",
+    "ProductMatch",
+    "ProductRecognizer",
+    "classify_lines",
+    "default_catalogue",
+    "load_default_synonyms",
+    "load_upl_products",
+    "normalize",
+    "slug",
+    "stem",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_UPL_PATH = REPO_ROOT / "data" / "upl" / "UPL-actueel.csv"
+DEFAULT_SYNONYMS_PATH = REPO_ROOT / "data" / "upl" / "synonyms.tsv"
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Below this score routing should send the contact to the general queue.
+CONFIDENCE_THRESHOLD = 0.42
+
+#: UPL rows that are placeholders, not products a citizen can ask about.
+PLACEHOLDER_SLUGS = frozenset({"UPL-naam_nog_niet_beschikbaar"})
+
+# Weights: a product's own name is the strongest evidence; lexicon phrases slightly less, so
+# that a phrase that is one product's name and another's synonym favours the former.
+NAME_WEIGHT = 1.0
+SYNONYM_WEIGHT = 0.92
+# How much the explained share of the question counts against plain phrase coverage.
+LAMBDA = 0.25
+# Partly covered phrases count less than proportionally: "aanslag klopt niet" is not half
+# present in "ja dat klopt".
+COVERAGE_POWER = 1.5
+# Credit of a query word found only by a fallback, relative to an exact (stemmed) hit.
+FUZZY_WEIGHT = 0.8
+AFFIX_WEIGHT = 0.95
+# Weight, in the question's explained share, of a word the catalogue does not know.
+UNKNOWN_IDF = 1.5
+# Words that say little about *which* product (citizens use them for every product).
+WEAK_WEIGHT = 0.3
+MIN_PART = 3  # shortest compound part
+MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
+# Verb and noun prefixes that are not compound modifiers.
+PREFIXES = _words(
+    "aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver "
+    "voor weg"
+)
+MIN_FUZZY = 6  # shortest stem for which a one-typo correction is tried
+# Credit of the parts of a query compound whose whole is known: "hondenbelasting" is about
+# dogs, not about every "belasting", but "parkeervergunning" still meets "vergunning parkeren".
+QUERY_PART_WEIGHT = 0.6
+
+STOPWORDS = _words(
+    """
+    aan al alle alles als alstublieft altijd andere ben bent betreft bij binnen 
+    dag dan dank dat de deze die dit doe doen door dus een eens en er even
+    ga gaan gaat geen graag had hadden hallo heb hebben hebt heeft hem hen het hier hij hoe
+    hoi hun iemand iets ik in is ja je jij jou jouw jullie kan kun kunnen kunt
+    laat laten maar me mee meer men met mij mijn moet moeten mogelijk mag mogen
+    na naar niet nog nu of om omdat onder ons onze ook op over per s sinds
+    te tegen toch toe tot u uit uw van vanuit veel via voor vraag vragen
+    waar waarom wanneer wat we weer wel welk welke werd wie wij wil wilde willen wilt
+    word worden wordt zal ze zeg zelf zich zij zijn zo zou zouden zullen
+    ben was waren geweest graag eigenlijk hoeveel gewoon weet weten
+    goedemorgen goedemiddag goedenavond bedankt dankjewel dankuwel mevrouw meneer
+    daar daarom dus nou oke ok he eh sta staat staan stond ligt liggen lag zit zitten zat
+    komt komen kwam ging gaan gedaan zeggen zegt denk denken vind vindt kunnen misschien
+    echt heel erg zeer ergens niets niks dezelfde zelfde waarschijnlijk alweer steeds
+    """
+)
+
+WEAK_WORDS = _words(
+    """
+    aanvraag aanvragen aanvraagen aanmelden nieuw nieuwe gemeente gemeentelijk gemeentelijke
+    krijgen krijg regelen regel maken informatie info nodig hulp help helpen
+    kopie doorgeven melden melding opgeven vinden zien kijken terecht loket betalen betaal
+    jaar jaren maand maanden week weken dag dagen vandaag gisteren morgen vannacht straks
+    binnenkort lang kort duurt duren klaar snel tijd keer vaak nooit altijd laatst pas
+    man vrouw meneer zoon dochter moeder vader ouders oma opa buurman buurvrouw familie
+    vriend vriendin mensen persoon ding dingen zaak probleem problemen antwoord brief mail
+    email website online internet bellen gebeld contact goed slecht groot klein beetje
+    plek weet gekregen gehad gemaakt gezien helemaal ander andere elke iedere
+    """
+)
+
+# Separable verb prefixes, so that "opgehaald" can be read as "ophalen".
+SEPARABLE = ("terug", "door", "weg", "mee", "aan", "uit", "op", "af", "in", "om", "na", "toe")
+IRREGULAR = {
+    "kinderen": "kind",
+    "kinderopvang": "kinderopvang",
+    "bladeren": "blad",
+    "steden": "stad",
+    "schepen": "schip",
+    "eieren": "ei",
+}
+# Everyday words citizens use interchangeably; each folds onto the first word in stem().
+EQUIVALENTS = {
+    "kapot": ("stuk", "gebroken", "beschadigd", "defect", "kapotgemaakt", "kapotgegaan"),
+    "kwijt": ("verloren", "zoekgeraakt", "kwijtgeraakt", "vermist"),
+    "afval": ("vuilnis", "huisvuil"),
+    "auto": ("wagen", "personenauto"),
+    "lawaai": ("herrie", "kabaal", "lawaaierig"),
+    "overleden": ("gestorven", "sterven", "overlijden", "doodgegaan", "sterft", "stierf"),
+    "telefoon": ("mobiel", "gsm", "smartphone"),
+    "bekeuring": ("boete",),
+    "trouwen": ("huwen", "getrouwd", "trouw"),
+    "ziek": ("ziekte", "parkinson", "alzheimer", "dementie", "kanker", "beroerte", "herseninfarct"),
+    "boom": ("eik", "beuk", "berk", "populier", "wilg", "kastanje", "esdoorn", "linde", "conifeer"),
+    "sport": ("voetbal", "hockey", "tennis", "turnen", "judo", "korfbal", "handbal", "zwemles"),
+    "vaccinatie": ("inenting", "prik", "prikken", "vaccin"),
+}
+# Common compound parts that may not occur on their own in any name or synonym.
+EXTRA_PARTS = _words(
+    """
+    afval vuil bak zak huis woning straat weg stoep boom kap bouw plan kaart pas kind ouder
+    school belasting heffing vergunning ontheffing subsidie uitkering toeslag melding aangifte
+    aanvraag verzoek parkeer parkeren plaats kosten auto fiets hond kat dier water riool put
+    lamp licht paal bord bank tuin gras groen papier glas plastic textiel kleding grof
+    container verlichting bestrijding inzameling ophalen ophaal dienst zorg hulp werk geld
+    recht akte geboorte overlijden huwelijk trouw rijbewijs paspoort kaart markt terras feest
+    evenement sport zwem speel vervoer taxi reis reizen leerling leerplicht jeugd oud oude
+    nieuw extra los kapot vol gat tegel bewoner bezoeker invaliden gehandicapten ouderen
+    """
+)
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_APOSTROPHE_RE = re.compile(r"['\u2019`][a-z]{1,3}\b")
+_VOWEL_PAIR_RE = re.compile(r"(aa|ee|oo|uu)")
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One product a tenant offers; tenants add their own synonyms and IVR menu codes."""
+
+    uri: str
+    name: str
+    synonyms: tuple[str, ...] = ()
+    ivr_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    """A recognised product; ``score`` is 0..1 and comparable across questions."""
+
+    uri: str
+    name: str
+    score: float
+
+
+def slug(uri: str) -> str:
+    """The last path segment of a UPL URI, the short key the lexicon and eval files use."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def normalize(text: str) -> list[str]:
+    """Lower-case, accent-free word tokens; clitics such as ``auto's`` and ``zzp'er`` lose
+    their tail so they meet the bare word."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _APOSTROPHE_RE.sub("", text)
+    return _TOKEN_RE.findall(text)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Light Dutch stemmer: strips plural, diminutive, verbal and ``-ing`` endings and
+    folds spelling alternations (z/s, v/f, doubled letters) so that ``verhuizen``,
+    ``verhuisd`` and ``verhuizing`` all become ``verhuis``; everyday synonyms fold onto
+    one word (``stuk``, ``defect`` -> ``kapot``).  It only has to be consistent between
+    the catalogue and questions, not linguistically exact."""
+    s = _stem(word)
+    return _CANON.get(s, s)
+
+
+def _stem(word: str) -> str:
+    if word in IRREGULAR:
+        word = IRREGULAR[word]
+    if len(word) <= 3 or word.isdigit():
+        return word
+    w = word
+    for suffix, repl in (
+        ("heden", "heid"),
+        ("ingen", ""),
+        ("tjes", ""),
+        ("etje", ""),
+        ("tje", ""),
+        ("jes", ""),
+        ("ing", ""),
+        ("en", ""),
+        ("je", ""),
+        ("ers", "er"),
+        ("els", "el"),
+        ("ens", "en"),
+        ("ems", "em"),
+        ("e", ""),
+    ):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)] + repl
+            break
+    # past participles and verb forms of s/z stems: verhuisd, reisde
+    # and of l/r/n stems: vervuild, betaald, verward
+    if w.endswith("d") and (
+        (len(w) > 4 and w[-2] in "sz") or (len(w) >= 6 and w[-2] in "lrn")
+    ):
+        w = w[:-1]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiou":
+        w = w[:-1]
+    if w.endswith("z"):
+        w = w[:-1] + "s"
+    elif w.endswith("v"):
+        w = w[:-1] + "f"
+    return _VOWEL_PAIR_RE.sub(lambda m: m.group(0)[0], w)
+
+
+_CANON = {_stem(k): _stem(v) for v, ks in EQUIVALENTS.items() for k in ks}
+_WEAK_STEMS = frozenset(stem(w) for w in WEAK_WORDS)
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@dataclass
+class _Phrase:
+    entry: int
+    weight: float
+    slot_idf: list[float]
+    total_idf: float
+
+
+@dataclass(frozen=True)
+class _Feature:
+    stem: str
+    weight: float  # query-side confidence in this reading of the word
+    share: float  # share of the word this feature stands for (1 for the whole word)
+
+
+@dataclass(frozen=True)
+class _Word:
+    features: tuple[_Feature, ...]
+    idf: float  # weight of the word in the question's explained share
+
+
+class ProductRecognizer:
+    """Recognises products in a tenant catalogue; build once per catalogue, then share."""
+
+    CONFIDENT: float = CONFIDENCE_THRESHOLD
+
+    def __init__(self, entries: Iterable[CatalogueEntry]) -> None:
+        self._entries: list[CatalogueEntry] = list(entries)
+        self._by_uri = {e.uri: e for e in self._entries}
+        self._by_ivr: dict[str, CatalogueEntry] = {}
+        for e in self._entries:
+            for code in e.ivr_codes:
+                self._by_ivr.setdefault(_ivr_key(code), e)
+
+        raw: list[tuple[int, float, list[str]]] = []
+        for i, e in enumerate(self._entries):
+            if slug(e.uri) not in PLACEHOLDER_SLUGS:
+                raw.append((i, NAME_WEIGHT, _content_words(e.name)))
+            for s in e.synonyms:
+                words = _content_words(s)
+                if words:
+                    raw.append((i, SYNONYM_WEIGHT, words))
+
+        vocab: set[str] = {stem(w) for _, _, ws in raw for w in ws}
+        vocab.update(stem(w) for w in EXTRA_PARTS)
+        self._vocab = vocab
+        self._split_cache: dict[str, tuple[str, ...]] = {}
+
+        # slots: (whole stem, part stems)
+        phrase_slots: list[list[tuple[str, tuple[str, ...]]]] = []
+        for _, _, words in raw:
+            slots = []
+            for w in words:
+                whole = stem(w)
+                parts = self._split(w)
+                slots.append((whole, parts if len(parts) > 1 else ()))
+            phrase_slots.append(slots)
+
+        # document frequency per product (a product counts once however often it says it)
+        df: dict[str, int] = {}
+        seen: dict[int, set[str]] = {}
+        for (entry, _, _), slots in zip(raw, phrase_slots, strict=True):
+            bag = seen.setdefault(entry, set())
+            for whole, parts in slots:
+                bag.add(whole)
+                bag.update(parts)
+        for bag in seen.values():
+            for s in bag:
+                df[s] = df.get(s, 0) + 1
+        n_docs = max(1, len(seen))
+        self._idf: dict[str, float] = {
+            s: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for s, d in df.items()
+        }
+        self._default_idf = math.log(1.0 + (n_docs + 0.5) / 0.5)
+
+        self._phrases: list[_Phrase] = []
+        # stem -> [(phrase id, slot index, credit)]
+        self._postings: dict[str, list[tuple[int, int, float]]] = {}
+        for (entry, weight, _), slots in zip(raw, phrase_slots, strict=True):
+            pid = len(self._phrases)
+            slot_idf = []
+            raw_idf = 0.0
+            for k, (whole, parts) in enumerate(slots):
+                raw_idf += self._idf.get(whole, self._default_idf)
+                self._postings.setdefault(whole, []).append((pid, k, 1.0))
+                if parts:
+                    part_idf = [self.idf(p) for p in parts]
+                    total = sum(part_idf)
+                    merged: dict[str, float] = {}
+                    for p, pi in zip(parts, part_idf, strict=True):
+                        merged[p] = merged.get(p, 0.0) + pi / total
+                    for p, credit in merged.items():
+                        if p != whole:
+                            self._postings.setdefault(p, []).append((pid, k, credit))
+                slot_idf.append(self.idf(whole) if not parts else max(self.idf(whole), total))
+            total_idf = sum(slot_idf)
+            # a phrase of everyday words ("niet de vader") is weak evidence even when complete
+            strength = math.sqrt(min(1.0, total_idf / raw_idf)) if raw_idf else 1.0
+            self._phrases.append(_Phrase(entry, weight * strength, slot_idf, total_idf))
+
+        # one-typo neighbourhoods (symmetric deletions) of stems and of the surface words
+        # they come from, since a typo can change what the stemmer does ("kwijtscheldng")
+        self._deletes: dict[str, set[str]] = {}
+        surface = {w: stem(w) for _, _, words in raw for w in words}
+        for form, target in [(s, s) for s in self._postings] + list(surface.items()):
+            if len(form) >= MIN_FUZZY - 1 and target in self._postings:
+                self._deletes.setdefault(form, set()).add(target)
+                for d in _deletes(form):
+                    self._deletes.setdefault(d, set()).add(target)
+        self._word_cache: dict[str, _Word | None] = {}
+
+    # -- look-ups -------------------------------------------------------------------------
+
+    def by_ivr_code(self, code: str) -> CatalogueEntry | None:
+        """The product behind an IVR menu choice, so a keyed-in choice skips recognition."""
+        return self._by_ivr.get(_ivr_key(code))
+
+    def by_uri(self, uri: str) -> CatalogueEntry | None:
+        """The catalogue entry for a URI, e.g. to show its name next to a stored route."""
+        return self._by_uri.get(uri)
+
+    def idf(self, s: str) -> float:
+        """Rarer stems say more about which product is meant; everyday words say little."""
+        value = self._idf.get(s, self._default_idf)
+        return value * WEAK_WEIGHT if s in _WEAK_STEMS else value
+
+    # -- recognition ----------------------------------------------------------------------
+
+    def recognize(self, text: str, limit: int = 5) -> list[ProductMatch]:
+        """Best-first products for a question; scores below ``CONFIDENT`` mean "not sure"."""
+        if limit <= 0:
+            return []
+        code_hit = self.by_ivr_code(text) if text.strip() else None
+        if code_hit is not None:
+            return [ProductMatch(code_hit.uri, code_hit.name, 1.0)]
+
+        words: list[_Word] = []
+        unknown = 0
+        seen_words: set[str] = set()
+        for w in normalize(text):
+            if w in STOPWORDS or w in seen_words:
+                continue
+            seen_words.add(w)
+            analysed = self._analyse(w)
+            if analysed is not None:
+                words.append(analysed)
+            elif len(w) >= 3 and w not in WEAK_WORDS and not w.isdigit():
+                unknown += 1
+        if not words:
+            return []
+        # words we do not understand make any reading less certain (same for every product,
+        # so they change the score, not the ranking)
+        total_word_idf = sum(w.idf for w in words) + UNKNOWN_IDF * unknown
+
+        slot_credit: dict[tuple[int, int], float] = {}
+        entry_words: dict[int, dict[int, float]] = {}
+        postings = self._postings
+        phrases = self._phrases
+        for wi, word in enumerate(words):
+            # a slot is filled by one question word (its parts add up), never by two
+            # half-matches from different words
+            local: dict[tuple[int, int], float] = {}
+            # how much of this word each product uses: best use per reading of the word,
+            # summed over its readings (the parts of a compound add up)
+            used: dict[int, dict[int, float]] = {}
+            for fi, f in enumerate(word.features):
+                for pid, k, credit in postings.get(f.stem, ()):
+                    key = (pid, k)
+                    local[key] = local.get(key, 0.0) + credit * f.weight
+                    per_feature = used.setdefault(phrases[pid].entry, {})
+                    value = f.share * f.weight * credit
+                    if value > per_feature.get(fi, 0.0):
+                        per_feature[fi] = value
+            for key, value in local.items():
+                if value > slot_credit.get(key, 0.0):
+                    slot_credit[key] = value
+            for entry, per_feature in used.items():
+                entry_words.setdefault(entry, {})[wi] = sum(per_feature.values())
+
+        phrase_cov: dict[int, float] = {}
+        for (pid, k), credit in slot_credit.items():
+            ph = phrases[pid]
+            phrase_cov[pid] = phrase_cov.get(pid, 0.0) + ph.slot_idf[k] * min(1.0, credit)
+        best: dict[int, float] = {}
+        for pid, covered in phrase_cov.items():
+            ph = phrases[pid]
+            value = ph.weight * (covered / ph.total_idf) ** COVERAGE_POWER
+            if value > best.get(ph.entry, 0.0):
+                best[ph.entry] = value
+
+        scored: list[tuple[float, int]] = []
+        for entry, cov in best.items():
+            explained = entry_words[entry]
+            share = sum(words[wi].idf * min(1.0, v) for wi, v in explained.items())
+            score = cov * (LAMBDA + (1.0 - LAMBDA) * share / total_word_idf)
+            scored.append((score, entry))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        out = []
+        for score, entry in scored[:limit]:
+            e = self._entries[entry]
+            out.append(ProductMatch(e.uri, e.name, round(min(1.0, score), 4)))
+        return out
+
+    # -- word analysis (cached) -------------------------------------------------------------
+
+    def _analyse(self, word: str) -> _Word | None:
+        cache = self._word_cache
+        if word in cache:
+            return cache[word]
+        result = self._analyse_uncached(word)
+        if len(cache) < 100_000:
+            cache[word] = result
+        return result
+
+    def _analyse_uncached(self, word: str) -> _Word | None:
+        known = self._postings
+        s = stem(word)
+        if s in known:
+            feats = [_Feature(s, 1.0, 1.0)]
+            parts = self._split(word)
+            if len(parts) > 1:
+                feats.extend(self._part_features(parts, QUERY_PART_WEIGHT))
+            return _Word(tuple(feats), self.idf(s))
+        if word in WEAK_WORDS:
+            return None  # an everyday word that no phrase uses: neither evidence nor noise
+        # inflected or participle forms: verloopt, geleegd, opgehaald
+        for alt in _affix_variants(word):
+            a = stem(alt)
+            if a in known:
+                return _Word((_Feature(a, AFFIX_WEIGHT, 1.0),), self.idf(a))
+        parts = _split_compound(word, self._vocab, partial=False)
+        if len(parts) > 1:
+            return self._parts_word(parts)
+        if len(s) >= MIN_FUZZY:  # a typo is likelier than a new compound with a known part
+            cands = self._fuzzy(word)
+            if cands:
+                feats = [_Feature(c, FUZZY_WEIGHT, 1.0) for c in cands]
+                return _Word(tuple(feats), max(self.idf(c) for c in cands))
+        parts = self._split(word)
+        if len(parts) > 1:
+            return self._parts_word(parts)
+        return None
+
+    def _parts_word(self, parts: tuple[str, ...]) -> _Word | None:
+        hits = [f for f in self._part_features(parts, 1.0) if f.stem in self._postings]
+        if not hits:
+            return None
+        return _Word(tuple(hits), max(self.idf(f.stem) for f in hits))
+
+    def _part_features(self, parts: tuple[str, ...], weight: float) -> list[_Feature]:
+        known = [self.idf(p) for p in parts if p in self._idf]
+        floor = min(known) if known else 1.0
+        idfs = [self.idf(p) if p in self._idf else floor for p in parts]
+        total = sum(idfs)
+        return [
+            _Feature(p, weight, pi / total) for p, pi in zip(parts, idfs, strict=True)
+        ]
+
+    def _fuzzy(self, word: str) -> list[str]:
+        """Stems one edit (or one swap of neighbours) away from the word or its stem,
+        through shared deletions."""
+        found: set[str] = set()
+        dels = self._deletes
+        for form in {word, stem(word)}:
+            found.update(dels.get(form, ()))
+            for d in _deletes(form):
+                found.update(dels.get(d, ()))
+        found.discard(stem(word))
+        # typos rarely hit the first letter; requiring it keeps "vrouw" away from "trouw"
+        return sorted(f for f in found if f[0] == word[0])[:6]
+
+    def _split(self, word: str) -> tuple[str, ...]:
+        """Split a compound into known stems (fewest parts, Dutch linking -s-/-e-/-en-)."""
+        cached = self._split_cache.get(word)
+        if cached is not None:
+            return cached
+        result = _split_compound(word, self._vocab)
+        self._split_cache[word] = result
+        return result
+
+
+def _split_compound(word: str, vocab: set[str], partial: bool = True) -> tuple[str, ...]:
+    n = len(word)
+    if n < 2 * MIN_PART:
+        return (stem(word),)
+    # best[i]: fewest-part split of word[i:]
+    best: list[tuple[str, ...] | None] = [None] * (n + 1)
+    best[n] = ()
+    for i in range(n - MIN_PART, -1, -1):
+        choice: tuple[str, ...] | None = None
+        for j in range(n, i + MIN_PART - 1, -1):
+            if i == 0 and j == n:
+                continue  # the word itself is not a split
+            piece = word[i:j]
+            ps = stem(piece)
+            if ps not in vocab and piece not in vocab:
+                continue
+            for link in ("", "s", "e", "en"):
+                k = j + len(link)
+                if link and (k > n or word[j:k] != link):
+                    continue
+                rest = best[k] if k <= n else None
+                if rest is None:
+                    continue
+                cand = (ps, *rest)
+                if choice is None or len(cand) < len(choice):
+                    choice = cand
+        best[i] = choice
+    if best[0]:
+        return best[0]
+    return (_split_partial(word, vocab) if partial else None) or (stem(word),)
+
+
+def _split_partial(word: str, vocab: set[str]) -> tuple[str, ...] | None:
+    """A compound with one unknown part ("autowrak", "sleutelbos"): the known head (or,
+    failing that, modifier) still says something, and the unknown part is kept so that it
+    can become a word of its own on the catalogue side."""
+    n = len(word)
+    for i in range(MIN_HEAD, n - MIN_HEAD + 1):  # known head, longest first
+        head = word[i:]
+        if stem(head) in vocab:
+            mod = word[:i]
+            for link in ("en", "s", "e"):
+                if mod.endswith(link) and len(mod) - len(link) >= MIN_HEAD:
+                    mod = mod[: -len(link)]
+                    break
+            if mod in PREFIXES:
+                return None  # "verhuizen" is not a kind of "huizen"
+            return (stem(mod), stem(head))
+    for j in range(n - MIN_HEAD, MIN_HEAD - 1, -1):  # known modifier, longest first
+        mod = word[:j]
+        if stem(mod) in vocab:
+            rest = word[j:]
+            for link in ("en", "s", "e"):
+                if rest.startswith(link) and len(rest) - len(link) >= MIN_HEAD:
+                    rest = rest[len(link) :]
+                    break
+            return (stem(mod), stem(rest))
+    return None
+
+
+def _affix_variants(word: str) -> Iterator[str]:
+    if len(word) < 4:
+        return
+    if word[-1] in "td":
+        yield word[:-1]
+    for pre in ("", *SEPARABLE):
+        if word.startswith(pre + "ge") and len(word) - len(pre) > 5:
+            rest = pre + word[len(pre) + 2 :]
+            yield rest
+            if rest[-1] in "td":
+                yield rest[:-1]
+            yield rest + "en"
+            if rest[-1] in "td":
+                yield rest[:-1] + "en"
+
+
+def _content_words(text: str) -> list[str]:
+    words = list(dict.fromkeys(normalize(text)))  # "nee nee sticker" has two slots
+    content = [w for w in words if w not in STOPWORDS]
+    return content or words
+
+
+def _ivr_key(code: str) -> str:
+    return re.sub(r"[\s\-.]", "", code.strip().upper())
+
+
+# -- catalogue loading ------------------------------------------------------------------------
+
+
+def load_upl_products(
+    path: Path = DEFAULT_UPL_PATH, *, gemeente_only: bool = True
+) -> list[tuple[str, str]]:
+    """(uri, name) per product; the UPL repeats a product once per legal basis."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    with Path(path).open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            uri = (row.get("URI") or "").strip()
+            name = (row.get("UniformeProductnaam") or "").strip()
+            if not uri or uri in seen:
+                continue
+            if gemeente_only and (row.get("Gemeente") or "").strip().upper() != "X":
+                continue
+            seen.add(uri)
+            out.append((uri, name))
+    return out
+
+
+def load_default_synonyms(path: Path = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
+    """slug -> synonyms from the shipped lexicon (``slug<TAB>phrase, phrase, ...``)."""
+    merged: dict[str, list[str]] = {}
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            key, sep, rest = line.partition("\t")
+            if not sep:
+                raise ValueError(f"{path}:{lineno}: expected 'slug<TAB>synonyms'")
+            bucket = merged.setdefault(key.strip(), [])
+            for phrase in rest.split(","):
+                phrase = phrase.strip()
+                if phrase and phrase not in bucket:
+                    bucket.append(phrase)
+    return {k: tuple(v) for k, v in merged.items()}
+
+
+def default_catalogue() -> list[CatalogueEntry]:
+    """The gemeente products of the UPL with the shipped lexicon, for tenants without
+    their own catalogue and for the benchmark."""
+    synonyms = load_default_synonyms()
+    return [
+        CatalogueEntry(uri=uri, name=name, synonyms=synonyms.get(slug(uri), ()))
+        for uri, name in load_upl_products()
+    ]
+
+
+def classify_lines(
+    lines: Iterable[str], recognizer: ProductRecognizer, limit: int = 5
+) -> Iterator[dict[str, object]]:
+    """One JSON-ready result per non-empty line, for ``kcc classify``."""
+    for line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        yield {
+            "text": text,
+            "products": [
+                {"uri": m.uri, "name": m.name, "score": m.score}
+                for m in recognizer.recognize(text, limit)
+            ],
+        }

@@ -1,0 +1,248 @@
+"""Product recognition: Dutch wording, compounds, typos, fallback, tenant synonyms, speed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from services.routing.recognition import (
+    CONFIDENCE_THRESHOLD,
+    CatalogueEntry,
+    ProductMatch,
+    ProductRecognizer,
+    classify_lines,
+    default_catalogue,
+    load_default_synonyms,
+    load_upl_products,
+    normalize,
+    slug,
+    stem,
+)
+
+HOLDOUT = Path(__file__).parent / "data" / "questions-holdout.tsv"
+UPL = "http://standaarden.overheid.nl/owms/terms/"
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> list[CatalogueEntry]:
+    return default_catalogue()
+
+
+@pytest.fixture(scope="module")
+def recognizer(catalogue: list[CatalogueEntry]) -> ProductRecognizer:
+    return ProductRecognizer(catalogue)
+
+
+def top(recognizer: ProductRecognizer, text: str, n: int = 1) -> list[str]:
+    return [slug(m.uri) for m in recognizer.recognize(text, limit=n)]
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def test_upl_gemeente_products_are_deduplicated_by_uri() -> None:
+    products = load_upl_products()
+    assert len(products) == 450
+    assert len({uri for uri, _ in products}) == 450
+    assert (UPL + "paspoort", "paspoort") in products
+    assert len(load_upl_products(gemeente_only=False)) > 450
+
+
+def test_every_lexicon_slug_is_a_gemeente_product() -> None:
+    known = {slug(uri) for uri, _ in load_upl_products()}
+    lexicon = load_default_synonyms()
+    assert len(lexicon) > 250
+    assert set(lexicon) <= known
+
+
+def test_slug_is_last_uri_segment() -> None:
+    assert slug(UPL + "brpUittr") == "brpUittr"
+    assert slug(UPL + "verklaring_omtrent_gedrag_(vog)") == "verklaring_omtrent_gedrag_(vog)"
+
+
+def test_normalize_strips_accents_punctuation_and_clitics() -> None:
+    assert normalize("Beëindigen van het partnerschap!") == [
+        "beeindigen", "van", "het", "partnerschap"
+    ]
+    assert normalize("auto's en zzp'er") == ["auto", "en", "zzp"]
+
+
+def test_stemmer_joins_inflections() -> None:
+    assert stem("verhuisd") == stem("verhuizen") == stem("verhuizing") == stem("verhuis")
+    assert stem("containers") == stem("container")
+    assert stem("aanvragen") == stem("aanvraag")
+    assert stem("stuk") == stem("kapot")  # everyday synonym folded
+
+
+# -- recognition ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("parkeervergunning", "parkeervergunning"),
+        ("vergunning om bij mijn huis te parkeren", "parkeervergunning"),
+        ("Wat kost de hondenbelasting?", "hondenbelasting"),
+        ("Waar laat ik een volle vuilniszak?", "huishoudelijk_afvalinzameling"),
+        ("gehandicaptenparkeerkaart aanvragen", "gehandicaptenparkeerkaart"),
+    ],
+)
+def test_compounds(recognizer: ProductRecognizer, text: str, expected: str) -> None:
+    assert top(recognizer, text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik ben verhuisd",
+        "Wij gaan volgende maand verhuizen",
+        "Hoe geef ik mijn verhuizing door?",
+    ],
+)
+def test_inflections(recognizer: ProductRecognizer, text: str) -> None:
+    assert top(recognizer, text) == ["verhuismelding"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mijn paspoord is verlopen", "paspoort"),
+        ("rijbewjis verlengen", "rijbewijs"),
+        ("ik wil een kwijtscheldng", "belastingkwijtschelding"),
+    ],
+)
+def test_one_typo(recognizer: ProductRecognizer, text: str, expected: str) -> None:
+    assert top(recognizer, text) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("de kliko is gestolen", "afvalcontainer"),
+        ("de lantaarnpaal is stuk", "melding_openbare_ruimte_(straatverlichting)"),
+        ("ik wil een nee-nee sticker", "antireclamesticker"),
+        ("waar is de milieustraat", "afvalinzamelstation"),
+        ("ik heb een vog nodig", "verklaring_omtrent_gedrag_(vog)"),
+    ],
+)
+def test_informal_words(recognizer: ProductRecognizer, text: str, expected: str) -> None:
+    assert top(recognizer, text) == [expected]
+
+
+def test_results_are_sorted_scored_and_limited(recognizer: ProductRecognizer) -> None:
+    matches = recognizer.recognize("Ik wil een nieuw paspoort aanvragen", limit=3)
+    assert len(matches) == 3
+    assert all(isinstance(m, ProductMatch) for m in matches)
+    assert all(0.0 <= m.score <= 1.0 for m in matches)
+    assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+    assert matches[0].score >= ProductRecognizer.CONFIDENT
+    assert recognizer.recognize("paspoort", limit=0) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "asdkj qwe zxcvb",
+        "Hoe laat gaat de trein naar Utrecht?",
+        "Wat voor weer wordt het morgen?",
+        "Ik wil een pizza bestellen",
+        "ja dat klopt",
+    ],
+)
+def test_gibberish_and_off_topic_fall_back(recognizer: ProductRecognizer, text: str) -> None:
+    matches = recognizer.recognize(text)
+    assert not matches or matches[0].score < CONFIDENCE_THRESHOLD
+
+
+def test_ivr_codes() -> None:
+    entries = [
+        CatalogueEntry(UPL + "paspoort", "paspoort", ivr_codes=("1", "11")),
+        CatalogueEntry(UPL + "rijbewijs", "rijbewijs", ivr_codes=("1-2",)),
+    ]
+    rec = ProductRecognizer(entries)
+    assert rec.by_ivr_code("11") == entries[0]
+    assert rec.by_ivr_code(" 12 ") == entries[1]  # separators and spaces ignored
+    assert rec.by_ivr_code("9") is None
+    assert rec.recognize("11") == [ProductMatch(UPL + "paspoort", "paspoort", 1.0)]
+
+
+def test_by_uri(recognizer: ProductRecognizer) -> None:
+    entry = recognizer.by_uri(UPL + "verhuismelding")
+    assert entry is not None and entry.name == "verhuismelding"
+    assert recognizer.by_uri(UPL + "bestaat_niet") is None
+
+
+def test_tenant_synonyms_change_the_result(catalogue: list[CatalogueEntry]) -> None:
+    text = "Ik heb een vraag over de Groene Loper"
+    before = ProductRecognizer(catalogue).recognize(text)
+    assert not before or before[0].score < CONFIDENCE_THRESHOLD
+    tenant = [
+        CatalogueEntry(e.uri, e.name, (*e.synonyms, "groene loper"), e.ivr_codes)
+        if slug(e.uri) == "onderhoud_infrastructuur"
+        else e
+        for e in catalogue
+    ]
+    after = ProductRecognizer(tenant).recognize(text)
+    assert slug(after[0].uri) == "onderhoud_infrastructuur"
+    assert after[0].score >= CONFIDENCE_THRESHOLD
+
+
+def test_classify_lines_format(recognizer: ProductRecognizer) -> None:
+    out = list(classify_lines(["mijn paspoort is verlopen\n", "\n", "  ", "grofvuil"], recognizer, 2))
+    assert [r["text"] for r in out] == ["mijn paspoort is verlopen", "grofvuil"]
+    first = out[0]["products"]
+    assert isinstance(first, list) and len(first) == 2
+    assert set(first[0]) == {"uri", "name", "score"}
+    assert first[0]["uri"] == UPL + "paspoort"
+    assert isinstance(first[0]["score"], float)
+
+
+# -- quality and speed ---------------------------------------------------------------------------
+
+
+def read_questions(path: Path) -> list[tuple[str, set[str]]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            text, _, slugs = line.partition("\t")
+            rows.append((text, set(slugs.split(","))))
+    return rows
+
+
+def test_holdout_questions_use_known_slugs() -> None:
+    known = {slug(uri) for uri, _ in load_upl_products()}
+    rows = read_questions(HOLDOUT)
+    assert len(rows) >= 60
+    for _, expected in rows:
+        assert expected <= known
+
+
+def test_accuracy_floor_on_holdout(recognizer: ProductRecognizer) -> None:
+    """A floor just under what the recogniser reaches, so a regression fails."""
+    rows = read_questions(HOLDOUT)
+    top1 = top3 = 0
+    for text, expected in rows:
+        got = top(recognizer, text, 3)
+        top1 += bool(got) and got[0] in expected
+        top3 += any(g in expected for g in got)
+    assert top1 / len(rows) >= 0.80
+    assert top3 / len(rows) >= 0.90
+
+
+def test_build_and_recognize_are_fast(catalogue: list[CatalogueEntry]) -> None:
+    t0 = time.perf_counter()
+    rec = ProductRecognizer(catalogue)
+    assert time.perf_counter() - t0 < 1.5
+    texts = [text for text, _ in read_questions(HOLDOUT)]
+    for text in texts:  # warm the per-word caches
+        rec.recognize(text)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        for text in texts:
+            rec.recognize(text)
+    per_question = (time.perf_counter() - t0) / (5 * len(texts))
+    assert per_question < 0.001
