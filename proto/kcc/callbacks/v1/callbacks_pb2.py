@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kcc.common.v1 import common_pb2 as kcc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n kcc/callbacks/v1/callbacks.proto\x12\x10kcc.callbacks.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akcc/common/v1/common.proto\"\xa3\x05\n\x08\x43\x61llback\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\x12\x14\n\x0cphone_number\x18\x05 \x01(\t\x12\x17\n\x0fpreferred_times\x18\x06 \x01(\t\x12\x0c\n\x04note\x18\x07 \x01(\t\x12\x31\n\x06status\x18\x08 \x01(\x0e\x32!.kcc.callbacks.v1.Callback.Status\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ssignee\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12\x0f\n\x07outcome\x18\r \x01(\t\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63itizen_key\x18\x0f \x01(\t\x12\x0e\n\x06warned\x18\x10 \x01(\x08\x12\x10\n\x08\x62reached\x18\x11 \x01(\x08\x12\'\n\x07\x63hannel\x18\x12 \x01(\x0e\x32\x16.kcc.common.v1.Channel\"\xb9\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10STATUS_REQUESTED\x10\x01\x12\x12\n\x0eSTATUS_CLAIMED\x10\x02\x12\x14\n\x10STATUS_ATTEMPTED\x10\x03\x12\x14\n\x10STATUS_COMPLETED\x10\x04\x12\x13\n\x0fSTATUS_RETURNED\x10\x05\x12\x14\n\x10STATUS_CANCELLED\x10\x06\x12\x16\n\x12STATUS_UNREACHABLE\x10\x07\"\xa1\x01\n\x15\x43reateCallbackRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12,\n\x08\x63\x61llback\x18\x02 \x01(\x0b\x32\x1a.kcc.callbacks.v1.Callback\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x36\n\x12requested_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x12GetCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x91\x02\n\x14ListCallbacksRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x33\n\x08statuses\x18\x05 \x03(\x0e\x32!.kcc.callbacks.v1.Callback.Status\x12\x32\n\x0e\x64\x65\x61\x64line_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x64\x65\x61\x64line_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ssignee\x18\x08 \x01(\t\"_\n\x15ListCallbacksResponse\x12-\n\tcallbacks\x18\x01 \x03(\x0b\x32\x1a.kcc.callbacks.v1.Callback\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"S\n\x15WatchCallbacksRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03\"h\n\x16WatchCallbacksResponse\x12,\n\x08\x63\x61llback\x18\x01 \x01(\x0b\x32\x1a.kcc.callbacks.v1.Callback\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\"6\n\x14\x43laimCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x02 \x01(\t\"\xee\x01\n\x14RecordAttemptRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12=\n\x06result\x18\x02 \x01(\x0e\x32-.kcc.callbacks.v1.RecordAttemptRequest.Result\x12\x0c\n\x04note\x18\x03 \x01(\t\"{\n\x06Result\x12\x16\n\x12RESULT_UNSPECIFIED\x10\x00\x12\x12\n\x0eRESULT_REACHED\x10\x01\x12\x16\n\x12RESULT_NOT_REACHED\x10\x02\x12\x14\n\x10RESULT_VOICEMAIL\x10\x03\x12\x17\n\x13RESULT_WRONG_NUMBER\x10\x04\"F\n\x17\x43ompleteCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"H\n\x16\x46orwardCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\":\n\x1aReturnCallbackToKccRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"5\n\x15\x43\x61ncelCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"{\n\nAuditEntry\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x17ListAuditEntriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x18ListAuditEntriesResponse\x12\x33\n\raudit_entries\x18\x01 \x03(\x0b\x32\x1c.kcc.callbacks.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbe\x01\n\x17\x44\x65partmentCallbackStats\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x0c\n\x04open\x18\x02 \x01(\x05\x12\x11\n\tdue_today\x18\x03 \x01(\x05\x12\x0f\n\x07overdue\x18\x04 \x01(\x05\x12\'\n\x1fmedian_seconds_to_first_attempt\x18\x05 \x01(\x01\x12!\n\x19\x63ompleted_within_deadline\x18\x06 \x01(\x01\x12\x11\n\tcompleted\x18\x07 \x01(\x05\")\n\x17GetCallbackStatsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"Z\n\x18GetCallbackStatsResponse\x12>\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32).kcc.callbacks.v1.DepartmentCallbackStats2\xee\x08\n\x0f\x43\x61llbackService\x12U\n\x0e\x43reateCallback\x12\'.kcc.callbacks.v1.CreateCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12O\n\x0bGetCallback\x12$.kcc.callbacks.v1.GetCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12`\n\rListCallbacks\x12&.kcc.callbacks.v1.ListCallbacksRequest\x1a\'.kcc.callbacks.v1.ListCallbacksResponse\x12\x65\n\x0eWatchCallbacks\x12\'.kcc.callbacks.v1.WatchCallbacksRequest\x1a(.kcc.callbacks.v1.WatchCallbacksResponse0\x01\x12S\n\rClaimCallback\x12&.kcc.callbacks.v1.ClaimCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12S\n\rRecordAttempt\x12&.kcc.callbacks.v1.RecordAttemptRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12Y\n\x10\x43ompleteCallback\x12).kcc.callbacks.v1.CompleteCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12W\n\x0f\x46orwardCallback\x12(.kcc.callbacks.v1.ForwardCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12_\n\x13ReturnCallbackToKcc\x12,.kcc.callbacks.v1.ReturnCallbackToKccRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12U\n\x0e\x43\x61ncelCallback\x12\'.kcc.callbacks.v1.CancelCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12i\n\x10ListAuditEntries\x12).kcc.callbacks.v1.ListAuditEntriesRequest\x1a*.kcc.callbacks.v1.ListAuditEntriesResponse\x12i\n\x10GetCallbackStats\x12).kcc.callbacks.v1.GetCallbackStatsRequest\x1a*.kcc.callbacks.v1.GetCallbackStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n kcc/callbacks/v1/callbacks.proto\x12\x10kcc.callbacks.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akcc/common/v1/common.proto\"\xb6\x05\n\x08\x43\x61llback\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x04 \x01(\t\x12\x14\n\x0cphone_number\x18\x05 \x01(\t\x12\x17\n\x0fpreferred_times\x18\x06 \x01(\t\x12\x0c\n\x04note\x18\x07 \x01(\t\x12\x31\n\x06status\x18\x08 \x01(\x0e\x32!.kcc.callbacks.v1.Callback.Status\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ssignee\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12\x0f\n\x07outcome\x18\r \x01(\t\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63itizen_key\x18\x0f \x01(\t\x12\x0e\n\x06warned\x18\x10 \x01(\x08\x12\x10\n\x08\x62reached\x18\x11 \x01(\x08\x12\'\n\x07\x63hannel\x18\x12 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x11\n\tescalated\x18\x13 \x01(\x08\"\xb9\x01\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10STATUS_REQUESTED\x10\x01\x12\x12\n\x0eSTATUS_CLAIMED\x10\x02\x12\x14\n\x10STATUS_ATTEMPTED\x10\x03\x12\x14\n\x10STATUS_COMPLETED\x10\x04\x12\x13\n\x0fSTATUS_RETURNED\x10\x05\x12\x14\n\x10STATUS_CANCELLED\x10\x06\x12\x16\n\x12STATUS_UNREACHABLE\x10\x07\"\xa1\x01\n\x15\x43reateCallbackRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12,\n\x08\x63\x61llback\x18\x02 \x01(\x0b\x32\x1a.kcc.callbacks.v1.Callback\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x36\n\x12requested_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\"\n\x12GetCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x91\x02\n\x14ListCallbacksRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x33\n\x08statuses\x18\x05 \x03(\x0e\x32!.kcc.callbacks.v1.Callback.Status\x12\x32\n\x0e\x64\x65\x61\x64line_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x64\x65\x61\x64line_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ssignee\x18\x08 \x01(\t\"_\n\x15ListCallbacksResponse\x12-\n\tcallbacks\x18\x01 \x03(\x0b\x32\x1a.kcc.callbacks.v1.Callback\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"S\n\x15WatchCallbacksRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03\"h\n\x16WatchCallbacksResponse\x12,\n\x08\x63\x61llback\x18\x01 \x01(\x0b\x32\x1a.kcc.callbacks.v1.Callback\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\"6\n\x14\x43laimCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x02 \x01(\t\"\xee\x01\n\x14RecordAttemptRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12=\n\x06result\x18\x02 \x01(\x0e\x32-.kcc.callbacks.v1.RecordAttemptRequest.Result\x12\x0c\n\x04note\x18\x03 \x01(\t\"{\n\x06Result\x12\x16\n\x12RESULT_UNSPECIFIED\x10\x00\x12\x12\n\x0eRESULT_REACHED\x10\x01\x12\x16\n\x12RESULT_NOT_REACHED\x10\x02\x12\x14\n\x10RESULT_VOICEMAIL\x10\x03\x12\x17\n\x13RESULT_WRONG_NUMBER\x10\x04\"F\n\x17\x43ompleteCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"H\n\x16\x46orwardCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\":\n\x1aReturnCallbackToKccRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"5\n\x15\x43\x61ncelCallbackRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"{\n\nAuditEntry\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x17ListAuditEntriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x18ListAuditEntriesResponse\x12\x33\n\raudit_entries\x18\x01 \x03(\x0b\x32\x1c.kcc.callbacks.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbe\x01\n\x17\x44\x65partmentCallbackStats\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x0c\n\x04open\x18\x02 \x01(\x05\x12\x11\n\tdue_today\x18\x03 \x01(\x05\x12\x0f\n\x07overdue\x18\x04 \x01(\x05\x12\'\n\x1fmedian_seconds_to_first_attempt\x18\x05 \x01(\x01\x12!\n\x19\x63ompleted_within_deadline\x18\x06 \x01(\x01\x12\x11\n\tcompleted\x18\x07 \x01(\x05\")\n\x17GetCallbackStatsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"Z\n\x18GetCallbackStatsResponse\x12>\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32).kcc.callbacks.v1.DepartmentCallbackStats\"M\n\x15GetUsageReportRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x12\n\nstart_date\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x03 \x01(\t\"\xcd\x01\n\x0eUsageReportRow\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x05\x12\x11\n\tcompleted\x18\x03 \x01(\x05\x12!\n\x19\x63ompleted_within_deadline\x18\x04 \x01(\x05\x12\x10\n\x08returned\x18\x05 \x01(\x05\x12\x11\n\tcancelled\x18\x06 \x01(\x05\x12\x13\n\x0bunreachable\x18\x07 \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12\x14\n\x0c\x66orwarded_in\x18\t \x01(\x05\"~\n\x16GetUsageReportResponse\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x12\n\nstart_date\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x03 \x01(\t\x12.\n\x04rows\x18\x04 \x03(\x0b\x32 .kcc.callbacks.v1.UsageReportRow2\xd3\t\n\x0f\x43\x61llbackService\x12U\n\x0e\x43reateCallback\x12\'.kcc.callbacks.v1.CreateCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12O\n\x0bGetCallback\x12$.kcc.callbacks.v1.GetCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12`\n\rListCallbacks\x12&.kcc.callbacks.v1.ListCallbacksRequest\x1a\'.kcc.callbacks.v1.ListCallbacksResponse\x12\x65\n\x0eWatchCallbacks\x12\'.kcc.callbacks.v1.WatchCallbacksRequest\x1a(.kcc.callbacks.v1.WatchCallbacksResponse0\x01\x12S\n\rClaimCallback\x12&.kcc.callbacks.v1.ClaimCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12S\n\rRecordAttempt\x12&.kcc.callbacks.v1.RecordAttemptRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12Y\n\x10\x43ompleteCallback\x12).kcc.callbacks.v1.CompleteCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12W\n\x0f\x46orwardCallback\x12(.kcc.callbacks.v1.ForwardCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12_\n\x13ReturnCallbackToKcc\x12,.kcc.callbacks.v1.ReturnCallbackToKccRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12U\n\x0e\x43\x61ncelCallback\x12\'.kcc.callbacks.v1.CancelCallbackRequest\x1a\x1a.kcc.callbacks.v1.Callback\x12i\n\x10ListAuditEntries\x12).kcc.callbacks.v1.ListAuditEntriesRequest\x1a*.kcc.callbacks.v1.ListAuditEntriesResponse\x12i\n\x10GetCallbackStats\x12).kcc.callbacks.v1.GetCallbackStatsRequest\x1a*.kcc.callbacks.v1.GetCallbackStatsResponse\x12\x63\n\x0eGetUsageReport\x12\'.kcc.callbacks.v1.GetUsageReportRequest\x1a(.kcc.callbacks.v1.GetUsageReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,47 +34,53 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kcc.callbacks.v1.callbacks_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CALLBACK']._serialized_start=116
-  _globals['_CALLBACK']._serialized_end=791
-  _globals['_CALLBACK_STATUS']._serialized_start=606
-  _globals['_CALLBACK_STATUS']._serialized_end=791
-  _globals['_CREATECALLBACKREQUEST']._serialized_start=794
-  _globals['_CREATECALLBACKREQUEST']._serialized_end=955
-  _globals['_GETCALLBACKREQUEST']._serialized_start=957
-  _globals['_GETCALLBACKREQUEST']._serialized_end=991
-  _globals['_LISTCALLBACKSREQUEST']._serialized_start=994
-  _globals['_LISTCALLBACKSREQUEST']._serialized_end=1267
-  _globals['_LISTCALLBACKSRESPONSE']._serialized_start=1269
-  _globals['_LISTCALLBACKSRESPONSE']._serialized_end=1364
-  _globals['_WATCHCALLBACKSREQUEST']._serialized_start=1366
-  _globals['_WATCHCALLBACKSREQUEST']._serialized_end=1449
-  _globals['_WATCHCALLBACKSRESPONSE']._serialized_start=1451
-  _globals['_WATCHCALLBACKSRESPONSE']._serialized_end=1555
-  _globals['_CLAIMCALLBACKREQUEST']._serialized_start=1557
-  _globals['_CLAIMCALLBACKREQUEST']._serialized_end=1611
-  _globals['_RECORDATTEMPTREQUEST']._serialized_start=1614
-  _globals['_RECORDATTEMPTREQUEST']._serialized_end=1852
-  _globals['_RECORDATTEMPTREQUEST_RESULT']._serialized_start=1729
-  _globals['_RECORDATTEMPTREQUEST_RESULT']._serialized_end=1852
-  _globals['_COMPLETECALLBACKREQUEST']._serialized_start=1854
-  _globals['_COMPLETECALLBACKREQUEST']._serialized_end=1924
-  _globals['_FORWARDCALLBACKREQUEST']._serialized_start=1926
-  _globals['_FORWARDCALLBACKREQUEST']._serialized_end=1998
-  _globals['_RETURNCALLBACKTOKCCREQUEST']._serialized_start=2000
-  _globals['_RETURNCALLBACKTOKCCREQUEST']._serialized_end=2058
-  _globals['_CANCELCALLBACKREQUEST']._serialized_start=2060
-  _globals['_CANCELCALLBACKREQUEST']._serialized_end=2113
-  _globals['_AUDITENTRY']._serialized_start=2115
-  _globals['_AUDITENTRY']._serialized_end=2238
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=2240
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=2320
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=2322
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=2426
-  _globals['_DEPARTMENTCALLBACKSTATS']._serialized_start=2429
-  _globals['_DEPARTMENTCALLBACKSTATS']._serialized_end=2619
-  _globals['_GETCALLBACKSTATSREQUEST']._serialized_start=2621
-  _globals['_GETCALLBACKSTATSREQUEST']._serialized_end=2662
-  _globals['_GETCALLBACKSTATSRESPONSE']._serialized_start=2664
-  _globals['_GETCALLBACKSTATSRESPONSE']._serialized_end=2754
-  _globals['_CALLBACKSERVICE']._serialized_start=2757
-  _globals['_CALLBACKSERVICE']._serialized_end=3891
+  _globals['_CALLBACK']._serialized_end=810
+  _globals['_CALLBACK_STATUS']._serialized_start=625
+  _globals['_CALLBACK_STATUS']._serialized_end=810
+  _globals['_CREATECALLBACKREQUEST']._serialized_start=813
+  _globals['_CREATECALLBACKREQUEST']._serialized_end=974
+  _globals['_GETCALLBACKREQUEST']._serialized_start=976
+  _globals['_GETCALLBACKREQUEST']._serialized_end=1010
+  _globals['_LISTCALLBACKSREQUEST']._serialized_start=1013
+  _globals['_LISTCALLBACKSREQUEST']._serialized_end=1286
+  _globals['_LISTCALLBACKSRESPONSE']._serialized_start=1288
+  _globals['_LISTCALLBACKSRESPONSE']._serialized_end=1383
+  _globals['_WATCHCALLBACKSREQUEST']._serialized_start=1385
+  _globals['_WATCHCALLBACKSREQUEST']._serialized_end=1468
+  _globals['_WATCHCALLBACKSRESPONSE']._serialized_start=1470
+  _globals['_WATCHCALLBACKSRESPONSE']._serialized_end=1574
+  _globals['_CLAIMCALLBACKREQUEST']._serialized_start=1576
+  _globals['_CLAIMCALLBACKREQUEST']._serialized_end=1630
+  _globals['_RECORDATTEMPTREQUEST']._serialized_start=1633
+  _globals['_RECORDATTEMPTREQUEST']._serialized_end=1871
+  _globals['_RECORDATTEMPTREQUEST_RESULT']._serialized_start=1748
+  _globals['_RECORDATTEMPTREQUEST_RESULT']._serialized_end=1871
+  _globals['_COMPLETECALLBACKREQUEST']._serialized_start=1873
+  _globals['_COMPLETECALLBACKREQUEST']._serialized_end=1943
+  _globals['_FORWARDCALLBACKREQUEST']._serialized_start=1945
+  _globals['_FORWARDCALLBACKREQUEST']._serialized_end=2017
+  _globals['_RETURNCALLBACKTOKCCREQUEST']._serialized_start=2019
+  _globals['_RETURNCALLBACKTOKCCREQUEST']._serialized_end=2077
+  _globals['_CANCELCALLBACKREQUEST']._serialized_start=2079
+  _globals['_CANCELCALLBACKREQUEST']._serialized_end=2132
+  _globals['_AUDITENTRY']._serialized_start=2134
+  _globals['_AUDITENTRY']._serialized_end=2257
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=2259
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=2339
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=2341
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=2445
+  _globals['_DEPARTMENTCALLBACKSTATS']._serialized_start=2448
+  _globals['_DEPARTMENTCALLBACKSTATS']._serialized_end=2638
+  _globals['_GETCALLBACKSTATSREQUEST']._serialized_start=2640
+  _globals['_GETCALLBACKSTATSREQUEST']._serialized_end=2681
+  _globals['_GETCALLBACKSTATSRESPONSE']._serialized_start=2683
+  _globals['_GETCALLBACKSTATSRESPONSE']._serialized_end=2773
+  _globals['_GETUSAGEREPORTREQUEST']._serialized_start=2775
+  _globals['_GETUSAGEREPORTREQUEST']._serialized_end=2852
+  _globals['_USAGEREPORTROW']._serialized_start=2855
+  _globals['_USAGEREPORTROW']._serialized_end=3060
+  _globals['_GETUSAGEREPORTRESPONSE']._serialized_start=3062
+  _globals['_GETUSAGEREPORTRESPONSE']._serialized_end=3188
+  _globals['_CALLBACKSERVICE']._serialized_start=3191
+  _globals['_CALLBACKSERVICE']._serialized_end=4426
 # @@protoc_insertion_point(module_scope)

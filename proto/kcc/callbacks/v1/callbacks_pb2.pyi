@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Callback(_message.Message):
-    __slots__ = ("name", "department", "product_uri", "contact", "phone_number", "preferred_times", "note", "status", "create_time", "deadline", "assignee", "attempts", "outcome", "update_time", "citizen_key", "warned", "breached", "channel")
+    __slots__ = ("name", "department", "product_uri", "contact", "phone_number", "preferred_times", "note", "status", "create_time", "deadline", "assignee", "attempts", "outcome", "update_time", "citizen_key", "warned", "breached", "channel", "escalated")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Callback.Status]
@@ -49,6 +49,7 @@ class Callback(_message.Message):
     WARNED_FIELD_NUMBER: _ClassVar[int]
     BREACHED_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ESCALATED_FIELD_NUMBER: _ClassVar[int]
     name: str
     department: str
     product_uri: str
@@ -67,7 +68,8 @@ class Callback(_message.Message):
     warned: bool
     breached: bool
     channel: _common_pb2.Channel
-    def __init__(self, name: _Optional[str] = ..., department: _Optional[str] = ..., product_uri: _Optional[str] = ..., contact: _Optional[str] = ..., phone_number: _Optional[str] = ..., preferred_times: _Optional[str] = ..., note: _Optional[str] = ..., status: _Optional[_Union[Callback.Status, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., attempts: _Optional[int] = ..., outcome: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., citizen_key: _Optional[str] = ..., warned: _Optional[bool] = ..., breached: _Optional[bool] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ...) -> None: ...
+    escalated: bool
+    def __init__(self, name: _Optional[str] = ..., department: _Optional[str] = ..., product_uri: _Optional[str] = ..., contact: _Optional[str] = ..., phone_number: _Optional[str] = ..., preferred_times: _Optional[str] = ..., note: _Optional[str] = ..., status: _Optional[_Union[Callback.Status, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assignee: _Optional[str] = ..., attempts: _Optional[int] = ..., outcome: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., citizen_key: _Optional[str] = ..., warned: _Optional[bool] = ..., breached: _Optional[bool] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., escalated: _Optional[bool] = ...) -> None: ...
 
 class CreateCallbackRequest(_message.Message):
     __slots__ = ("parent", "callback", "request_id", "requested_deadline")
@@ -262,3 +264,47 @@ class GetCallbackStatsResponse(_message.Message):
     DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
     departments: _containers.RepeatedCompositeFieldContainer[DepartmentCallbackStats]
     def __init__(self, departments: _Optional[_Iterable[_Union[DepartmentCallbackStats, _Mapping]]] = ...) -> None: ...
+
+class GetUsageReportRequest(_message.Message):
+    __slots__ = ("parent", "start_date", "end_date")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    start_date: str
+    end_date: str
+    def __init__(self, parent: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ...) -> None: ...
+
+class UsageReportRow(_message.Message):
+    __slots__ = ("department", "created", "completed", "completed_within_deadline", "returned", "cancelled", "unreachable", "attempts", "forwarded_in")
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_WITHIN_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    FORWARDED_IN_FIELD_NUMBER: _ClassVar[int]
+    department: str
+    created: int
+    completed: int
+    completed_within_deadline: int
+    returned: int
+    cancelled: int
+    unreachable: int
+    attempts: int
+    forwarded_in: int
+    def __init__(self, department: _Optional[str] = ..., created: _Optional[int] = ..., completed: _Optional[int] = ..., completed_within_deadline: _Optional[int] = ..., returned: _Optional[int] = ..., cancelled: _Optional[int] = ..., unreachable: _Optional[int] = ..., attempts: _Optional[int] = ..., forwarded_in: _Optional[int] = ...) -> None: ...
+
+class GetUsageReportResponse(_message.Message):
+    __slots__ = ("tenant", "start_date", "end_date", "rows")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    start_date: str
+    end_date: str
+    rows: _containers.RepeatedCompositeFieldContainer[UsageReportRow]
+    def __init__(self, tenant: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[UsageReportRow, _Mapping]]] = ...) -> None: ...

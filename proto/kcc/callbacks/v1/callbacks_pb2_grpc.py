@@ -96,6 +96,11 @@ class CallbackServiceStub:
                 request_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetCallbackStatsRequest.SerializeToString,
                 response_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetCallbackStatsResponse.FromString,
                 _registered_method=True)
+        self.GetUsageReport = channel.unary_unary(
+                '/kcc.callbacks.v1.CallbackService/GetUsageReport',
+                request_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportRequest.SerializeToString,
+                response_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportResponse.FromString,
+                _registered_method=True)
 
 
 class CallbackServiceServicer:
@@ -176,6 +181,13 @@ class CallbackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsageReport(self, request, context):
+        """Doorbelasting: callbacks per department over a range of the tenant's local dates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CallbackServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -238,6 +250,11 @@ def add_CallbackServiceServicer_to_server(servicer, server):
                     servicer.GetCallbackStats,
                     request_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetCallbackStatsRequest.FromString,
                     response_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetCallbackStatsResponse.SerializeToString,
+            ),
+            'GetUsageReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageReport,
+                    request_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportRequest.FromString,
+                    response_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -566,6 +583,33 @@ class CallbackService:
             '/kcc.callbacks.v1.CallbackService/GetCallbackStats',
             kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetCallbackStatsRequest.SerializeToString,
             kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetCallbackStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.callbacks.v1.CallbackService/GetUsageReport',
+            kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportRequest.SerializeToString,
+            kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

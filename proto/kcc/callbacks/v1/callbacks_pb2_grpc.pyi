@@ -48,6 +48,8 @@ class CallbackServiceStub:
     CancelCallback: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.CancelCallbackRequest, _callbacks_pb2.Callback]
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.ListAuditEntriesRequest, _callbacks_pb2.ListAuditEntriesResponse]
     GetCallbackStats: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.GetCallbackStatsRequest, _callbacks_pb2.GetCallbackStatsResponse]
+    GetUsageReport: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.GetUsageReportRequest, _callbacks_pb2.GetUsageReportResponse]
+    """Doorbelasting: callbacks per department over a range of the tenant's local dates."""
 
 @_typing.type_check_only
 class CallbackServiceAsyncStub(CallbackServiceStub):
@@ -69,6 +71,8 @@ class CallbackServiceAsyncStub(CallbackServiceStub):
     CancelCallback: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.CancelCallbackRequest, _callbacks_pb2.Callback]  # type: ignore[assignment]
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.ListAuditEntriesRequest, _callbacks_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     GetCallbackStats: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.GetCallbackStatsRequest, _callbacks_pb2.GetCallbackStatsResponse]  # type: ignore[assignment]
+    GetUsageReport: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.GetUsageReportRequest, _callbacks_pb2.GetUsageReportResponse]  # type: ignore[assignment]
+    """Doorbelasting: callbacks per department over a range of the tenant's local dates."""
 
 class CallbackServiceServicer(metaclass=_abc_1.ABCMeta):
     """Terugbelverzoeken: a department calls the citizen back before a deadline counted
@@ -159,5 +163,13 @@ class CallbackServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _callbacks_pb2.GetCallbackStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_callbacks_pb2.GetCallbackStatsResponse, _abc.Awaitable[_callbacks_pb2.GetCallbackStatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetUsageReport(
+        self,
+        request: _callbacks_pb2.GetUsageReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_callbacks_pb2.GetUsageReportResponse, _abc.Awaitable[_callbacks_pb2.GetUsageReportResponse]]:
+        """Doorbelasting: callbacks per department over a range of the tenant's local dates."""
 
 def add_CallbackServiceServicer_to_server(servicer: CallbackServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
