@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common import names
 from services.common.config import DATA
 from services.common.errors import failed_precondition, invalid_argument
 from services.tenancy.models import DepartmentRow, ProductRow, utcnow
@@ -18,7 +20,7 @@ from services.tenancy.models import DepartmentRow, ProductRow, utcnow
 UPL_CSV = DATA / "upl" / "UPL-actueel.csv"
 UPL_PREFIX = "http://standaarden.overheid.nl/owms/terms/"
 
-# (id, display name): the default vakafdelingen of a new gemeente; the last is the fallback.
+# (id, display name): the default vakafdelingen of a new gemeente; `algemeen` is the fallback.
 DEFAULT_DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("burgerzaken", "Burgerzaken"),
     ("belastingen", "Belastingen"),
@@ -27,35 +29,72 @@ DEFAULT_DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("werk-inkomen", "Werk en Inkomen"),
     ("zorg-wmo", "Zorg en Wmo"),
     ("jeugd-onderwijs", "Jeugd en Onderwijs"),
+    ("veiligheid", "Openbare orde en Veiligheid"),
+    ("economie-cultuur-sport", "Economie, Cultuur en Sport"),
     ("algemeen", "Algemene zaken"),
 )
 FALLBACK_DEPARTMENT = "algemeen"
-
-# Word stems in a UPL product name that place it with a department; first match wins.
-DEPARTMENT_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("belastingen", ("belasting", "woz", "heffing", "kwijtschelding", "leges", "precario", "toeristen")),
-    ("jeugd-onderwijs", ("jeugd", "leerling", "school", "onderwijs", "kinderopvang", "peuter", "leerplicht")),
-    ("zorg-wmo", ("wmo", "zorg", "mantel", "huishoudelijke", "rolstoel", "vervoer", "gehandicapt", "schuldhulp",
-                  "beschermd", "maatschappelijk", "mantelzorg", "woningaanpassing", "thuiszorg")),
-    ("werk-inkomen", ("bijstand", "uitkering", "inkomen", "re-integratie", "participatie", "minima",
-                      "bijzondere bijstand", "ioaw", "ioaz", "bbz", "inburgering", "werk")),
-    ("burgerzaken", ("paspoort", "identiteitskaart", "rijbewijs", "verhuis", "brp", "uittreksel", "geboorte",
-                     "huwelijk", "partnerschap", "overlijden", "naturalisatie", "nationaliteit", "naam",
-                     "verklaring omtrent", "adres", "inschrijving", "erkenning", "burgerservicenummer",
-                     "reisdocument", "legalisatie", "kiezer", "stem", "verkiezing", "begraaf", "crematie")),
-    ("afval-openbare-ruimte", ("afval", "container", "vuil", "riool", "boom", "groen", "openbare",
-                                "straat", "lantaarn", "verlichting", "ongedierte", "zwerf", "graffiti",
-                                "parkeer", "verkeer", "gladheid", "speelplaats", "hond", "kap")),
-    ("wonen-vergunningen", ("vergunning", "bouw", "omgeving", "woning", "huisvesting", "monument",
-                            "bestemmingsplan", "evenement", "horeca", "drank", "exploitatie", "sloop",
-                            "standplaats", "ontheffing", "splitsing", "kamerverhuur", "markt")),
+# (department, pattern) on the lower-case UPL product name; the first match wins, so exceptions
+# come first. Every one of the 450 gemeente products lands somewhere sensible; `kcc tenancy
+# mapping` prints the distribution.
+DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
+    # Exceptions first: names whose words would otherwise mislead the rules below.
+    ("burgerzaken", r"^upl-naam nog niet beschikbaar$|rijbewijs"),
+    ("algemeen", r"^(bezwaar|beroep|klacht|zienswijze|verzoekschrift|rectificatie|mededelingen|meldpunt algemeen)$"),
+    ("afval-openbare-ruimte", r"blindengeleidehond|gladheid|straatnaamgeving|huisnummertoekenning"),
+    ("wonen-vergunningen", r"bestemmingsplan|bouwwerk|omgevingsvergunning|welstand|vooroverleg|planschade"
+     r"|voorkeursrecht|voorbereidingsbesluit|bag inzage|kadastrale|woning zoeken|huurtoeslag|verhuurdersverklaring"
+     r"|vrijkomen woonruimte"
+     r"|blijverslening|starterslening|duurzaamheidslening|funderingsherstel|onderhoudsplan vve|woonconsumenten"
+     r"|woonkostentoeslag|asbest|bodem|olietank|wet milieubeheer|gebruiksmelding|puinbreker|brandveilig"
+     r"|erfpacht|onroerendezaak huur|groenstroken|bouwgrond|grondexploitatie|woonwagen|monument"
+     r"|woningen samenvoeg|milieuvriendelijk bouw"),
+    ("veiligheid", r"vuurwerk|carbid|handhaving|gedoog|huisverbod|gebiedsverbod|inbewaringstelling|crisis|ramp"
+     r"|calamiteit"
+     r"|alarmsirene|brandbeheersing|risicokaart|ongewoon voorval|betoging|nachtregister|opkopersregister|wapen"
+     r"|integriteitsbeoordeling|aanschrijving|wegsleep|dierziekte|besmetting|epidemiologie|luchtvaartterrein"
+     r"|gevaarlijke stoffen|seksbedrijf|kansspel|speelautoma"),
+    # Taxes and charges; `ontheffing` contains `heffing`, so only a whole-word heffing counts.
+    ("belastingen", r"belasting|\bwoz\b|woz-|(?<!ont)heffing|kwijtschelding|\bleges\b|precario|reinigingsrecht"
+     r"|marktgelden|biz-bijdrage|incasso|aanslag"),
+    ("jeugd-onderwijs", r"jeugd|leerling|leerplicht|school|onderwijs|kinderopvang|kindercentrum|kinderdagverblijf"
+     r"|peuter|dyslexie|studietoeslag|studiefinanciering|opvoeding|volwasseneneducatie|speelvoorziening"),
+    ("zorg-wmo", r"wmo|zorg|mantel|huishoudelijke hulp|rolstoel|scootmobiel|vervoer|gehandicapt|schuldhulp|wsnp"
+     r"|beschermd|maatschappelijk|woningaanpassing|hulpmiddel|tillift|meubelaanpassing|auto-aanpassing|dagbesteding"
+     r"|dagverzorging|boodschappenhulp|maaltijdservice|personenalarmering|persoonsgebonden budget|logeerhuis"
+     r"|vrouwenopvang|regiotaxi|taxivergoeding|valys|ov-begeleiderskaart|ziekenbezoek|woonsubsidie ouderen"
+     r"|woonvoorziening|aanleunwoning|seniorenwoning|gezondheid|tolk|wlz|voedselbank|ziektekosten|palliatie"),
+    ("werk-inkomen", r"bijstand|uitkering|inkomen|re-integratie|participatie|minima|\bioaw|\bioaz|\bbbz\b"
+     r"|inburgering|beschut werk|begeleid werken|werkvoorziening|werkzoekenden|werklozen|werkplekaanpassing"
+     r"|loonkosten|loonsuppletie|stadspas|tegenprestatie|rechtmatigheid|rechtshulp|garantverklaring"
+     r"|verblijfsgerechtigden|molukkers|vrijwilligersverzekering"),
+    ("burgerzaken", r"paspoort|identiteitskaart|rijbewijs|verhuis|\bbrp|uittreksel|geboorte|huwelijk|partnerschap"
+     r"|overlijden|naturalisatie|nationaliteit|nederlanderschap|naamwijziging|naamgebruik|naamskeuze|verklaring omtrent"
+     r"|adres|\brni\b|erkenning kind|burgerservicenummer|reisdocument|legalisatie|kiezer|stem(men|pas)|verkiezing"
+     r"|volmacht|begraaf|begraven|crematie|cremeren|graf|asverstrooiing|stoffelijk overschot|doodgeboren|adoptie"
+     r"|burgerlijke stand|echtscheiding|geslachtswijziging|vaderschap|in leven zijn|onder eed|trouwlocatie"
+     r"|digid|eherkenning|toeristenvisum|referendum|politiekegroepering|burgerinitiatief|koninklijk|hofleverancier"
+     r"|onderscheiding|gevonden of verloren"),
+    ("economie-cultuur-sport", r"subsidie|ondernem|starterskrediet|bedrijfsterrein|bedrijfsverzamelgebouw|koopzondag"
+     r"|winkeltijden|sport|museum|kunst|omroep|toerisme|markt|standplaats|venten|ventvergunning|collecte|horeca"
+     r"|terras|evenement|festiviteit|energieaudit|bedrijf aan huis|alcohol|drankverkoop|volkstuin|gemeentelijke panden"
+     r"|uitlening gemeentelijke"),
+    ("afval-openbare-ruimte", r"afval|container|vuil|riool|boom|groen|openbare ruimte|openbare weg|straat|lantaarn"
+     r"|verlichting|ongedierte|onkruid|zwerf|graffiti|parkeer|verkeer|speelplaats|hond|\bkap\b|bladkorf|compostvat"
+     r"|antireclame|dieren|dode-gezelschapsdier|infrastructuur|laadpaal|kabels|leidingen|hoogspanning|havenverordening"
+     r"|ligplaats|vaarvergunning|objectvergunning|uitweg|schademelding|aansprakelijk|luchtkwaliteit|inzamelaar"
+     r"|natuur|landschap|bijenhoud|uitvlieg|stookontheffing|plantsoenen|natuurgebied|ontgronding|watervergunning"
+     r"|visvergunning"),
+    ("wonen-vergunningen", r"vergunning|ontheffing|bouw|omgeving|woning|woonruimte|huisvesting|monument|erfgoed"
+     r"|exploitatie|sloop|splitsing|kamerverhuur|woonwagen|urgentie|woonomgeving|melding"),
 )
+_RULES = tuple((department, re.compile(pattern)) for department, pattern in DEPARTMENT_RULES)
 
 
 def default_department_for(product_name: str) -> str:
     name = product_name.lower()
-    for department, stems in DEPARTMENT_KEYWORDS:
-        if any(stem in name for stem in stems):
+    for department, pattern in _RULES:
+        if pattern.search(name):
             return department
     return FALLBACK_DEPARTMENT
 
@@ -71,8 +110,28 @@ class UplProduct:
     uri: str
 
 
-def read_upl_csv(path: Path = UPL_CSV, gemeente_only: bool = True) -> list[UplProduct]:
-    """Reads the published UPL list; rows repeat per legal basis, so products are deduplicated by URI."""
+MAX_TEXT = 255
+
+
+def upl_row_problem(name: str, uri: str) -> str | None:
+    """Why a UPL row cannot be imported, or None; the client and the server check the same rules."""
+    if not name.strip() or not uri.startswith(("http://", "https://")) or not slug(uri):
+        return "a product needs a name and an http(s) URI"
+    if len(name.strip()) > MAX_TEXT or len(uri) > MAX_TEXT:
+        return f"name or URI longer than {MAX_TEXT} characters"
+    if not names.RESOURCE_ID.match(slug(uri)):
+        return f"the URI's last segment {slug(uri)!r} is not a valid product id"
+    return None
+
+
+def read_upl_csv(
+    path: Path = UPL_CSV, gemeente_only: bool = True, progress: Callable[[int], None] | None = None
+) -> list[UplProduct]:
+    """Reads the published UPL list; rows repeat per legal basis, so products are deduplicated by URI.
+
+    A malformed row raises ValueError naming its line, whether or not it is a gemeente product.
+    `progress(n)` is called as rows are read (for a progress bar).
+    """
     products: dict[str, UplProduct] = {}
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -80,9 +139,12 @@ def read_upl_csv(path: Path = UPL_CSV, gemeente_only: bool = True) -> list[UplPr
         if missing:
             raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
         for line, row in enumerate(reader, start=2):
+            if progress is not None:
+                progress(1)
             name, uri = (row.get("UniformeProductnaam") or "").strip(), (row.get("URI") or "").strip()
-            if not name or not uri.startswith("http"):
-                raise ValueError(f"{path}, line {line}: a product needs a name and an http(s) URI")
+            problem = upl_row_problem(name, uri)
+            if problem:
+                raise ValueError(f"{path}, line {line}: {problem}")
             if gemeente_only and (row.get("Gemeente") or "").strip() != "X":
                 continue
             products.setdefault(uri, UplProduct(line, name, uri))
@@ -92,18 +154,29 @@ def read_upl_csv(path: Path = UPL_CSV, gemeente_only: bool = True) -> list[UplPr
 def import_upl_rows(
     session: Session, tenant: str, rows: Sequence[pb.UplRow], default_department: str = ""
 ) -> tuple[int, int, int]:
-    """Adds new products and renames changed ones; keeps each tenant's own department and synonyms."""
+    """Adds new products and renames changed ones; keeps each tenant's own department and synonyms.
+
+    A new product goes to the department the default mapping names; where the mapping does not
+    place it (or the tenant lacks that department) to `default_department`, else the fallback.
+    """
     for row in rows:
-        if not row.name.strip() or not row.uri.startswith(("http://", "https://")) or not slug(row.uri):
-            raise invalid_argument("rows", f"line {row.line}: a product needs a name and an http(s) URI")
-        if len(row.name) > 255 or len(row.uri) > 255:
-            raise invalid_argument("rows", f"line {row.line}: name or URI longer than 255 characters")
+        problem = upl_row_problem(row.name, row.uri)
+        if problem:
+            raise invalid_argument("rows", f"line {row.line}: {problem}")
     existing = {p.id: p for p in session.exec(select(ProductRow).where(ProductRow.tenant == tenant))}
     departments = {d.id: d for d in session.exec(select(DepartmentRow).where(DepartmentRow.tenant == tenant))}
     fallback = next((d.id for d in departments.values() if d.fallback), "")
 
     def place(name: str) -> str:
-        department = default_department or default_department_for(name)
+        department = default_department_for(name)
+        if department in departments and department != FALLBACK_DEPARTMENT:
+            return department
+        if default_department:
+            if default_department not in departments:
+                raise failed_precondition(
+                    "DEPARTMENT_NOT_FOUND", f"tenants/{tenant}/departments/{default_department} does not exist"
+                )
+            return default_department
         if department in departments:
             return department
         if fallback:
@@ -115,7 +188,7 @@ def import_upl_rows(
     created = updated = unchanged = 0
     seen: set[str] = set()
     for row in rows:
-        product_id = slug(row.uri)[:64]
+        product_id = slug(row.uri)
         if product_id in seen:
             continue
         seen.add(product_id)
@@ -141,6 +214,15 @@ def import_upl_rows(
         else:
             unchanged += 1
     return created, updated, unchanged
+
+
+def mapping_distribution(products: Iterable[UplProduct]) -> dict[str, int]:
+    """How many products the default mapping places in each default department (all listed)."""
+    counts = {department: 0 for department, _name in DEFAULT_DEPARTMENTS}
+    for product in products:
+        department = default_department_for(product.name)
+        counts[department] = counts.get(department, 0) + 1
+    return counts
 
 
 def upl_rows(products: Iterable[UplProduct]) -> list[pb.UplRow]:

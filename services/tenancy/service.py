@@ -19,8 +19,8 @@ from kcc.events.v1 import events_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, events, names, paging
-from services.common.citizen import normalise_phone
 from services.common.calendar import DEFAULT_CALENDAR, BusinessCalendar
+from services.common.citizen import normalise_phone
 from services.common.db import Database
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
 from services.common.outbox import add_event
@@ -38,6 +38,7 @@ from services.tenancy.models import (
 
 Row = TypeVar("Row", bound=SQLModel)
 FILTER_TERM = re.compile(r"^(\w+)(=|:)(.+)$")
+CALENDAR_FIELDS = ("time_zone", "weekly_hours", "special_days", "observe_public_holidays")
 
 
 def require_admin() -> None:
@@ -168,7 +169,7 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
             if not principal.all_tenants:
                 stmt = stmt.where(col(TenantRow.id).in_(principal.tenants))
                 count = count.where(col(TenantRow.id).in_(principal.tenants))
-            for field, op, value in terms:
+            for field, _op, value in terms:
                 cond = (
                     col(TenantRow.state) == value.upper()
                     if field == "state"
@@ -420,6 +421,11 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
         paths = list(request.update_mask.paths)
         values = _product_values(tenant, request.product, partial=True)
 
+        if "display_name" in paths and not values["display_name"]:
+            raise invalid_argument("product.display_name", "must not be empty")
+        if "department" in paths and not values["department"]:
+            raise invalid_argument("product.department", "must not be empty")
+
         def work(session: Session) -> pb.Product:
             row = _get(session, tenant, ProductRow, product_id, request.product.name)
             _apply_mask(row, values, paths, set(values) - {"upl_uri"})
@@ -512,6 +518,8 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
         def work(session: Session) -> pb.SlaPolicy:
             row = _get(session, tenant, SlaPolicyRow, policy_id, request.sla_policy.name)
             _apply_mask(row, values, paths, set(values))
+            if "department" in paths and row.department:
+                _require_department(session, tenant, row.department)
             session.add(row)
             touch(session, tenant, "sla_policy", request.sla_policy.name)
             return convert.sla_msg(row)
@@ -535,7 +543,9 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
         require_admin()
         tenant = _calendar_tenant("business_calendar.name", request.business_calendar.name)
         new = convert.calendar_from_msg(request.business_calendar)
-        paths = set(request.update_mask.paths) or {"time_zone", "weekly_hours", "special_days", "observe_public_holidays"}
+        paths = set(request.update_mask.paths) or set(CALENDAR_FIELDS)
+        if paths - set(CALENDAR_FIELDS):
+            raise invalid_argument("update_mask", f"unknown calendar fields {sorted(paths - set(CALENDAR_FIELDS))}")
 
         def work(session: Session) -> pb.BusinessCalendar:
             old = load_calendar(session, tenant)
