@@ -1,0 +1,118 @@
+"""One change to a callback, written in the caller's transaction: change log row, audit entry, event.
+
+The change log gives each tenant a gap-free sequence in commit order: the per-tenant counter
+row is locked (UPDATE ... RETURNING) until the transaction commits, so a later sequence can
+never become visible before an earlier one. WatchCallbacks relies on that to resume
+without missing a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from kcc.events.v1 import events_pb2
+from services.callbacks.models import AuditRow, CallbackRow, ChangeCounterRow, ChangeRow, aware, utc
+from services.callbacks.repository import callback_name
+from services.common import events
+from services.common.auth import Principal
+from services.common.outbox import add_event
+
+
+def department_name(tenant: str, department: str) -> str:
+    return f"tenants/{tenant}/departments/{department}" if department else ""
+
+
+def next_sequence(session: Session, tenant: str) -> int:
+    conn = session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(ChangeCounterRow).values(tenant=tenant, last_sequence=0).on_conflict_do_nothing())
+    stmt = (
+        update(ChangeCounterRow)
+        .where(col(ChangeCounterRow.tenant) == tenant)
+        .values(last_sequence=col(ChangeCounterRow.last_sequence) + 1)
+        .returning(col(ChangeCounterRow.last_sequence))
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def record(
+    session: Session,
+    principal: Principal,
+    row: CallbackRow,
+    change: str,
+    now: datetime,
+    detail: str = "",
+    from_department: str = "",
+) -> int:
+    """Stages the change log row, the audit entry and the `kcc.<tenant>.callback.<change>` event.
+
+    `detail` goes to the audit trail and must not hold personal data (no number, no note).
+    The event carries the pseudonymous citizen key, never the phone number or the note.
+    """
+    sequence = next_sequence(session, row.tenant)
+    session.add(
+        ChangeRow(
+            tenant=row.tenant,
+            sequence=sequence,
+            callback_id=row.id,
+            change=change,
+            department=row.department,
+            from_department=from_department,
+            status=row.status,
+            time=utc(now),
+        )
+    )
+    session.add(
+        AuditRow(
+            tenant=row.tenant,
+            callback_id=row.id,
+            principal=principal.subject,
+            role=principal.role.value,
+            action=change,
+            detail=detail,
+            time=utc(now),
+        )
+    )
+    payload = events_pb2.CallbackChanged(
+        callback=callback_name(row.tenant, row.id),
+        change=change,
+        status=row.status,
+        department=department_name(row.tenant, row.department),
+        product_uri=row.product_uri,
+        citizen_key=row.citizen_key,
+        assignee=row.assignee,
+        principal=principal.subject,
+        escalation_target=row.escalation_target if change == "escalated" else "",
+    )
+    payload.deadline.FromDatetime(aware(row.deadline))
+    env = events.envelope(row.tenant, callback_changed=payload)
+    add_event(session, events.subject(row.tenant, "callback", change), env)
+    return sequence
+
+
+class ChangeNotifier:
+    """Wakes this process's watchers after a commit; watchers also poll, for other processes' commits."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    def notify(self, tenants: set[str]) -> None:
+        for tenant in tenants:
+            for waiter in self._waiters.get(tenant, ()):
+                waiter.set()
+
+    @contextlib.contextmanager
+    def listen(self, tenant: str) -> Iterator[asyncio.Event]:
+        waiter = asyncio.Event()
+        self._waiters.setdefault(tenant, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            self._waiters[tenant].discard(waiter)

@@ -1,0 +1,78 @@
+"""A lease in a JetStream KV bucket: exactly one holder acts at a time, a standby takes over when it lapses.
+
+The value holds the holder's id and an expiry timestamp (wall clock, seconds). Taking and
+renewing are compare-and-set on the key's revision (`create`, `update(last=revision)`), so of
+two instances racing for a lapsed lease exactly one wins. A holder renews well before expiry;
+one that cannot renew (NATS down, process stuck) stops acting when its own expiry passes,
+before anyone else may take over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.common.events import EventBus
+
+BUCKET = "callbacks-leases"
+
+
+async def bucket(bus: EventBus) -> KeyValue:
+    try:
+        return await bus.js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return await bus.js.create_key_value(KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE))
+
+
+class Lease:
+    def __init__(self, kv: KeyValue, key: str, ttl_seconds: float = 15.0, holder: str = "") -> None:
+        self.kv = kv
+        self.key = key
+        self.ttl = ttl_seconds
+        self.holder = holder or uuid.uuid4().hex
+        self.revision = 0
+        self.expires_at = 0.0  # of our own lease, as we last wrote it
+
+    @property
+    def held(self) -> bool:
+        """Whether we may act now: we hold it and our own expiry has not passed."""
+        return self.revision > 0 and time.time() < self.expires_at
+
+    async def acquire(self) -> bool:
+        """Takes the lease if free or lapsed, renews it if ours; False if someone else holds it."""
+        now = time.time()
+        value = json.dumps({"holder": self.holder, "expires_at": now + self.ttl}).encode()
+        try:
+            entry = await self.kv.get(self.key)
+        except KeyNotFoundError:
+            entry = None
+        try:
+            if entry is None or not entry.value:
+                self.revision = await self.kv.create(self.key, value)
+            else:
+                current = json.loads(entry.value)
+                if current.get("holder") != self.holder and float(current.get("expires_at", 0)) > now:
+                    self.revision = 0
+                    return False
+                self.revision = await self.kv.update(self.key, value, last=entry.revision)
+        except KeyWrongLastSequenceError:  # someone else wrote first
+            self.revision = 0
+            return False
+        self.expires_at = now + self.ttl
+        return True
+
+    async def release(self) -> None:
+        """Gives the lease up at once (graceful stop), so a standby need not wait for it to lapse."""
+        if self.revision <= 0:
+            return
+        value = json.dumps({"holder": self.holder, "expires_at": 0}).encode()
+        with contextlib.suppress(Exception):  # taken over or NATS gone: it lapses by itself
+            await self.kv.update(self.key, value, last=self.revision)
+        self.revision = 0
+        self.expires_at = 0.0
