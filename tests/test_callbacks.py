@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
 import pytest
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
+from services.common import auth
 from tests.test_callbacks_kit import (
+    ARNHEM,
+    BELASTINGEN,
     BURGERZAKEN,
     NIJMEGEN,
     PHONE_E164,
     Clock,
+    changes,
     create,
     local,
     published,
@@ -51,3 +56,249 @@ async def test_create_get_and_requested_event(tmp_path: Path, nats_url: str, dat
         with pytest.raises(grpc.RpcError) as err:
             await create(stub, md, department=f"tenants/{NIJMEGEN}/departments/nope")
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and reason(err.value) == "DEPARTMENT_UNKNOWN"
+
+
+NOT_REACHED = cb.RecordAttemptRequest.RESULT_NOT_REACHED
+REACHED = cb.RecordAttemptRequest.RESULT_REACHED
+VOICEMAIL = cb.RecordAttemptRequest.RESULT_VOICEMAIL
+WRONG_NUMBER = cb.RecordAttemptRequest.RESULT_WRONG_NUMBER
+
+
+async def expect_error(call: object, code: grpc.StatusCode, why: str = "") -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        await call  # type: ignore[misc]
+    assert err.value.code() == code, err.value.details()
+    if why:
+        assert reason(err.value) == why
+
+
+async def test_every_transition_and_the_illegal_ones(tmp_path: Path, nats_url: str, database_url: str) -> None:
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    clock = Clock(local(2026, 3, 2, 9, 0))
+    md = token(settings)
+    dept = token(settings, auth.Role.DEPARTMENT_USER, department="burgerzaken", subject="medewerker-1")
+    async with running(settings, clock) as app, stub_for(app) as stub:
+        # requested -> claimed -> attempted (not reached) -> attempted (reached) -> completed
+        first = await create(stub, md)
+        await expect_error(
+            stub.RecordAttempt(cb.RecordAttemptRequest(name=first.name, result=NOT_REACHED), metadata=dept),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "ILLEGAL_TRANSITION",
+        )
+        await expect_error(
+            stub.CompleteCallback(cb.CompleteCallbackRequest(name=first.name), metadata=dept),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "ILLEGAL_TRANSITION",
+        )
+        claimed = await stub.ClaimCallback(cb.ClaimCallbackRequest(name=first.name), metadata=dept)
+        assert claimed.status == cb.Callback.STATUS_CLAIMED and claimed.assignee == "medewerker-1"
+        again = await stub.ClaimCallback(cb.ClaimCallbackRequest(name=first.name), metadata=dept)
+        assert again.status == cb.Callback.STATUS_CLAIMED  # claiming again is harmless
+        clock.advance(minutes=30)
+        tried = await stub.RecordAttempt(
+            cb.RecordAttemptRequest(name=first.name, result=NOT_REACHED, note="voicemail vol"), metadata=dept
+        )
+        assert tried.status == cb.Callback.STATUS_ATTEMPTED and tried.attempts == 1
+        reached = await stub.RecordAttempt(cb.RecordAttemptRequest(name=first.name, result=REACHED), metadata=dept)
+        assert reached.status == cb.Callback.STATUS_ATTEMPTED and reached.attempts == 2
+        done = await stub.CompleteCallback(
+            cb.CompleteCallbackRequest(name=first.name, outcome="uitgelegd", note="afspraak gemaakt"), metadata=dept
+        )
+        assert done.status == cb.Callback.STATUS_COMPLETED and done.outcome == "uitgelegd"
+        assert "voicemail vol" in done.note and "afspraak gemaakt" in done.note
+        for call in (
+            stub.ClaimCallback(cb.ClaimCallbackRequest(name=first.name), metadata=dept),
+            stub.CompleteCallback(cb.CompleteCallbackRequest(name=first.name), metadata=dept),
+            stub.CancelCallback(cb.CancelCallbackRequest(name=first.name), metadata=md),
+            stub.ForwardCallback(cb.ForwardCallbackRequest(name=first.name, department=BELASTINGEN), metadata=md),
+            stub.ReturnCallbackToKcc(cb.ReturnCallbackToKccRequest(name=first.name), metadata=md),
+        ):
+            await expect_error(call, grpc.StatusCode.FAILED_PRECONDITION, "ILLEGAL_TRANSITION")
+
+        # not reached max_callback_attempts (3) times -> unreachable; wrong number -> unreachable at once
+        second = await create(stub, md)
+        await stub.ClaimCallback(cb.ClaimCallbackRequest(name=second.name, assignee="medewerker-1"), metadata=md)
+        for _ in range(2):
+            await stub.RecordAttempt(cb.RecordAttemptRequest(name=second.name, result=NOT_REACHED), metadata=md)
+        gone = await stub.RecordAttempt(cb.RecordAttemptRequest(name=second.name, result=VOICEMAIL), metadata=md)
+        assert gone.status == cb.Callback.STATUS_UNREACHABLE and gone.attempts == 3
+        third = await create(stub, md)
+        await stub.ClaimCallback(cb.ClaimCallbackRequest(name=third.name, assignee="x"), metadata=md)
+        wrong = await stub.RecordAttempt(cb.RecordAttemptRequest(name=third.name, result=WRONG_NUMBER), metadata=md)
+        assert wrong.status == cb.Callback.STATUS_UNREACHABLE
+
+        # forward keeps the deadline and unclaims; return and cancel close
+        fourth = await create(stub, md)
+        await stub.ClaimCallback(cb.ClaimCallbackRequest(name=fourth.name, assignee="x"), metadata=md)
+        await expect_error(
+            stub.ClaimCallback(cb.ClaimCallbackRequest(name=fourth.name, assignee="y"), metadata=md),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "ALREADY_CLAIMED",
+        )
+        await expect_error(
+            stub.ForwardCallback(
+                cb.ForwardCallbackRequest(name=fourth.name, department=f"tenants/{NIJMEGEN}/departments/nope"),
+                metadata=md,
+            ),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "DEPARTMENT_UNKNOWN",
+        )
+        moved = await stub.ForwardCallback(
+            cb.ForwardCallbackRequest(name=fourth.name, department=BELASTINGEN), metadata=dept
+        )
+        assert moved.department == BELASTINGEN and moved.status == cb.Callback.STATUS_REQUESTED and not moved.assignee
+        assert moved.deadline == fourth.deadline
+        # the burgerzaken user no longer reaches it
+        await expect_error(
+            stub.GetCallback(cb.GetCallbackRequest(name=fourth.name), metadata=dept), grpc.StatusCode.PERMISSION_DENIED
+        )
+        returned = await stub.ReturnCallbackToKcc(
+            cb.ReturnCallbackToKccRequest(name=fourth.name, reason="hoort bij de provincie"), metadata=md
+        )
+        assert returned.status == cb.Callback.STATUS_RETURNED
+        fifth = await create(stub, md)
+        cancelled = await stub.CancelCallback(cb.CancelCallbackRequest(name=fifth.name, reason="dubbel"), metadata=md)
+        assert cancelled.status == cb.Callback.STATUS_CANCELLED
+
+        # the audit trail: who, what, when, without personal data
+        audit = await stub.ListAuditEntries(cb.ListAuditEntriesRequest(parent=first.name), metadata=md)
+        assert [a.action for a in audit.audit_entries] == [
+            "requested",
+            "claimed",
+            "attempted",
+            "attempted",
+            "completed",
+        ]
+        assert audit.audit_entries[1].principal == "department_user:medewerker-1"
+        text = str(audit)
+        assert "612345678" not in text and "voicemail vol" not in text and "afspraak" not in text
+        page = await stub.ListAuditEntries(cb.ListAuditEntriesRequest(parent=first.name, page_size=2), metadata=md)
+        assert len(page.audit_entries) == 2 and page.next_page_token
+        await expect_error(
+            stub.ListAuditEntries(cb.ListAuditEntriesRequest(parent=first.name, page_token="bogus"), metadata=md),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+
+        # events: one per change, statuses as enum names, never a number or a note
+        envs = await published(app.bus)
+        assert changes(envs, first.name) == ["requested", "claimed", "attempted", "attempted", "completed"]
+        assert [e.callback_changed.status for e in envs if e.callback_changed.callback == first.name][-1] == "COMPLETED"
+        assert changes(envs, second.name)[-1] == "unreachable" and changes(envs, fourth.name)[-2:] == [
+            "forwarded",
+            "returned",
+        ]
+        for env in envs:
+            raw = env.SerializeToString()
+            assert b"612345678" not in raw and b"voicemail" not in raw and b"provincie" not in raw
+
+
+async def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path, nats_url: str, database_url: str) -> None:
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    md = token(settings)
+    async with running(settings) as app, stub_for(app) as stub:
+        for i in range(8):
+            made = await create(stub, md)
+            results = await asyncio.gather(
+                *(
+                    stub.ClaimCallback(cb.ClaimCallbackRequest(name=made.name, assignee=f"m-{i}-{j}"), metadata=md)
+                    for j in range(3)
+                ),
+                return_exceptions=True,
+            )
+            winners = [r for r in results if isinstance(r, cb.Callback)]
+            losers = [r for r in results if isinstance(r, grpc.RpcError)]
+            assert len(winners) == 1 and len(losers) == 2, results
+            assert all(reason(e) == "ALREADY_CLAIMED" for e in losers)
+            final = await stub.GetCallback(cb.GetCallbackRequest(name=made.name), metadata=md)
+            assert final.assignee == winners[0].assignee
+        envs = await published(app.bus)
+        assert changes(envs).count("claimed") == 8
+
+
+async def test_a_tenant_never_sees_another_tenants_callback(tmp_path: Path, nats_url: str, database_url: str) -> None:
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot(), tenant_snapshot(ARNHEM))
+    nijmegen, arnhem = token(settings), token(settings, tenants=(ARNHEM,), subject="arnhem")
+    async with running(settings) as app, stub_for(app) as stub:
+        made = await create(stub, nijmegen)
+        await create(stub, arnhem, tenant=ARNHEM, department=f"tenants/{ARNHEM}/departments/burgerzaken")
+        missing = f"tenants/{NIJMEGEN}/callbacks/doesnotexist"
+        for call in (
+            stub.GetCallback(cb.GetCallbackRequest(name=made.name), metadata=arnhem),
+            stub.GetCallback(cb.GetCallbackRequest(name=missing), metadata=arnhem),
+            stub.ClaimCallback(cb.ClaimCallbackRequest(name=made.name), metadata=arnhem),
+            stub.CancelCallback(cb.CancelCallbackRequest(name=made.name), metadata=arnhem),
+            stub.ListCallbacks(cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}"), metadata=arnhem),
+            stub.ListAuditEntries(cb.ListAuditEntriesRequest(parent=made.name), metadata=arnhem),
+            stub.GetCallbackStats(cb.GetCallbackStatsRequest(parent=f"tenants/{NIJMEGEN}"), metadata=arnhem),
+            create(stub, arnhem),
+        ):
+            await expect_error(call, grpc.StatusCode.PERMISSION_DENIED)
+        await expect_error(
+            stub.GetCallback(cb.GetCallbackRequest(name=missing), metadata=nijmegen), grpc.StatusCode.NOT_FOUND
+        )
+        own = await stub.ListCallbacks(cb.ListCallbacksRequest(parent=f"tenants/{ARNHEM}"), metadata=arnhem)
+        assert len(own.callbacks) == 1 and own.callbacks[0].name.startswith(f"tenants/{ARNHEM}/")
+        # department users see their own department only
+        belasting = token(settings, auth.Role.DEPARTMENT_USER, department="belastingen", subject="b-1")
+        await expect_error(
+            stub.ListCallbacks(
+                cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}", department=BURGERZAKEN), metadata=belasting
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        mine = await stub.ListCallbacks(cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}"), metadata=belasting)
+        assert list(mine.callbacks) == []
+        await expect_error(
+            stub.GetCallback(cb.GetCallbackRequest(name=made.name), metadata=belasting),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+
+
+async def test_list_filters_and_pages(tmp_path: Path, nats_url: str, database_url: str) -> None:
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    clock = Clock(local(2026, 3, 2, 9, 0))
+    md = token(settings)
+    async with running(settings, clock) as app, stub_for(app) as stub:
+        names = []
+        for _ in range(5):
+            names.append((await create(stub, md)).name)
+            clock.advance(minutes=10)
+        await create(stub, md, department=BELASTINGEN)
+        await stub.ClaimCallback(cb.ClaimCallbackRequest(name=names[0], assignee="a"), metadata=md)
+        seen, page_token = [], ""
+        while True:
+            page = await stub.ListCallbacks(
+                cb.ListCallbacksRequest(
+                    parent=f"tenants/{NIJMEGEN}", department=BURGERZAKEN, page_size=2, page_token=page_token
+                ),
+                metadata=md,
+            )
+            seen += [c.name for c in page.callbacks]
+            page_token = page.next_page_token
+            if not page_token:
+                break
+        assert seen == names  # by deadline
+        claimed = await stub.ListCallbacks(
+            cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}", statuses=[cb.Callback.STATUS_CLAIMED]), metadata=md
+        )
+        assert [c.name for c in claimed.callbacks] == [names[0]]
+        by_assignee = await stub.ListCallbacks(
+            cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}", assignee="a"), metadata=md
+        )
+        assert [c.name for c in by_assignee.callbacks] == [names[0]]
+        window = cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}", department=BURGERZAKEN)
+        window.deadline_after.FromDatetime(local(2026, 3, 2, 17, 5))
+        window.deadline_before.FromDatetime(local(2026, 3, 3, 9, 30))  # Mon 17:00 left out
+        assert len((await stub.ListCallbacks(window, metadata=md)).callbacks) == 4
+        await expect_error(
+            stub.ListCallbacks(cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}", page_token="x"), metadata=md),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        await expect_error(
+            stub.ListCallbacks(cb.ListCallbacksRequest(parent="tenants/nijmegen"), metadata=md),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )

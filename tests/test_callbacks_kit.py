@@ -147,7 +147,7 @@ def reason(err: grpc.RpcError) -> str:
     return info.reason if info else ""
 
 
-async def published(bus: EventBus, subject: str = "kcc.*.callback.>", idle: float = 0.7) -> list[events_pb2.Envelope]:
+async def published(bus: EventBus, subject: str = "kcc.*.callback.>", idle: float = 1.5) -> list[events_pb2.Envelope]:
     """Every event stored in the stream on `subject`, read until none arrives for `idle` seconds."""
     sub = await bus.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     out: list[events_pb2.Envelope] = []

@@ -16,6 +16,7 @@ from google.protobuf import json_format
 
 from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
+from kcc.callbacks.v1.callbacks_pb2_grpc import CallbackServiceStub as Stub
 from services.common import client
 from services.common.config import Settings
 
@@ -68,7 +69,6 @@ def _print(message: Any) -> None:
     print(json_format.MessageToJson(message, indent=None), flush=True)
 
 
-Stub = callbacks_pb2_grpc.CallbackServiceStub
 Command = Callable[[Stub, tuple[tuple[str, str], ...], argparse.Namespace], Awaitable[int]]
 
 
@@ -98,7 +98,7 @@ def _department(args: argparse.Namespace) -> str:
     return f"tenants/{args.tenant}/departments/{args.department}"
 
 
-async def _list(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: argparse.Namespace) -> int:
+async def _list(stub: Stub, md: Any, args: argparse.Namespace) -> int:
     token = ""
     while True:
         page = await stub.ListCallbacks(
@@ -119,7 +119,7 @@ async def _list(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: arg
             return 0
 
 
-async def _watch(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: argparse.Namespace) -> int:
+async def _watch(stub: Stub, md: Any, args: argparse.Namespace) -> int:
     request = pb.WatchCallbacksRequest(
         parent=f"tenants/{args.tenant}", department=_department(args), after_sequence=args.after
     )
@@ -128,18 +128,18 @@ async def _watch(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: ar
     return 0
 
 
-async def _claim(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: argparse.Namespace) -> int:
+async def _claim(stub: Stub, md: Any, args: argparse.Namespace) -> int:
     _print(await stub.ClaimCallback(pb.ClaimCallbackRequest(name=args.name, assignee=args.assignee), metadata=md))
     return 0
 
 
-async def _complete(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: argparse.Namespace) -> int:
+async def _complete(stub: Stub, md: Any, args: argparse.Namespace) -> int:
     request = pb.CompleteCallbackRequest(name=args.name, outcome=args.outcome, note=args.note)
     _print(await stub.CompleteCallback(request, metadata=md))
     return 0
 
 
-async def _usage(stub: callbacks_pb2_grpc.CallbackServiceStub, md: Any, args: argparse.Namespace) -> int:
+async def _usage(stub: Stub, md: Any, args: argparse.Namespace) -> int:
     from services.callbacks.usage import to_csv
 
     report = await stub.GetUsageReport(
