@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
@@ -187,6 +187,8 @@ def import_upl_rows(
 
     created = updated = unchanged = 0
     seen: set[str] = set()
+    new: list[dict[str, object]] = []
+    now = utcnow()
     for row in rows:
         product_id = slug(row.uri)
         if product_id in seen:
@@ -194,17 +196,19 @@ def import_upl_rows(
         seen.add(product_id)
         current = existing.get(product_id)
         if current is None:
-            session.add(
-                ProductRow(
-                    tenant=tenant,
-                    id=product_id,
-                    upl_uri=row.uri,
-                    display_name=row.name.strip(),
-                    department=place(row.name),
-                    handling="CALLBACK",
-                    synonyms=json.dumps([]),
-                    ivr_codes=json.dumps([]),
-                )
+            new.append(
+                {
+                    "tenant": tenant,
+                    "id": product_id,
+                    "upl_uri": row.uri,
+                    "display_name": row.name.strip(),
+                    "department": place(row.name),
+                    "handling": "CALLBACK",
+                    "synonyms": "[]",
+                    "ivr_codes": "[]",
+                    "enabled": True,
+                    "update_time": now,
+                }
             )
             created += 1
         elif current.display_name != row.name.strip() or current.upl_uri != row.uri:
@@ -213,6 +217,11 @@ def import_upl_rows(
             updated += 1
         else:
             unchanged += 1
+    if new:
+        # One multi-row INSERT in the caller's transaction: onboarding 342 gemeenten x 450
+        # products spends its time here, and the ORM unit of work is several times slower.
+        session.flush()
+        session.connection().execute(insert(ProductRow.__table__), new)  # type: ignore[attr-defined]
     return created, updated, unchanged
 
 

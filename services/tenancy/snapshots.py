@@ -76,9 +76,10 @@ def compile_snapshot(session: Session, tenant: str) -> TenantSnapshot | None:
 class SnapshotPublisher:
     """Recompiles changed tenants in the background; many quick changes cost one write each."""
 
-    def __init__(self, db: Database, bus: EventBus) -> None:
+    def __init__(self, db: Database, bus: EventBus, debounce_seconds: float = 0.05) -> None:
         self.db = db
         self.bus = bus
+        self.debounce_seconds = debounce_seconds
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -108,12 +109,16 @@ class SnapshotPublisher:
                     await asyncio.wait_for(self._wake.wait(), 1.0)
                 except TimeoutError:
                     continue
-            tenant = self._dirty.pop()
-            try:
-                snapshot = await self.db.run(lambda s, t=tenant: compile_snapshot(s, t))  # type: ignore[misc]
-                if snapshot is not None:
-                    await kv.put(tenant, snapshot.to_json())
-            except Exception:  # noqa: BLE001 - NATS restarting: try the tenant again shortly
-                log.warning("snapshot of %s not written yet, retrying", tenant, exc_info=True)
-                self._dirty.add(tenant)
-                await asyncio.sleep(0.5)
+            # Debounce: a burst of changes to one tenant (onboarding: tenant, departments,
+            # catalogue, entry point) costs one compile and one KV write, not one per commit.
+            await asyncio.sleep(self.debounce_seconds)
+            batch, self._dirty = self._dirty, set()
+            for tenant in sorted(batch):
+                try:
+                    snapshot = await self.db.run(lambda s, t=tenant: compile_snapshot(s, t))  # type: ignore[misc]
+                    if snapshot is not None:
+                        await kv.put(tenant, snapshot.to_json())
+                except Exception:  # noqa: BLE001 - NATS restarting: try the tenant again shortly
+                    log.warning("snapshot of %s not written yet, retrying", tenant, exc_info=True)
+                    self._dirty.add(tenant)
+                    await asyncio.sleep(0.5)
