@@ -1,0 +1,127 @@
+"""The deadline scheduler (warning, breach, escalation once each, across restarts and failover),
+and the outbox when NATS is down at commit time."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlmodel import func, select
+
+from kcc.callbacks.v1 import callbacks_pb2 as cb
+from services.callbacks.app import CallbacksApp
+from services.common.natsserver import NatsServer
+from services.common.outbox import OutboxEvent
+from tests.builders import eventually
+from tests.test_callbacks_kit import (
+    Clock,
+    changes,
+    create,
+    local,
+    published,
+    put_snapshots,
+    running,
+    settings_for,
+    stub_for,
+    tenant_snapshot,
+    token,
+)
+
+
+async def flags(app: CallbacksApp, name: str, md: tuple[tuple[str, str], ...]) -> cb.Callback:
+    async with stub_for(app) as stub:
+        return await stub.GetCallback(cb.GetCallbackRequest(name=name), metadata=md)  # type: ignore[no-any-return]
+
+
+async def test_warning_breach_and_escalation_once_each_across_restarts(
+    tmp_path: Path, nats_url: str, database_url: str
+) -> None:
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    clock = Clock(local(2026, 3, 2, 9, 0))  # Monday; burgerzaken: 8 working hours, warning at 50 %
+    md = token(settings)
+    async with running(settings, clock) as app, stub_for(app) as stub:
+        made = await create(stub, md)
+        other = await create(stub, md, department="tenants/gm0268/departments/belastingen")  # 2 working days
+        assert made.deadline.ToDatetime().hour == 16  # 17:00 local = 16:00 UTC
+        await asyncio.sleep(0.5)
+        assert not (await flags(app, made.name, md)).warned  # nothing due yet
+        clock.now = local(2026, 3, 2, 13, 0)  # exactly half the window
+        await eventually(lambda: app.scheduler.passes > 3)
+        got = await flags(app, made.name, md)
+        if not got.warned:
+            await asyncio.sleep(0.5)
+            got = await flags(app, made.name, md)
+        assert got.warned and not got.breached
+    # restart: the warning is not sent again; at the deadline breach and escalation follow
+    clock.now = local(2026, 3, 2, 17, 0)
+    async with running(settings, clock) as app:
+        for _ in range(100):
+            got = await flags(app, made.name, md)
+            if got.breached:
+                break
+            await asyncio.sleep(0.1)
+        assert got.breached and got.escalated
+        assert not (await flags(app, other.name, md)).warned
+    async with running(settings, clock) as app:
+        await eventually(lambda: app.scheduler.passes > 5)
+        envs = await published(app.bus)
+    assert changes(envs, made.name) == ["requested", "warning", "breached", "escalated"]
+    (escalated,) = [e for e in envs if e.callback_changed.change == "escalated"]
+    assert escalated.callback_changed.escalation_target == "teamleider-burgerzaken"
+    assert escalated.callback_changed.status == "REQUESTED"
+    assert changes(envs, other.name) == ["requested"]
+
+
+async def test_standby_scheduler_takes_over_when_the_lease_lapses(
+    tmp_path: Path, nats_url: str, database_url: str
+) -> None:
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    clock = Clock(local(2026, 3, 2, 9, 0))
+    md = token(settings)
+    async with running(settings, clock) as first, running(settings, clock) as second:
+        apps = (first, second)
+        await eventually(lambda: any(a.scheduler.lease.held for a in apps))
+        await asyncio.sleep(0.3)
+        assert sum(a.scheduler.lease.held for a in apps) == 1  # exactly one acts
+        holder = next(a for a in apps if a.scheduler.lease.held)
+        standby = second if holder is first else first
+        async with stub_for(standby) as stub:
+            made = await create(stub, md)
+        # the holder "crashes": its scheduler stops without giving the lease up
+        holder.tasks[1].cancel()
+        await eventually(lambda: standby.scheduler.lease.held, within=10)
+        clock.now = local(2026, 3, 2, 17, 30)
+        for _ in range(100):
+            got = await flags(standby, made.name, md)
+            if got.breached:
+                break
+            await asyncio.sleep(0.1)
+        assert got.warned and got.breached
+        envs = await published(standby.bus)
+    assert changes(envs, made.name) == ["requested", "warning", "breached", "escalated"]
+
+
+async def test_events_committed_while_nats_is_down_are_published_once_it_is_back(
+    tmp_path: Path, nats_server: NatsServer, database_url: str
+) -> None:
+    settings = settings_for(tmp_path, nats_server.url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    md = token(settings)
+    async with running(settings) as app, stub_for(app) as stub:
+        nats_server.stop()
+        made = await create(stub, md)  # the commit does not need NATS
+        pending = await app.db.run(lambda s: s.exec(select(func.count()).select_from(OutboxEvent)).one())
+        assert pending == 1
+        await asyncio.sleep(1.5)  # the relay tries and fails meanwhile
+        nats_server.start()
+        await eventually(lambda: app.bus.nc.is_connected, within=20)
+        for _ in range(200):
+            left = await app.db.run(lambda s: s.exec(select(func.count()).select_from(OutboxEvent)).one())
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert left == 0
+        envs = await published(app.bus)
+    assert changes(envs, made.name) == ["requested"]
