@@ -36,16 +36,16 @@ def compute(
 ) -> Timing:
     """The policy's window from `now` on the calendar, or `requested` when that is earlier.
 
-    Working days are counted first (same clock time on the Nth working day), then working
-    hours; a policy that sets neither gets the platform default (16 working hours). The warning
-    falls when `warning_percent` of the window's working time has passed (1..100).
+    A policy with callback_working_days counts working days (same clock time on the Nth
+    working day) and ignores hours; otherwise it counts callback_working_hours; a policy that
+    sets neither gets the platform default (16 working hours). The warning falls when
+    `warning_percent` (1..100) of the window's working time has passed.
     """
     days, hours = sla.callback_working_days, sla.callback_working_hours
-    if days <= 0 and hours <= 0:
-        hours = DEFAULT_SLA.callback_working_hours
-    deadline = calendar.add_working_days(now, days) if days > 0 else now
-    if hours > 0:
-        deadline = calendar.add_working_hours(deadline, hours)
+    if days > 0:
+        deadline = calendar.add_working_days(now, days)
+    else:
+        deadline = calendar.add_working_hours(now, hours if hours > 0 else DEFAULT_SLA.callback_working_hours)
     deadline = deadline.astimezone(UTC)
     if requested is not None and requested < deadline:
         deadline = requested.astimezone(UTC)

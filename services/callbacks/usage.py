@@ -3,7 +3,8 @@
 `created` counts callbacks created in the range; completed, returned, cancelled and
 unreachable count callbacks closed in the range; attempts sums the attempts of the
 callbacks closed in the range; forwarded_in counts forwards into the department.
-Only retained callbacks count: purged ones are gone.
+Callbacks count for the department that holds them now (a forwarded one for the department it
+was forwarded to). Only retained callbacks count: purged ones are gone.
 """
 
 from __future__ import annotations
