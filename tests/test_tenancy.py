@@ -788,7 +788,7 @@ async def test_snapshot_in_kv_after_each_change_with_increasing_version(env: Env
     assert set(snap.departments) == {d for d, _n in DEFAULT_DEPARTMENTS}
     assert snap.entry_points == [("PHONE_NUMBER", "14024")]
     version = snap.version
-    assert version >= 3
+    assert version == 1  # one OnboardTenant transaction
 
     await env.stub.UpdateProduct(
         tp.UpdateProductRequest(
@@ -821,6 +821,60 @@ async def test_snapshot_in_kv_after_each_change_with_increasing_version(env: Env
     await kv.delete("gm0268")
     await env.app.snapshots.republish_all()
     snap = await env.snapshot_where("gm0268", lambda s: s.version == version + 2)
+
+
+async def test_onboard_tenant_is_one_idempotent_transaction(env: Env) -> None:
+    first = await onboard_tenant(env.stub, env.admin, "gm0268", "Nijmegen", "14 024", rows=UPL_ROWS)
+    assert first.tenant_created and len(first.departments_created) == len(DEFAULT_DEPARTMENTS)
+    assert (first.products_created, first.entry_point) == (450, "created")
+    again = await onboard_tenant(env.stub, env.admin, "gm0268", "Nijmegen", "14024", rows=UPL_ROWS)
+    assert not again.changed and again.products_unchanged == 450 and again.entry_point == "present"
+    renamed = await onboard_tenant(env.stub, env.admin, "gm0268", "Gemeente Nijmegen", rows=UPL_ROWS[:3])
+    assert renamed.tenant_renamed and renamed.changed and renamed.products_unchanged == 3
+    await env.snapshot_where("gm0268", lambda s: s.version == 2 and s.display_name == "Gemeente Nijmegen")
+
+    # Another tenant claiming 14 024: the whole call fails and leaves nothing behind.
+    await fails(
+        onboard_tenant(env.stub, env.admin, "gm0363", "Amsterdam", "14024", rows=UPL_ROWS),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "ENTRY_POINT_TAKEN",
+    )
+    await fails(
+        env.stub.GetTenant(tp.GetTenantRequest(name="tenants/gm0363"), metadata=env.admin), grpc.StatusCode.NOT_FOUND
+    )
+    # A malformed row fails it too, naming the line.
+    bad = [*UPL_ROWS[:5], tp.UplRow(line=9, name="", uri=UPL + "x")]
+    err = await fails(
+        onboard_tenant(env.stub, env.admin, "gm0363", "Amsterdam", rows=bad), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert "line 9" in (err.details() or "")
+    await fails(
+        env.stub.GetTenant(tp.GetTenantRequest(name="tenants/gm0363"), metadata=env.admin), grpc.StatusCode.NOT_FOUND
+    )
+    # An existing fallback department is kept: onboarding does not add a second one.
+    await create_tenant(env, "gm0344", "Utrecht")
+    await create_department(env, "gm0344", "kcc", fallback=True)
+    await onboard_tenant(env.stub, env.admin, "gm0344", "Utrecht", rows=UPL_ROWS[:5])
+    departments = await env.stub.ListDepartments(tp.ListDepartmentsRequest(parent="tenants/gm0344"), metadata=env.admin)
+    assert [d.name.rsplit("/", 1)[-1] for d in departments.departments if d.fallback] == ["kcc"]
+    await fails(
+        env.stub.OnboardTenant(
+            tp.OnboardTenantRequest(
+                tenant_id="gm0344",
+                tenant=tp.Tenant(display_name="Utrecht"),
+                departments=[tp.Department(name="tenants/gm0363/departments/x", display_name="X")],
+            ),
+            metadata=env.admin,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    await fails(
+        env.stub.OnboardTenant(
+            tp.OnboardTenantRequest(tenant_id="gm0344", tenant=tp.Tenant(display_name="Utrecht")),
+            metadata=env.md(auth.Role.TENANT_INTEGRATION, ["gm0344"]),
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
 
 
 async def test_tenant_integration_token_is_scoped_to_its_tenant(env: Env) -> None:

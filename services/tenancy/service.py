@@ -461,6 +461,93 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
 
         return await self._write({tenant}, work)
 
+    async def OnboardTenant(self, request: pb.OnboardTenantRequest, context: Any) -> pb.OnboardTenantResponse:
+        """Tenant, departments, catalogue and entry points in one transaction, one event, one snapshot."""
+        from services.tenancy.catalogue import import_upl_rows
+
+        require_admin()
+        tenant = names.check_tenant_id("tenant_id", request.tenant_id)
+        display_name = request.tenant.display_name.strip()
+        if not display_name:
+            raise invalid_argument("tenant.display_name", "is required")
+        if not 0 <= request.tenant.retention_days <= 3650:
+            raise invalid_argument("tenant.retention_days", "must be 1..3650")
+        departments: list[tuple[str, str, bool]] = []
+        for i, dep in enumerate(request.departments):
+            field = f"departments[{i}].name"
+            dep_tenant, dep_id = names.parse(field, dep.name, "tenants", "departments")
+            if dep_tenant != tenant:
+                raise invalid_argument(field, "must belong to the tenant being onboarded")
+            if not dep.display_name.strip():
+                raise invalid_argument(f"departments[{i}].display_name", "is required")
+            departments.append((dep_id, dep.display_name.strip(), dep.fallback))
+        entry_points: list[tuple[str, str, str]] = []
+        for i, ep in enumerate(request.entry_points):
+            field = f"entry_points[{i}].name"
+            ep_tenant, ep_id = names.parse(field, ep.name, "tenants", "entryPoints")
+            if ep_tenant != tenant:
+                raise invalid_argument(field, "must belong to the tenant being onboarded")
+            kind = convert.ENTRY_KINDS.get(ep.kind, "UNSPECIFIED")
+            entry_points.append((ep_id, kind, normalise_entry_value(kind, ep.value)))
+
+        def work(session: Session) -> pb.OnboardTenantResponse:
+            scope(tenant)
+            reply = pb.OnboardTenantResponse()
+            row = session.get(TenantRow, tenant)
+            if row is None:
+                row = TenantRow(
+                    id=tenant,
+                    display_name=display_name,
+                    state=pb.Tenant.State.Name(request.tenant.state or pb.Tenant.STATE_ACTIVE).removeprefix("STATE_"),
+                    retention_days=request.tenant.retention_days or 365,
+                )
+                session.add(row)
+                session.flush()  # the rows below refer to it
+                reply.tenant_created = True
+            elif row.display_name != display_name:
+                row.display_name = display_name
+                session.add(row)
+                reply.tenant_renamed = True
+            existing = {d.id: d for d in session.exec(select(DepartmentRow).where(DepartmentRow.tenant == tenant))}
+            has_fallback = any(d.fallback for d in existing.values())
+            for dep_id, dep_name, fallback in departments:
+                if dep_id in existing:
+                    continue
+                fallback = fallback and not has_fallback
+                has_fallback = has_fallback or fallback
+                existing[dep_id] = DepartmentRow(tenant=tenant, id=dep_id, display_name=dep_name, fallback=fallback)
+                session.add(existing[dep_id])
+                reply.departments_created.append(f"tenants/{tenant}/departments/{dep_id}")
+            session.flush()
+            created, updated, unchanged = import_upl_rows(session, tenant, request.rows)
+            reply.products.created, reply.products.updated, reply.products.unchanged = created, updated, unchanged
+            for ep_id, kind, value in entry_points:
+                taken = session.exec(
+                    select(EntryPointRow).where(EntryPointRow.kind == kind, EntryPointRow.value == value)
+                ).first()
+                if taken is not None:
+                    if taken.tenant != tenant:
+                        raise failed_precondition("ENTRY_POINT_TAKEN", f"{value} already belongs to another tenant")
+                    continue
+                if session.get(EntryPointRow, (tenant, ep_id)) is not None:
+                    raise already_exists(f"tenants/{tenant}/entryPoints/{ep_id}")
+                session.add(EntryPointRow(tenant=tenant, id=ep_id, kind=kind, value=value))
+                reply.entry_points_created.append(f"tenants/{tenant}/entryPoints/{ep_id}")
+            changed = (
+                reply.tenant_created
+                or reply.tenant_renamed
+                or reply.departments_created
+                or created
+                or updated
+                or reply.entry_points_created
+            )
+            if changed:
+                touch(session, tenant, "tenant", f"tenants/{tenant}")
+            reply.tenant.CopyFrom(convert.tenant_msg(row))
+            return reply
+
+        return await self._write({tenant}, work)
+
     # SLA policies ----------------------------------------------------------
 
     async def CreateSlaPolicy(self, request: pb.CreateSlaPolicyRequest, context: Any) -> pb.SlaPolicy:

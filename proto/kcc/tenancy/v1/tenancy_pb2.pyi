@@ -323,6 +323,36 @@ class ImportUplProductsResponse(_message.Message):
     unchanged: int
     def __init__(self, created: _Optional[int] = ..., updated: _Optional[int] = ..., unchanged: _Optional[int] = ...) -> None: ...
 
+class OnboardTenantRequest(_message.Message):
+    __slots__ = ("tenant_id", "tenant", "departments", "rows", "entry_points")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_POINTS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    tenant: Tenant
+    departments: _containers.RepeatedCompositeFieldContainer[Department]
+    rows: _containers.RepeatedCompositeFieldContainer[UplRow]
+    entry_points: _containers.RepeatedCompositeFieldContainer[EntryPoint]
+    def __init__(self, tenant_id: _Optional[str] = ..., tenant: _Optional[_Union[Tenant, _Mapping]] = ..., departments: _Optional[_Iterable[_Union[Department, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[UplRow, _Mapping]]] = ..., entry_points: _Optional[_Iterable[_Union[EntryPoint, _Mapping]]] = ...) -> None: ...
+
+class OnboardTenantResponse(_message.Message):
+    __slots__ = ("tenant", "tenant_created", "tenant_renamed", "departments_created", "products", "entry_points_created")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CREATED_FIELD_NUMBER: _ClassVar[int]
+    TENANT_RENAMED_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_CREATED_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_POINTS_CREATED_FIELD_NUMBER: _ClassVar[int]
+    tenant: Tenant
+    tenant_created: bool
+    tenant_renamed: bool
+    departments_created: _containers.RepeatedScalarFieldContainer[str]
+    products: ImportUplProductsResponse
+    entry_points_created: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., tenant_created: _Optional[bool] = ..., tenant_renamed: _Optional[bool] = ..., departments_created: _Optional[_Iterable[str]] = ..., products: _Optional[_Union[ImportUplProductsResponse, _Mapping]] = ..., entry_points_created: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SlaPolicy(_message.Message):
     __slots__ = ("name", "channel", "department", "product", "answer_target", "callback_working_hours", "callback_working_days", "warning_percent", "max_callback_attempts", "escalation_target")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -137,6 +137,11 @@ class TenancyServiceStub:
                 request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsRequest.SerializeToString,
                 response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsResponse.FromString,
                 _registered_method=True)
+        self.OnboardTenant = channel.unary_unary(
+                '/kcc.tenancy.v1.TenancyService/OnboardTenant',
+                request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantRequest.SerializeToString,
+                response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantResponse.FromString,
+                _registered_method=True)
         self.CreateSlaPolicy = channel.unary_unary(
                 '/kcc.tenancy.v1.TenancyService/CreateSlaPolicy',
                 request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.CreateSlaPolicyRequest.SerializeToString,
@@ -301,6 +306,16 @@ class TenancyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OnboardTenant(self, request, context):
+        """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
+        departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
+        Idempotent by construction: running it again changes nothing and does not bump the
+        snapshot version. Existing departments, products and entry points are left as they are.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateSlaPolicy(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -445,6 +460,11 @@ def add_TenancyServiceServicer_to_server(servicer, server):
                     servicer.ImportUplProducts,
                     request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsRequest.FromString,
                     response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsResponse.SerializeToString,
+            ),
+            'OnboardTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.OnboardTenant,
+                    request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantRequest.FromString,
+                    response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantResponse.SerializeToString,
             ),
             'CreateSlaPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSlaPolicy,
@@ -1024,6 +1044,33 @@ class TenancyService:
             '/kcc.tenancy.v1.TenancyService/ImportUplProducts',
             kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsRequest.SerializeToString,
             kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OnboardTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.tenancy.v1.TenancyService/OnboardTenant',
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantRequest.SerializeToString,
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,12 @@ class TenancyServiceStub:
     DeleteProduct: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.DeleteProductRequest, _empty_pb2.Empty]
     ImportUplProducts: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.ImportUplProductsRequest, _tenancy_pb2.ImportUplProductsResponse]
     """Loads UPL rows into a tenant's catalogue in one transaction: all or nothing."""
+    OnboardTenant: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.OnboardTenantRequest, _tenancy_pb2.OnboardTenantResponse]
+    """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
+    departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
+    Idempotent by construction: running it again changes nothing and does not bump the
+    snapshot version. Existing departments, products and entry points are left as they are.
+    """
     CreateSlaPolicy: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.CreateSlaPolicyRequest, _tenancy_pb2.SlaPolicy]
     GetSlaPolicy: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetSlaPolicyRequest, _tenancy_pb2.SlaPolicy]
     ListSlaPolicies: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.ListSlaPoliciesRequest, _tenancy_pb2.ListSlaPoliciesResponse]
@@ -95,6 +101,12 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     DeleteProduct: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.DeleteProductRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     ImportUplProducts: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.ImportUplProductsRequest, _tenancy_pb2.ImportUplProductsResponse]  # type: ignore[assignment]
     """Loads UPL rows into a tenant's catalogue in one transaction: all or nothing."""
+    OnboardTenant: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.OnboardTenantRequest, _tenancy_pb2.OnboardTenantResponse]  # type: ignore[assignment]
+    """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
+    departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
+    Idempotent by construction: running it again changes nothing and does not bump the
+    snapshot version. Existing departments, products and entry points are left as they are.
+    """
     CreateSlaPolicy: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.CreateSlaPolicyRequest, _tenancy_pb2.SlaPolicy]  # type: ignore[assignment]
     GetSlaPolicy: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetSlaPolicyRequest, _tenancy_pb2.SlaPolicy]  # type: ignore[assignment]
     ListSlaPolicies: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.ListSlaPoliciesRequest, _tenancy_pb2.ListSlaPoliciesResponse]  # type: ignore[assignment]
@@ -249,6 +261,18 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.ImportUplProductsResponse, _abc.Awaitable[_tenancy_pb2.ImportUplProductsResponse]]:
         """Loads UPL rows into a tenant's catalogue in one transaction: all or nothing."""
+
+    @_abc_1.abstractmethod
+    def OnboardTenant(
+        self,
+        request: _tenancy_pb2.OnboardTenantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.OnboardTenantResponse, _abc.Awaitable[_tenancy_pb2.OnboardTenantResponse]]:
+        """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
+        departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
+        Idempotent by construction: running it again changes nothing and does not bump the
+        snapshot version. Existing departments, products and entry points are left as they are.
+        """
 
     @_abc_1.abstractmethod
     def CreateSlaPolicy(
