@@ -67,7 +67,9 @@ class CallbacksApp(ServiceApp):
             self.watch_poll_seconds,
         )
         lease = Lease(await lease_bucket(self.bus), "scheduler", self.lease_ttl, self.instance)
-        self.scheduler = Scheduler(self.db, lease, self.clock, self.committed, self.scheduler_interval)
+        self.scheduler = Scheduler(
+            self.db, lease, self.clock, self.committed, self.scheduler_interval, writer=self.servicer.writer
+        )
         self._register_metrics()
         return [self.scheduler.run, purge.daily(self.db, self.snapshots, self.clock, self.purge_every_seconds)]
 

@@ -31,9 +31,7 @@ class Timing:
     warn_at: datetime
 
 
-def compute(
-    calendar: BusinessCalendar, sla: SlaSnapshot, now: datetime, requested: datetime | None = None
-) -> Timing:
+def compute(calendar: BusinessCalendar, sla: SlaSnapshot, now: datetime, requested: datetime | None = None) -> Timing:
     """The policy's window from `now` on the calendar, or `requested` when that is earlier.
 
     A policy with callback_working_days counts working days (same clock time on the Nth

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from services.callbacks import repository, states
-from services.callbacks.changes import record
+from services.callbacks.changes import Writer, record
 from services.callbacks.lease import Lease
 from services.callbacks.models import CallbackRow, aware, utc
 from services.common.auth import Principal, Role
@@ -70,8 +70,10 @@ class Scheduler:
         on_commit: Callable[[set[str]], None],
         interval_seconds: float = 5.0,
         batch: int = BATCH,
+        writer: Writer | None = None,
     ) -> None:
         self.db = db
+        self.writer = writer or Writer(db)
         self.lease = lease
         self.clock = clock
         self.on_commit = on_commit
@@ -86,7 +88,7 @@ class Scheduler:
         while self.lease.held:
             if self.lease.expires_at - time.time() < self.lease.ttl / 2 and not await self.lease.acquire():
                 break
-            tenants = await self.db.run(lambda s: due_batch(s, now, self.batch))
+            tenants = await self.writer.run(lambda s: due_batch(s, now, self.batch))
             if not tenants:
                 break
             rounds += 1

@@ -22,7 +22,7 @@ from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.common.v1 import common_pb2
 from services.callbacks import convert, deadlines, repository, states, stats, usage, watch
-from services.callbacks.changes import ChangeNotifier, record
+from services.callbacks.changes import ChangeNotifier, Writer, record
 from services.callbacks.crypto import Vault
 from services.callbacks.models import AuditRow, CallbackRow, CreateRequestRow, utc
 from services.callbacks.repository import department_id
@@ -78,6 +78,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
         watch_poll_seconds: float = 1.0,
     ) -> None:
         self.db = db
+        self.writer = Writer(db)
         self.settings = settings
         self.snapshots = snapshots
         self.on_commit = on_commit
@@ -101,9 +102,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
             await asyncio.sleep(0.05)
         if snapshot is None:
             raise failed_precondition("TENANT_UNKNOWN", f"tenants/{tenant} has no published configuration")
-        raise failed_precondition(
-            "DEPARTMENT_UNKNOWN", f"tenants/{tenant}/departments/{department} does not exist"
-        )
+        raise failed_precondition("DEPARTMENT_UNKNOWN", f"tenants/{tenant}/departments/{department} does not exist")
 
     def _committed(self, tenant: str) -> None:
         self.on_commit({tenant})
@@ -126,7 +125,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
                     return row, True
             raise ApiError(grpc.StatusCode.ABORTED, "too many concurrent changes, retry", "CONCURRENT_CHANGE")
 
-        row, changed = await self.db.run(work)
+        row, changed = await self.writer.run(work)
         if changed:
             self._committed(tenant)
         return convert.callback_msg(row, self.vault)
@@ -192,7 +191,6 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
             session.add(row)
             if request_id:
                 session.add(CreateRequestRow(tenant=tenant, request_id=request_id, callback_id=row.id))
-            session.flush()
             detail = f"department={department} deadline={timing.deadline.isoformat()}"
             if requested is not None and timing.deadline == requested:
                 detail += " (requested)"
@@ -200,9 +198,9 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
             return row, True
 
         try:
-            row, created = await self.db.run(work)
+            row, created = await self.writer.run(work)
         except IntegrityError:  # the same request_id raced us: return what the other one created
-            row, created = await self.db.run(work)
+            row, created = await self.writer.run(work)
         if created:
             self._committed(tenant)
         return convert.callback_msg(row, self.vault)
@@ -370,9 +368,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
 
     # -- audit, figures ------------------------------------------------------------------------
 
-    async def ListAuditEntries(
-        self, request: pb.ListAuditEntriesRequest, context: Any
-    ) -> pb.ListAuditEntriesResponse:
+    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context: Any) -> pb.ListAuditEntriesResponse:
         tenant, callback_id = names.parse("parent", request.parent, "tenants", "callbacks")
         size = paging.page_size(request.page_size)
         offset = paging.decode(request.page_token, f"audit|{request.parent}")
@@ -394,9 +390,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
 
         return await self.db.run(work)
 
-    async def GetCallbackStats(
-        self, request: pb.GetCallbackStatsRequest, context: Any
-    ) -> pb.GetCallbackStatsResponse:
+    async def GetCallbackStats(self, request: pb.GetCallbackStatsRequest, context: Any) -> pb.GetCallbackStatsResponse:
         (tenant,) = names.parse("parent", request.parent, "tenants")
         principal = repository.scope(tenant)
         only = principal.department if principal.role == auth.Role.DEPARTMENT_USER else None
@@ -426,4 +420,3 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
         return pb.GetUsageReportResponse(
             tenant=f"tenants/{tenant}", start_date=start.isoformat(), end_date=end.isoformat(), rows=rows
         )
-
