@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -70,6 +71,7 @@ def wait_healthy(target: str, timeout: float = 60.0) -> None:
 def _up(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on SIGTERM too
     nats = NatsServer(settings.data_dir / "nats", port=args.nats_port, sync_always=True)
     nats.start()
     env = {**os.environ, "KCC_NATS_URL": nats.url, "KCC_DATA_DIR": str(settings.data_dir)}
