@@ -74,15 +74,17 @@ async def eventually(check: Callable[[], object], within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def routable(channel: grpc.aio.Channel, admin: Metadata, tenant: str) -> None:
-    """Waits until routing has the tenant's snapshot."""
+async def routable(channel: grpc.aio.Channel, admin: Metadata, tenant: str, probe: str = "paspoort") -> None:
+    """Waits until routing's snapshot of the tenant holds its catalogue (`probe` names one of its products)."""
     stub = routing_pb2_grpc.RoutingServiceStub(channel)
     for _ in range(200):
         try:
-            await stub.ClassifyQuestion(
-                rt.ClassifyQuestionRequest(tenant=f"tenants/{tenant}", question="x"), metadata=admin
+            reply = await stub.ClassifyQuestion(
+                rt.ClassifyQuestionRequest(tenant=f"tenants/{tenant}", question=probe), metadata=admin
             )
-            return
+            if reply.products:
+                return
         except grpc.RpcError:
-            await asyncio.sleep(0.05)
+            pass
+        await asyncio.sleep(0.05)
     raise AssertionError(f"{tenant} never became routable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -14,7 +15,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
-from services.callbacks import deadlines, purge, stats
+from services.callbacks import contacts, deadlines, purge, stats
 from services.callbacks.changes import ChangeNotifier
 from services.callbacks.lease import Lease
 from services.callbacks.lease import bucket as lease_bucket
@@ -24,6 +25,7 @@ from services.callbacks.service import CallbackService, system_clock
 from services.common import telemetry
 from services.common.app import Loop, ServiceApp
 from services.common.config import Settings
+from services.common.consumer import consume
 from services.common.snapshots import SnapshotFollower
 
 GAUGE_CACHE_SECONDS = 10.0
@@ -31,7 +33,7 @@ GAUGE_CACHE_SECONDS = 10.0
 
 class CallbacksApp(ServiceApp):
     name = "callbacks"
-    tables = TABLES
+    tables = (*TABLES, contacts.ContactTally)
     service_names = (pb.DESCRIPTOR.services_by_name["CallbackService"].full_name,)
 
     def __init__(
@@ -71,7 +73,16 @@ class CallbacksApp(ServiceApp):
             self.db, lease, self.clock, self.committed, self.scheduler_interval, writer=self.servicer.writer
         )
         self._register_metrics()
-        return [self.scheduler.run, purge.daily(self.db, self.snapshots, self.clock, self.purge_every_seconds)]
+        usage = contacts.handler(self.db)
+
+        async def count_contacts(stop: asyncio.Event) -> None:
+            await consume(self.bus, contacts.CONSUMER, contacts.SUBJECT, usage, stop)
+
+        return [
+            self.scheduler.run,
+            purge.daily(self.db, self.snapshots, self.clock, self.purge_every_seconds),
+            count_contacts,
+        ]
 
     def register(self, server: grpc.aio.Server) -> None:
         callbacks_pb2_grpc.add_CallbackServiceServicer_to_server(self.servicer, server)
