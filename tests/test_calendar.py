@@ -701,3 +701,12 @@ def test_serialisation_format() -> None:
 def test_bad_snapshots_are_rejected(snapshot: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         BusinessCalendar.from_dict(snapshot)
+
+
+def test_add_working_days_from_the_repeated_autumn_hour_counts_from_its_end() -> None:
+    # 26 October 2025, 02:28 in the second pass (CET) is later than 02:59 in the first (CEST)
+    second_pass = datetime(2025, 10, 26, 1, 28, tzinfo=UTC)
+    first_pass = datetime(2025, 10, 26, 0, 59, tzinfo=UTC)
+    late = SUNDAY_NIGHT.add_working_days(second_pass, 1)
+    assert late == datetime.fromisoformat("2025-11-02T03:00:00+01:00")
+    assert SUNDAY_NIGHT.add_working_days(first_pass, 1) == datetime.fromisoformat("2025-11-02T02:59:00+01:00")

@@ -389,11 +389,27 @@ class BusinessCalendar:
         if days == 0:
             return self._localize(begin)
         local = begin.astimezone(self._tz)
+        wall = local.time() if not local.fold else self._end_of_repeated_hour(begin)
         day = local.date()
         for _ in range(days):
             day = self._next_working_day(day)
-        target = self._clamp(day, local.time())
+        target = self._clamp(day, wall)
         return self._localize(self._advance(instant, self._between(instant, target)))
+
+    def _end_of_repeated_hour(self, instant: datetime) -> time:
+        """The wall clock time at which the autumn switch's repeated hour ends (03:00 here).
+
+        A start in the second pass of that hour counts from its end: any earlier clock time
+        would put its deadline before that of an earlier start in the first pass.
+        """
+        lo, hi = instant, instant + timedelta(hours=3)
+        while hi - lo > timedelta(seconds=1):
+            mid = lo + (hi - lo) / 2
+            if mid.astimezone(self._tz).fold:
+                lo = mid
+            else:
+                hi = mid
+        return hi.astimezone(self._tz).time().replace(microsecond=0)
 
     def working_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Opening time elapsed from `a` to `b`; negative when `b` is before `a` (overdue)."""
