@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from kcc.events.v1 import events_pb2
 from services.callbacks.models import AuditRow, CallbackRow, ChangeCounterRow, ChangeRow, aware, utc
@@ -39,6 +39,23 @@ _BUMP = (
     .values(last_sequence=col(ChangeCounterRow.last_sequence) + 1)
     .returning(col(ChangeCounterRow.last_sequence))
 )
+
+
+def lock_counter(session: Session, tenant: str) -> None:
+    """Takes the tenant's counter lock first (PostgreSQL; SQLite has one writer anyway).
+
+    Lock order is always counter(s), in tenant order, then callback rows; a transition that
+    took its row first and the counter second could deadlock with a scheduler batch.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    stmt = select(col(ChangeCounterRow.tenant)).where(col(ChangeCounterRow.tenant) == tenant).with_for_update()
+    if conn.execute(stmt).first() is None:
+        conn.execute(
+            postgresql.insert(ChangeCounterRow).values(tenant=tenant, last_sequence=0).on_conflict_do_nothing()
+        )
+        conn.execute(stmt)
 
 
 def next_sequence(session: Session, tenant: str) -> int:

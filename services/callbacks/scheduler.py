@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from services.callbacks import repository, states
-from services.callbacks.changes import Writer, record
+from services.callbacks.changes import Writer, lock_counter, record
 from services.callbacks.lease import Lease
 from services.callbacks.models import CallbackRow, aware, utc
 from services.common.auth import Principal, Role
@@ -36,28 +36,45 @@ BATCH = 500
 
 
 def due_batch(session: Session, now: datetime, batch: int = BATCH) -> set[str]:
-    """Handles up to `batch` due warnings and `batch` due breaches; returns the tenants touched."""
+    """Handles up to `batch` due warnings and `batch` due breaches; returns the tenants touched.
+
+    The due rows are read first without locks; then the tenants' counters are locked in tenant
+    order before any callback row (the lock order every writer keeps), and each row changes by
+    compare-and-set, so a row a user changed meanwhile is left for the next pass.
+    """
     at = utc(now)
-    tenants: set[str] = set()
     warn_due = select(CallbackRow).where(
         col(CallbackRow.warned).is_(False), col(CallbackRow.warn_at) <= at, col(CallbackRow.status).in_(states.OPEN)
     )
-    for row in list(session.exec(warn_due.order_by(col(CallbackRow.warn_at)).limit(batch))):
-        session.expunge(row)
-        if repository.compare_and_set(session, row, {"warned": True}):
-            record(session, SCHEDULER, row, "warning", now, f"deadline={aware(row.deadline).isoformat()}")
-            tenants.add(row.tenant)
     breach_due = select(CallbackRow).where(
         col(CallbackRow.breached).is_(False), col(CallbackRow.deadline) <= at, col(CallbackRow.status).in_(states.OPEN)
     )
-    for row in list(session.exec(breach_due.order_by(col(CallbackRow.deadline)).limit(batch))):
+    warnings = list(session.exec(warn_due.order_by(col(CallbackRow.warn_at)).limit(batch)))
+    breaches = list(session.exec(breach_due.order_by(col(CallbackRow.deadline)).limit(batch)))
+    for row in {id(r): r for r in warnings + breaches}.values():
         session.expunge(row)
-        escalate = bool(row.escalation_target)
-        if repository.compare_and_set(session, row, {"warned": True, "breached": True, "escalated": escalate}):
-            record(session, SCHEDULER, row, "breached", now, f"deadline={aware(row.deadline).isoformat()}")
-            if escalate:
-                record(session, SCHEDULER, row, "escalated", now, f"target={row.escalation_target}")
+    for tenant in sorted({r.tenant for r in warnings + breaches}):
+        lock_counter(session, tenant)
+    tenants: set[str] = set()
+    for row in warnings:
+        if repository.compare_and_set(session, row, {"warned": True}):
+            record(session, SCHEDULER, row, "warning", now, f"deadline={aware(row.deadline).isoformat()}")
             tenants.add(row.tenant)
+    for row in breaches:
+        current = session.exec(
+            select(CallbackRow)
+            .where(col(CallbackRow.tenant) == row.tenant, col(CallbackRow.id) == row.id)
+            .execution_options(populate_existing=True)
+        ).first()
+        if current is None or current.breached or current.status not in states.OPEN:
+            continue
+        session.expunge(current)
+        escalate = bool(current.escalation_target)
+        if repository.compare_and_set(session, current, {"warned": True, "breached": True, "escalated": escalate}):
+            record(session, SCHEDULER, current, "breached", now, f"deadline={aware(current.deadline).isoformat()}")
+            if escalate:
+                record(session, SCHEDULER, current, "escalated", now, f"target={current.escalation_target}")
+            tenants.add(current.tenant)
     return tenants
 
 

@@ -22,7 +22,7 @@ from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.common.v1 import common_pb2
 from services.callbacks import convert, deadlines, repository, states, stats, usage, watch
-from services.callbacks.changes import ChangeNotifier, Writer, record
+from services.callbacks.changes import ChangeNotifier, Writer, lock_counter, record
 from services.callbacks.crypto import Vault
 from services.callbacks.models import AuditRow, CallbackRow, CreateRequestRow, utc
 from services.callbacks.repository import department_id
@@ -114,6 +114,8 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
         now = self.clock()
 
         def work(session: Session) -> tuple[CallbackRow, bool]:
+            repository.scope(tenant)
+            lock_counter(session, tenant)
             for _ in range(20):
                 row = repository.load(session, tenant, callback_id)
                 principal = auth.current()
