@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -49,31 +50,36 @@ async def consume(
         ack_wait=30,
     )
     sub = None
-    while not stop.is_set():
-        try:
-            if sub is None:
-                sub = await bus.js.pull_subscribe(filter_subject, durable=durable, stream=STREAM, config=config)
-            msgs = await sub.fetch(batch, timeout=0.5)
-        except (nats.errors.TimeoutError, TimeoutError):
-            continue
-        except Exception:  # noqa: BLE001 - server restarting: keep trying
-            log.warning("consumer %s: fetch failed, retrying", durable, exc_info=True)
-            sub = None
-            await asyncio.sleep(0.5)
-            continue
-        for msg in msgs:
-            env = events_pb2.Envelope.FromString(msg.data)
-            with consumer_span(msg, env, durable):
-                try:
-                    await handle(msg, env)
-                except Exception:  # noqa: BLE001 - redeliver later; the id keeps it idempotent
-                    log.exception("consumer %s: event %s failed", durable, env.id)
-                    await msg.nak(delay=1)
-                    continue
+    try:
+        while not stop.is_set():
             try:
-                await msg.ack_sync(timeout=5)
-            except Exception:  # noqa: BLE001 - redelivered after ack_wait; the id makes that harmless
-                log.warning("consumer %s: ack of %s failed", durable, env.id)
+                if sub is None:
+                    sub = await bus.js.pull_subscribe(filter_subject, durable=durable, stream=STREAM, config=config)
+                msgs = await sub.fetch(batch, timeout=0.5)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except Exception:  # noqa: BLE001 - server restarting: keep trying
+                log.warning("consumer %s: fetch failed, retrying", durable, exc_info=True)
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                env = events_pb2.Envelope.FromString(msg.data)
+                with consumer_span(msg, env, durable):
+                    try:
+                        await handle(msg, env)
+                    except Exception:  # noqa: BLE001 - redeliver later; the id keeps it idempotent
+                        log.exception("consumer %s: event %s failed", durable, env.id)
+                        await msg.nak(delay=1)
+                        continue
+                try:
+                    await msg.ack_sync(timeout=5)
+                except Exception:  # noqa: BLE001 - redelivered after ack_wait; the id makes that harmless
+                    log.warning("consumer %s: ack of %s failed", durable, env.id)
+    finally:
+        if sub is not None:  # else nc.drain() waits for the pull subscription on stop
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
 
 def idempotent(db: Database, consumer: str, apply: Callable[[Session, events_pb2.Envelope], None]) -> MessageHandler:

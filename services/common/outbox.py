@@ -60,6 +60,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()  # before reading: a commit during the publish wakes the next round
             try:
                 published = await self.publish_pending()
             except Exception:  # noqa: BLE001 - NATS down or DB busy: retry after a pause
@@ -67,7 +68,6 @@ class OutboxRelay:
                 published = 0
                 await asyncio.sleep(self.idle_seconds)
             if published < self.batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
 
