@@ -14,8 +14,7 @@ import json
 import time
 import uuid
 
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.common.events import EventBus
@@ -24,10 +23,7 @@ BUCKET = "callbacks-leases"
 
 
 async def bucket(bus: EventBus) -> KeyValue:
-    try:
-        return await bus.js.key_value(BUCKET)
-    except BucketNotFoundError:
-        return await bus.js.create_key_value(KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE))
+    return await bus.key_value(BUCKET)
 
 
 class Lease:

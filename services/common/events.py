@@ -17,8 +17,9 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -94,6 +95,13 @@ class EventBus:
             span.set_attribute("messaging.message.id", env.id)
             headers = {"Nats-Msg-Id": env.id, **telemetry.inject()}
             return await self.js.publish(subject, env.SerializeToString(), headers=headers)
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        """A JetStream key-value bucket (latest value per key, file storage), created on first use."""
+        try:
+            return await self.js.key_value(bucket)
+        except BucketNotFoundError:
+            return await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE))
 
     async def close(self) -> None:
         if not self.nc.is_closed:

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from services.common.events import EventBus
@@ -99,10 +97,7 @@ class TenantSnapshot:
 
 
 async def bucket(bus: EventBus) -> KeyValue:
-    try:
-        return await bus.js.key_value(BUCKET)
-    except BucketNotFoundError:
-        return await bus.js.create_key_value(KeyValueConfig(bucket=BUCKET, history=1, storage=StorageType.FILE))
+    return await bus.key_value(BUCKET)
 
 
 class SnapshotFollower:

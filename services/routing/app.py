@@ -9,9 +9,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError
-from nats.js.kv import KeyValue
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from kcc.events.v1 import events_pb2
@@ -40,7 +37,7 @@ class RoutingApp(ServiceApp):
         self.state = RoutingState()
         self.followers = SnapshotFollower(self._on_snapshot)
         await self.followers.start(self.bus)
-        self.agents_kv = await self._agents_bucket()
+        self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)
         await self._load_agents()
         since = datetime.now(UTC) - REPLAY_WINDOW
         await replay(self.bus, "kcc.*.contact.>", self.state.apply, since=since)
@@ -60,14 +57,6 @@ class RoutingApp(ServiceApp):
         self.state.catalogues[snapshot.tenant] = catalogue.build(snapshot)
         for kind, value in snapshot.entry_points:
             self.state.entry_points[(kind, value)] = snapshot.tenant
-
-    async def _agents_bucket(self) -> KeyValue:
-        try:
-            return await self.bus.js.key_value(AGENTS_BUCKET)
-        except BucketNotFoundError:
-            return await self.bus.js.create_key_value(
-                KeyValueConfig(bucket=AGENTS_BUCKET, history=1, storage=StorageType.FILE)
-            )
 
     async def _load_agents(self) -> None:
         watcher = await self.agents_kv.watchall()
