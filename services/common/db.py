@@ -60,10 +60,6 @@ def _table(model: type[SQLModel]) -> Table:
     return table
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 class Database:
     """Runs blocking session work off the event loop, one transaction per call."""
 

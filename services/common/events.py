@@ -119,8 +119,3 @@ def consumer_span(msg: Msg, env: events_pb2.Envelope, consumer: str) -> Iterator
         span.set_attribute("messaging.consumer.group.name", consumer)
         span.set_attribute("messaging.message.id", env.id)
         yield span
-
-
-def current_trace_id() -> str:
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else ""

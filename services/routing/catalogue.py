@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -48,7 +47,3 @@ def build(snapshot: TenantSnapshot) -> TenantCatalogue:
         by_slug={p.slug: p for p in snapshot.products},
         by_ivr={code: p for p in snapshot.products for code in p.ivr_codes},
     )
-
-
-def fingerprint(snapshot: TenantSnapshot) -> str:
-    return hashlib.sha256(repr(sorted(snapshot.products, key=lambda p: p.uri)).encode()).hexdigest()
