@@ -18,6 +18,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.common import client
 from services.common.config import Settings
 from services.common.natsserver import NatsServer
 
@@ -53,12 +54,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_healthy(target: str, timeout: float = 60.0) -> None:
-    """Blocks until a service answers SERVING on the standard health check."""
+def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None = None) -> None:
+    """Blocks until a service answers SERVING on the standard health check (over TLS if configured)."""
+    settings = settings or Settings()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with grpc.insecure_channel(target) as channel:
+            with client.blocking_channel(settings, target) as channel:
                 reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return

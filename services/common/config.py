@@ -35,6 +35,12 @@ class Settings:
     tls_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CERT", ""))
     tls_key: str = field(default_factory=lambda: os.environ.get("KCC_TLS_KEY", ""))
     tls_client_ca: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CLIENT_CA", ""))
+    # Client side: a CA bundle to verify servers turns TLS on; a client certificate adds mutual TLS.
+    tls_ca: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CA", ""))
+    tls_client_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CLIENT_CERT", ""))
+    tls_client_key: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CLIENT_KEY", ""))
+    # The name to check in the server's certificate when it differs from the target's host.
+    tls_server_name: str = field(default_factory=lambda: os.environ.get("KCC_TLS_SERVER_NAME", ""))
 
     def port(self, service: str) -> int:
         return int(os.environ.get(f"KCC_{service.upper()}_PORT", DEFAULT_PORTS[service]))
