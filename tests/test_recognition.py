@@ -62,9 +62,7 @@ def test_slug_is_last_uri_segment() -> None:
 
 
 def test_normalize_strips_accents_punctuation_and_clitics() -> None:
-    assert normalize("Beëindigen van het partnerschap!") == [
-        "beeindigen", "van", "het", "partnerschap"
-    ]
+    assert normalize("Beëindigen van het partnerschap!") == ["beeindigen", "van", "het", "partnerschap"]
     assert normalize("auto's en zzp'er") == ["auto", "en", "zzp"]
 
 

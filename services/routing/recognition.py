@@ -46,6 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_UPL_PATH = REPO_ROOT / "data" / "upl" / "UPL-actueel.csv"
 DEFAULT_SYNONYMS_PATH = REPO_ROOT / "data" / "upl" / "synonyms.tsv"
 
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -75,10 +76,7 @@ WEAK_WEIGHT = 0.3
 MIN_PART = 3  # shortest compound part
 MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
 # Verb and noun prefixes that are not compound modifiers.
-PREFIXES = _words(
-    "aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver "
-    "voor weg"
-)
+PREFIXES = _words("aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver voor weg")
 MIN_FUZZY = 6  # shortest stem for which a one-typo correction is tried
 # Credit of the parts of a query compound whose whole is known: "hondenbelasting" is about
 # dogs, not about every "belasting", but "parkeervergunning" still meets "vergunning parkeren".
@@ -233,9 +231,7 @@ def _stem(word: str) -> str:
             break
     # past participles and verb forms of s/z stems: verhuisd, reisde
     # and of l/r/n stems: vervuild, betaald, verward
-    if w.endswith("d") and (
-        (len(w) > 4 and w[-2] in "sz") or (len(w) >= 6 and w[-2] in "lrn")
-    ):
+    if w.endswith("d") and ((len(w) > 4 and w[-2] in "sz") or (len(w) >= 6 and w[-2] in "lrn")):
         w = w[:-1]
     if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiou":
         w = w[:-1]
@@ -324,9 +320,7 @@ class ProductRecognizer:
             for s in bag:
                 df[s] = df.get(s, 0) + 1
         n_docs = max(1, len(seen))
-        self._idf: dict[str, float] = {
-            s: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for s, d in df.items()
-        }
+        self._idf: dict[str, float] = {s: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for s, d in df.items()}
         self._default_idf = math.log(1.0 + (n_docs + 0.5) / 0.5)
 
         self._phrases: list[_Phrase] = []
@@ -508,9 +502,7 @@ class ProductRecognizer:
         floor = min(known) if known else 1.0
         idfs = [self.idf(p) if p in self._idf else floor for p in parts]
         total = sum(idfs)
-        return [
-            _Feature(p, weight, pi / total) for p, pi in zip(parts, idfs, strict=True)
-        ]
+        return [_Feature(p, weight, pi / total) for p, pi in zip(parts, idfs, strict=True)]
 
     def _fuzzy(self, word: str) -> list[str]:
         """Stems one edit (or one swap of neighbours) away from the word or its stem,
@@ -624,9 +616,7 @@ def _ivr_key(code: str) -> str:
 # -- catalogue loading ------------------------------------------------------------------------
 
 
-def load_upl_products(
-    path: Path = DEFAULT_UPL_PATH, *, gemeente_only: bool = True
-) -> list[tuple[str, str]]:
+def load_upl_products(path: Path = DEFAULT_UPL_PATH, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
     """(uri, name) per product; the UPL repeats a product once per legal basis."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -667,14 +657,11 @@ def default_catalogue() -> list[CatalogueEntry]:
     their own catalogue and for the benchmark."""
     synonyms = load_default_synonyms()
     return [
-        CatalogueEntry(uri=uri, name=name, synonyms=synonyms.get(slug(uri), ()))
-        for uri, name in load_upl_products()
+        CatalogueEntry(uri=uri, name=name, synonyms=synonyms.get(slug(uri), ())) for uri, name in load_upl_products()
     ]
 
 
-def classify_lines(
-    lines: Iterable[str], recognizer: ProductRecognizer, limit: int = 5
-) -> Iterator[dict[str, object]]:
+def classify_lines(lines: Iterable[str], recognizer: ProductRecognizer, limit: int = 5) -> Iterator[dict[str, object]]:
     """One JSON-ready result per non-empty line, for ``kcc classify``."""
     for line in lines:
         text = line.strip()
@@ -682,8 +669,5 @@ def classify_lines(
             continue
         yield {
             "text": text,
-            "products": [
-                {"uri": m.uri, "name": m.name, "score": m.score}
-                for m in recognizer.recognize(text, limit)
-            ],
+            "products": [{"uri": m.uri, "name": m.name, "score": m.score} for m in recognizer.recognize(text, limit)],
         }
