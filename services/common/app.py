@@ -19,6 +19,7 @@ from services.common.db import Database, make_engine, migrate
 from services.common.events import EventBus
 from services.common.outbox import OutboxEvent, OutboxRelay
 from services.common.server import Validator, start_server
+from services.common.validation import RequestValidator
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ServiceApp:
         return []
 
     def validator(self) -> Validator | None:
-        return None
+        return RequestValidator(self.service_names)
 
     async def start(self, port: int | None = None) -> int:
         telemetry.setup(self.name, self.settings.telemetry_exporter)

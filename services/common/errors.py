@@ -6,10 +6,15 @@ handler needs the gRPC context to fail cleanly.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+M = TypeVar("M", bound=Message)
 
 DOMAIN = "kcc.example.nl"
 
@@ -22,13 +27,15 @@ class ApiError(Exception):
         reason: str,
         field: str | None = None,
         metadata: dict[str, str] | None = None,
+        violations: list[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.reason = reason
-        self.field = field
         self.metadata = metadata or {}
+        # BadRequest field violations: (field path, description)
+        self.violations = violations or ([(field, message)] if field is not None else [])
 
     def to_status(self) -> grpc.Status:
         details = []
@@ -36,10 +43,10 @@ class ApiError(Exception):
         packed = any_pb2.Any()
         packed.Pack(info)
         details.append(packed)
-        if self.field is not None:
+        if self.violations:
             bad = error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=self.field, description=self.message)
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in self.violations
                 ]
             )
             packed_bad = any_pb2.Any()
@@ -73,14 +80,25 @@ def unauthenticated(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.UNAUTHENTICATED, message, "UNAUTHENTICATED")
 
 
+def _details(error: grpc.RpcError, kind: type[M]) -> list[M]:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    found = []
+    for detail in status.details if status is not None else ():
+        if detail.Is(kind.DESCRIPTOR):
+            message = kind()
+            detail.Unpack(message)
+            found.append(message)
+    return found
+
+
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """Reads the ErrorInfo a server attached, for clients and tests."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    return None
+    infos = _details(error, error_details_pb2.ErrorInfo)
+    return infos[0] if infos else None
+
+
+def field_violations(error: grpc.RpcError) -> dict[str, str]:
+    """The BadRequest field violations a server attached: field path -> description."""
+    return {
+        v.field: v.description for bad in _details(error, error_details_pb2.BadRequest) for v in bad.field_violations
+    }
