@@ -14,8 +14,10 @@ from services.routing.recognition import (
     classify_lines,
     default_catalogue,
     load_default_synonyms,
+    load_real_words,
     load_upl_products,
     normalize,
+    real_words_near,
     slug,
     stem,
 )
@@ -228,3 +230,31 @@ def test_accuracy_floor_on_holdout(recognizer: ProductRecognizer) -> None:
         top3 += any(g in expected for g in got)
     assert top1 / len(rows) >= 0.80
     assert top3 / len(rows) >= 0.90
+
+
+# -- general mechanisms (issue #4) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ik heb shulden", "schuldhulpverlening"),  # a typo in a short word (5-6 letters)
+        ("waar is de balei", "bezafspr"),
+        ("ik wil een ptitie aanbieden", "verzoekschrift"),
+    ],
+)
+def test_typo_in_short_word(recognizer: ProductRecognizer, text: str, expected: str) -> None:
+    assert top(recognizer, text) == [expected]
+
+
+def test_real_dutch_words_are_not_read_as_typos(recognizer: ProductRecognizer) -> None:
+    real = load_real_words()
+    assert "nicht" in real and "dokter" in real
+    assert recognizer._analyse("nicht") is None  # not a typo of "nacht"
+    bare = ProductRecognizer(default_catalogue(), real_words=frozenset())
+    assert bare._analyse("nicht") is not None  # without the word list it would be
+
+
+def test_real_words_near_keeps_inflections_out(catalogue: list[CatalogueEntry]) -> None:
+    bare = ProductRecognizer(catalogue, real_words=frozenset())
+    assert real_words_near(bare, ["nicht", "aanbouwde", "Nacht", "paspoort", "qqqqqq"]) == ["nicht"]

@@ -36,8 +36,10 @@ __all__ = [
     "classify_lines",
     "default_catalogue",
     "load_default_synonyms",
+    "load_real_words",
     "load_upl_products",
     "normalize",
+    "real_words_near",
     "slug",
     "stem",
 ]
@@ -45,6 +47,9 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_UPL_PATH = REPO_ROOT / "data" / "upl" / "UPL-actueel.csv"
 DEFAULT_SYNONYMS_PATH = REPO_ROOT / "data" / "upl" / "synonyms.tsv"
+#: Real Dutch words (from the OpenTaal word list) that are one typo away from a catalogue word;
+#: the typo fallback leaves them alone ("nicht" is not a typo of "nacht").
+DEFAULT_REAL_WORDS_PATH = REPO_ROOT / "data" / "nl" / "real-words-near-catalogue.txt"
 
 
 def _words(text: str) -> frozenset[str]:
@@ -77,7 +82,7 @@ MIN_PART = 3  # shortest compound part
 MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
 # Verb and noun prefixes that are not compound modifiers.
 PREFIXES = _words("aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver voor weg")
-MIN_FUZZY = 6  # shortest stem for which a one-typo correction is tried
+MIN_FUZZY = 5  # shortest word for which a one-typo correction is tried
 # Credit of the parts of a query compound whose whole is known: "hondenbelasting" is about
 # dogs, not about every "belasting", but "parkeervergunning" still meets "vergunning parkeren".
 QUERY_PART_WEIGHT = 0.6
@@ -276,7 +281,9 @@ class ProductRecognizer:
 
     CONFIDENT: float = CONFIDENCE_THRESHOLD
 
-    def __init__(self, entries: Iterable[CatalogueEntry]) -> None:
+    def __init__(self, entries: Iterable[CatalogueEntry], real_words: frozenset[str] | None = None) -> None:
+        """``real_words``: Dutch words that are never read as typos; the shipped list by default."""
+        self._real_words = load_real_words() if real_words is None else real_words
         self._entries: list[CatalogueEntry] = list(entries)
         self._by_uri = {e.uri: e for e in self._entries}
         self._by_ivr: dict[str, CatalogueEntry] = {}
@@ -463,6 +470,22 @@ class ProductRecognizer:
         return result
 
     def _analyse_uncached(self, word: str) -> _Word | None:
+        found = self._before_fuzzy(word)
+        if found is not None or word in WEAK_WORDS:
+            return found  # a weak word that no phrase uses is neither evidence nor noise
+        # a typo is likelier than a new compound with a known part, unless the word is real Dutch
+        if len(word) >= MIN_FUZZY and word not in self._real_words:
+            cands = self._fuzzy(word)
+            if cands:
+                feats = [_Feature(c, FUZZY_WEIGHT, 1.0) for c in cands]
+                return _Word(tuple(feats), max(self.idf(c) for c in cands))
+        parts = self._split(word)
+        if len(parts) > 1:
+            return self._parts_word(parts)
+        return None
+
+    def _before_fuzzy(self, word: str) -> _Word | None:
+        """The exact readings of a word: its stem, an inflected form, a compound of known parts."""
         known = self._postings
         s = stem(word)
         if s in known:
@@ -472,21 +495,13 @@ class ProductRecognizer:
                 feats.extend(self._part_features(parts, QUERY_PART_WEIGHT))
             return _Word(tuple(feats), self.idf(s))
         if word in WEAK_WORDS:
-            return None  # an everyday word that no phrase uses: neither evidence nor noise
+            return None
         # inflected or participle forms: verloopt, geleegd, opgehaald
         for alt in _affix_variants(word):
             a = stem(alt)
             if a in known:
                 return _Word((_Feature(a, AFFIX_WEIGHT, 1.0),), self.idf(a))
         parts = _split_compound(word, self._vocab, partial=False)
-        if len(parts) > 1:
-            return self._parts_word(parts)
-        if len(s) >= MIN_FUZZY:  # a typo is likelier than a new compound with a known part
-            cands = self._fuzzy(word)
-            if cands:
-                feats = [_Feature(c, FUZZY_WEIGHT, 1.0) for c in cands]
-                return _Word(tuple(feats), max(self.idf(c) for c in cands))
-        parts = self._split(word)
         if len(parts) > 1:
             return self._parts_word(parts)
         return None
@@ -515,7 +530,7 @@ class ProductRecognizer:
                 found.update(dels.get(d, ()))
         found.discard(stem(word))
         # typos rarely hit the first letter; requiring it keeps "vrouw" away from "trouw"
-        return sorted(f for f in found if f[0] == word[0])[:6]
+        return sorted(f for f in found if f[0] == word[0] and len(f) >= MIN_PART + 1)[:6]
 
     def _split(self, word: str) -> tuple[str, ...]:
         """Split a compound into known stems (fewest parts, Dutch linking -s-/-e-/-en-)."""
@@ -631,6 +646,44 @@ def load_upl_products(path: Path = DEFAULT_UPL_PATH, *, gemeente_only: bool = Tr
             seen.add(uri)
             out.append((uri, name))
     return out
+
+
+@lru_cache(maxsize=4)
+def load_real_words(path: Path = DEFAULT_REAL_WORDS_PATH) -> frozenset[str]:
+    """Words from a one-word-a-line list (``#`` comments); empty when the file is missing."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list[str]:
+    """The words of a Dutch word list that the typo fallback would otherwise "correct" into a
+    catalogue word: how ``data/nl/real-words-near-catalogue.txt`` is made (see data/SOURCES.md)::
+
+        rec = ProductRecognizer(default_catalogue(), real_words=frozenset())
+        words = Path("/usr/share/dict/dutch").read_text(encoding="utf-8").split()
+        Path(DEFAULT_REAL_WORDS_PATH).write_text("\n".join(real_words_near(rec, words)) + "\n")
+
+    (plus the two comment lines of the shipped file).  Inflections of a catalogue word that the
+    stemmer misses ("aanbouwde") are left out: reading them as that word is right."""
+    out: set[str] = set()
+    for raw in words:
+        tokens = normalize(raw)
+        if len(tokens) != 1 or raw[:1].isupper():
+            continue
+        (w,) = tokens
+        if len(w) < MIN_FUZZY or w in STOPWORDS or w in WEAK_WORDS:
+            continue
+        if recognizer._before_fuzzy(w) is not None:
+            continue
+        cands = recognizer._fuzzy(w)
+        s = stem(w)
+        # an inflection the stemmer misses ("aanbouwde") is better read as its catalogue word
+        if cands and not any(w.startswith(c) or s.startswith(c) for c in cands):
+            out.add(w)
+    return sorted(out)
 
 
 def load_default_synonyms(path: Path = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
