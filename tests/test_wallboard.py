@@ -314,12 +314,7 @@ async def test_wallboard_of_another_tenant_is_permission_denied(
         "tenants/GM0268",
         "tenants/gemeente-nijmegen",
         f"tenants/{NIJMEGEN}/queues/burgerzaken",
-        pytest.param(
-            f"tenants/{NIJMEGEN}\n",
-            marks=pytest.mark.xfail(
-                strict=True, reason="names.TENANT_ID uses `$`, which lets a trailing newline through"
-            ),
-        ),
+        f"tenants/{NIJMEGEN}\n",  # `$` would let a trailing newline through; names use fullmatch
     ],
 )
 async def test_malformed_tenant_name_is_invalid_argument(
@@ -334,10 +329,6 @@ async def test_malformed_tenant_name_is_invalid_argument(
         call.cancel()
 
 
-@pytest.mark.xfail(
-    reason="at HEAD WatchQueueStats clamps a negative interval_ms to 100 ms; the request validator being added "
-    "(services/common/validation.py, _non_negative) refuses it; then drop this marker"
-)
 async def test_negative_interval_is_invalid_argument(
     stub: routing_pb2_grpc.RoutingServiceStub, admin: Metadata
 ) -> None:

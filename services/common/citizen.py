@@ -21,13 +21,13 @@ def normalise_phone(field: str, value: str, allow_short: bool = False) -> str:
     digits = re.sub(r"[\s\-().]", "", value or "").replace("+31(0)", "+31")
     if digits.startswith("+310"):
         digits = "+31" + digits[4:]
-    if allow_short and SHORT_NUMBER.match(digits.removeprefix("0")):
+    if allow_short and SHORT_NUMBER.fullmatch(digits.removeprefix("0")):
         return digits.removeprefix("0")
     if digits.startswith("00"):
         digits = "+" + digits[2:]
     elif digits.startswith("0"):
         digits = "+31" + digits[1:]
-    if not E164.match(digits):
+    if not E164.fullmatch(digits):
         raise invalid_argument(field, "not a phone number (E.164 or Dutch notation)")
     return digits
 

@@ -12,7 +12,7 @@ REQUEST_ID_MAX = 128
 
 
 def check_id(field: str, value: str, pattern: re.Pattern[str] = RESOURCE_ID) -> str:
-    if not pattern.match(value or ""):
+    if not pattern.fullmatch(value or ""):
         raise invalid_argument(field, f"{value!r} is not a valid id (pattern {pattern.pattern})")
     return value
 

@@ -215,7 +215,7 @@ def _text(limit: int) -> Check:
 
 def _pattern(pattern: re.Pattern[str], expected: str, limit: int = MAX_STRING) -> Check:
     def check(value: str) -> str | None:
-        if len(value) > limit or not pattern.match(value):
+        if len(value) > limit or not pattern.fullmatch(value):
             return f"must be {expected}"
         return None
 
@@ -226,20 +226,20 @@ def _resource_name(value: str) -> str | None:
     """`collection/id` pairs, e.g. tenants/gm0268/departments/burgerzaken or agents/a-17,
     possibly ending in a singleton such as tenants/gm0268/businessCalendar."""
     parts = value.split("/")
-    if len(parts) % 2 and len(parts) > 1 and COLLECTION.match(parts[-1]):
+    if len(parts) % 2 and len(parts) > 1 and COLLECTION.fullmatch(parts[-1]):
         parts = parts[:-1]
     if len(value) > MAX_STRING or len(parts) % 2:
         return "must be a resource name such as tenants/gm0268/departments/burgerzaken"
     for collection, rid in zip(parts[::2], parts[1::2], strict=True):
         valid_id = names.TENANT_ID if collection == "tenants" else names.RESOURCE_ID
-        if not COLLECTION.match(collection) or not valid_id.match(rid):
+        if not COLLECTION.fullmatch(collection) or not valid_id.fullmatch(rid):
             return "must be a resource name such as tenants/gm0268/departments/burgerzaken"
     return None
 
 
 def _reference(value: str) -> str | None:
     if "/" not in value:
-        return None if names.RESOURCE_ID.match(value) else "must be a resource name or id"
+        return None if names.RESOURCE_ID.fullmatch(value) else "must be a resource name or id"
     return _resource_name(value)
 
 
@@ -288,7 +288,7 @@ def _timestamp(value: Any) -> str | None:
 def _field_mask(value: Any) -> str | None:
     if len(value.paths) > MAX_MASK_PATHS:
         return f"at most {MAX_MASK_PATHS} paths"
-    if not all(MASK_PATH.match(p) for p in value.paths):
+    if not all(MASK_PATH.fullmatch(p) for p in value.paths):
         return "paths must be field names such as display_name"
     return None
 
