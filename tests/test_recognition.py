@@ -258,3 +258,21 @@ def test_real_dutch_words_are_not_read_as_typos(recognizer: ProductRecognizer) -
 def test_real_words_near_keeps_inflections_out(catalogue: list[CatalogueEntry]) -> None:
     bare = ProductRecognizer(catalogue, real_words=frozenset())
     assert real_words_near(bare, ["nicht", "aanbouwde", "Nacht", "paspoort", "qqqqqq"]) == ["nicht"]
+
+
+@pytest.mark.parametrize(
+    ("word", "verb"),
+    [
+        ("kwijtgescholden", "kwijtschelden"),  # separable front + strong participle
+        ("afgebroken", "afbreken"),
+        ("gesloten", "sluiten"),
+    ],
+)
+def test_strong_participles_meet_their_verb(recognizer: ProductRecognizer, word: str, verb: str) -> None:
+    analysed = recognizer._analyse(word)
+    assert analysed is not None
+    assert stem(verb) in [f.stem for f in analysed.features]
+
+
+def test_strong_participle_in_a_question(recognizer: ProductRecognizer) -> None:
+    assert top(recognizer, "kan mijn aanslag worden kwijtgescholden") == ["belastingkwijtschelding"]

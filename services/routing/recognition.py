@@ -130,6 +130,71 @@ IRREGULAR = {
     "schepen": "schip",
     "eieren": "ei",
 }
+# Strong and irregular verbs: past participle (without ge-) and past tenses -> infinitive, so that
+# "kwijtgescholden", "ingeschreven", "aangegeven", "gestolen" and "verloren" meet their verb.
+# A compound or prefixed form keeps its front: "in" + "schreven" -> "inschrijven".
+STRONG_VERBS = {
+    "schelden": "scholden scold",
+    "schrijven": "schreven schreef",
+    "geven": "gaf gaven",
+    "stelen": "stolen stal",
+    "breken": "broken brak braken",
+    "vinden": "vonden vond",
+    "sterven": "storven stierf stierven",
+    "verliezen": "verloren verloor",
+    "blijven": "bleven bleef",
+    "krijgen": "kregen kreeg",
+    "trekken": "trokken trok",
+    "nemen": "nomen nam namen",
+    "komen": "kwam kwamen",
+    "lopen": "liep liepen",
+    "vallen": "viel vielen",
+    "rijden": "reden reed",
+    "sluiten": "sloten sloot",
+    "binden": "bonden bond",
+    "bijten": "beten beet",
+    "wijzen": "wezen wees",
+    "spreken": "sproken sprak",
+    "wegen": "wogen woog",
+    "kiezen": "kozen koos",
+    "schieten": "schoten schoot",
+    "vliegen": "vlogen vloog",
+    "snijden": "sneden sneed",
+    "drijven": "dreven dreef",
+    "winnen": "wonnen won",
+    "bieden": "boden bood",
+    "liegen": "logen loog",
+    "bedriegen": "bedrogen bedroog",
+    "heffen": "heven hief",
+    "lezen": "las",
+    "slaan": "slagen sloeg",
+    "dragen": "droeg droegen",
+    "doen": "deed deden",
+    "gaan": "ging gingen",
+    "zien": "zag zagen",
+    "staan": "stond stonden",
+    "brengen": "bracht",
+    "denken": "dacht",
+    "kopen": "kocht",
+    "zoeken": "zocht",
+    "hangen": "hing",
+    "vangen": "ving",
+    "laten": "liet",
+    "houden": "hield",
+    "schuiven": "schoven schoof",
+    "gieten": "goten goot",
+    "sluipen": "slopen",
+    "zwemmen": "zwommen zwom",
+    "springen": "sprongen sprong",
+    "zingen": "zongen zong",
+    "dringen": "drongen drong",
+    "scheiden": "scheed",
+    "vriezen": "vroren vroor",
+}
+_STRONG_FORMS = sorted(
+    ((form, inf) for inf, forms in STRONG_VERBS.items() for form in forms.split()),
+    key=lambda t: -len(t[0]),
+)
 # Everyday words citizens use interchangeably; each folds onto the first word in stem().
 EQUIVALENTS = {
     "kapot": ("stuk", "gebroken", "beschadigd", "defect", "kapotgemaakt", "kapotgegaan"),
@@ -605,6 +670,13 @@ def _split_partial(word: str, vocab: set[str]) -> tuple[str, ...] | None:
 def _affix_variants(word: str) -> Iterator[str]:
     if len(word) < 4:
         return
+    for form, inf in _STRONG_FORMS:
+        if word.endswith(form):
+            front = word[: -len(form)]
+            if front.endswith("ge"):
+                front = front[:-2]  # participle: (kwijt)ge(scholden)
+            yield front + inf
+            break
     if word[-1] in "td":
         yield word[:-1]
     for pre in ("", *SEPARABLE):
