@@ -278,3 +278,23 @@ def test_strong_participles_meet_their_verb(word: str, verb: str) -> None:
 
 def test_strong_participle_in_a_question(recognizer: ProductRecognizer) -> None:
     assert top(recognizer, "kan mijn aanslag worden kwijtgescholden") == ["belastingkwijtschelding"]
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        ("Wanneer halen ze het grofvuil op?", "ophalen"),  # particle closes the clause
+        ("Wij trekken in bij mijn schoonouders", "intrekken"),  # particle before a preposition
+        ("ik meld mijn hond af, hij is dood", "afmeld"),
+    ],
+)
+def test_separable_verbs_are_joined(recognizer: ProductRecognizer, text: str, joined: str) -> None:
+    assert joined in recognizer._tokens(text)
+
+
+def test_particle_that_is_a_preposition_stays_apart(recognizer: ProductRecognizer) -> None:
+    assert recognizer._tokens("ik woon in Utrecht") == ["ik", "woon", "in", "utrecht"]
+
+
+def test_separable_verb_in_a_question(recognizer: ProductRecognizer) -> None:
+    assert top(recognizer, "Wij trekken in bij mijn schoonouders, hoe regel ik dat?") == ["verhuismelding"]

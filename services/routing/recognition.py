@@ -225,6 +225,10 @@ EXTRA_PARTS = _words(
     """
 )
 
+# A separable particle closes its clause, or is followed by a preposition or conjunction.
+_PARTICLE_SET = frozenset(SEPARABLE)
+_AFTER_PARTICLE = _words("aan bij in met naar op over van voor en of maar want omdat als want dus")
+_CLAUSE_RE = re.compile(r"[.,;:!?()]+")
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_RE = re.compile(r"['\u2019`][a-z]{1,3}\b")
 _VOWEL_PAIR_RE = re.compile(r"(aa|ee|oo|uu)")
@@ -430,6 +434,7 @@ class ProductRecognizer:
                 for d in _deletes(form):
                     self._deletes.setdefault(d, set()).add(target)
         self._word_cache: dict[str, _Word | None] = {}
+        self._joined_cache: dict[str, bool] = {}
 
     # -- look-ups -------------------------------------------------------------------------
 
@@ -459,7 +464,7 @@ class ProductRecognizer:
         words: list[_Word] = []
         unknown = 0
         seen_words: set[str] = set()
-        for w in normalize(text):
+        for w in self._tokens(text):
             if w in STOPWORDS or w in seen_words:
                 continue
             seen_words.add(w)
@@ -521,6 +526,34 @@ class ProductRecognizer:
         for score, entry in scored[:limit]:
             e = self._entries[entry]
             out.append(ProductMatch(e.uri, e.name, round(min(1.0, score), 4)))
+        return out
+
+    def _tokens(self, text: str) -> list[str]:
+        """Normalised words, with a separable verb's particle joined back onto the verb when it
+        closes a clause: "wij trekken in bij ..." -> "intrekken", "ik geef het door" -> "doorgeef"."""
+        tokens = normalize(text)
+        if not _PARTICLE_SET.intersection(tokens):
+            return tokens
+        out: list[str] = []
+        for clause in _CLAUSE_RE.split(text):
+            toks = normalize(clause)
+            for i, tok in enumerate(toks):
+                if tok not in _PARTICLE_SET or (i + 1 < len(toks) and toks[i + 1] not in _AFTER_PARTICLE):
+                    continue
+                for j in range(i - 1, max(-1, i - 8), -1):
+                    verb = toks[j]
+                    if len(verb) < 3 or verb in _PARTICLE_SET or verb.isdigit():
+                        continue
+                    joined = tok + verb
+                    known = self._joined_cache.get(joined)
+                    if known is None:
+                        known = self._before_fuzzy(joined) is not None
+                        self._joined_cache[joined] = known
+                    if known:
+                        toks[j] = joined
+                        toks[i] = ""
+                        break
+            out.extend(t for t in toks if t)
         return out
 
     # -- word analysis (cached) -------------------------------------------------------------
