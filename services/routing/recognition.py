@@ -531,12 +531,15 @@ class ProductRecognizer:
     def _tokens(self, text: str) -> list[str]:
         """Normalised words, with a separable verb's particle joined back onto the verb when it
         closes a clause: "wij trekken in bij ..." -> "intrekken", "ik geef het door" -> "doorgeef"."""
-        tokens = normalize(text)
-        if not _PARTICLE_SET.intersection(tokens):
-            return tokens
+        if _CLAUSE_RE.search(text) is None:
+            clauses = [normalize(text)]
+        else:
+            clauses = [normalize(c) for c in _CLAUSE_RE.split(text)]
         out: list[str] = []
-        for clause in _CLAUSE_RE.split(text):
-            toks = normalize(clause)
+        for toks in clauses:
+            if _PARTICLE_SET.isdisjoint(toks):
+                out.extend(toks)
+                continue
             for i, tok in enumerate(toks):
                 if tok not in _PARTICLE_SET or (i + 1 < len(toks) and toks[i + 1] not in _AFTER_PARTICLE):
                     continue
@@ -548,7 +551,8 @@ class ProductRecognizer:
                     known = self._joined_cache.get(joined)
                     if known is None:
                         known = self._before_fuzzy(joined) is not None
-                        self._joined_cache[joined] = known
+                        if len(self._joined_cache) < 100_000:
+                            self._joined_cache[joined] = known
                     if known:
                         toks[j] = joined
                         toks[i] = ""
