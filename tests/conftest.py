@@ -24,6 +24,7 @@ from services.common.natsserver import NatsServer, NatsServerError
 from services.common.postgres import EmbeddedPostgres, PostgresError
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
+from tests.rpc_table import World, running_world
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -158,3 +159,10 @@ async def channel_to() -> AsyncIterator[Callable[[ServiceApp], grpc.aio.Channel]
     yield open_channel
     for ch in channels:
         await ch.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path, nats_url: str) -> AsyncIterator[World]:
+    """Tenancy, routing and callbacks on one nats-server, with two gemeenten set up (tests/rpc_table.py)."""
+    async with running_world(tmp_path, nats_url) as built:
+        yield built

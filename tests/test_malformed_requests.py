@@ -1,0 +1,215 @@
+"""Malformed and oversized requests on every RPC: a clear INVALID_ARGUMENT, never a crash or a write.
+
+Hypothesis starts from each RPC's valid request (tests/rpc_table.py), spoils one field
+anywhere in it (a control character or an oversized string, a negative number, an enum
+value that does not exist, a timestamp no calendar holds, too many list entries) and
+scrambles others at random. The spoiled field must come back as a BadRequest field
+violation, and afterwards the databases and the event stream must hold exactly what
+they held before. A second property only scrambles: whatever comes back, never INTERNAL,
+UNKNOWN or a dead server, and never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, inspect, select, table
+
+from services.common.events import STREAM
+from services.common.validation import MAX_ITEMS, MAX_TEXT
+from tests.rpc_table import BROKEN, CASES, Answer, World, call
+
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+INT_RANGES = {
+    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+}
+
+
+def field_paths(descriptor: Any, prefix: tuple[FieldDescriptor, ...] = (), depth: int = 3) -> list[tuple]:
+    """Every field reachable from a request type, as a chain of field descriptors."""
+    paths: list[tuple[FieldDescriptor, ...]] = []
+    for field in descriptor.fields:
+        chain = (*prefix, field)
+        paths.append(chain)
+        if field.message_type is not None and not field.message_type.full_name.startswith("google.") and depth > 1:
+            paths += field_paths(field.message_type, chain, depth - 1)
+    return paths
+
+
+def holder(request: Message, chain: tuple[FieldDescriptor, ...]) -> tuple[Message, str]:
+    """The message that holds the chain's last field (made present on the way), and its path so far."""
+    msg, path = request, ""
+    for field in chain[:-1]:
+        if field.is_repeated:
+            items = getattr(msg, field.name)
+            if not items:
+                items.add()
+            msg, path = items[0], f"{path}{field.name}[0]."
+        else:
+            msg, path = getattr(msg, field.name), f"{path}{field.name}."
+    return msg, path
+
+
+def spoiled(field: FieldDescriptor, draw: Any) -> tuple[Any, str]:
+    """A value the validator must refuse for this field, and how to put it (set or append)."""
+    if field.message_type is not None and field.message_type.full_name == "google.protobuf.Timestamp":
+        return {"seconds": draw(st.sampled_from([10**12, -(10**12)]))}, "timestamp"
+    if field.enum_type is not None:
+        known = set(field.enum_type.values_by_number)
+        return draw(st.integers(1, 2**31 - 1).filter(lambda v: v not in known)), "scalar"
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return draw(
+            st.one_of(
+                st.text(min_size=0, max_size=20).map(lambda t: t + "\x00"),
+                st.just("x" * (MAX_TEXT + 1)),
+            )
+        ), "scalar"
+    if field.type in INT_RANGES:
+        return draw(st.integers(INT_RANGES[field.type][0], -1)), "scalar"
+    raise LookupError(field.full_name)
+
+
+def spoilable(chain: tuple[FieldDescriptor, ...]) -> bool:
+    field = chain[-1]
+    if field.message_type is not None:
+        return field.message_type.full_name == "google.protobuf.Timestamp" and not field.is_repeated
+    return field.type != FieldDescriptor.TYPE_BOOL and field.type != FieldDescriptor.TYPE_BYTES
+
+
+def scramble_value(field: FieldDescriptor, draw: Any) -> Any:
+    """Any value of the field's type: valid, invalid, huge or empty."""
+    if field.enum_type is not None:
+        return draw(st.integers(-(2**31), 2**31 - 1))
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return draw(
+            st.one_of(
+                st.text(max_size=60),
+                st.sampled_from(["tenants/gm0202", "tenants/gm0268/departments/..", "../../etc", "0612345678"]),
+                st.integers(0, 70_000).map(lambda n: "ä" * n),
+            )
+        )
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return draw(st.booleans())
+    low, high = INT_RANGES.get(field.type, (0, 2**31 - 1))
+    return draw(st.integers(low, high))
+
+
+@st.composite
+def scrambled(draw: Any, request: Message) -> Message:
+    """The request with up to three scalar fields anywhere in it set to arbitrary values."""
+    chains = [c for c in field_paths(request.DESCRIPTOR) if c[-1].message_type is None]
+    for chain in draw(st.lists(st.sampled_from(chains), max_size=3)) if chains else []:
+        msg, _ = holder(request, chain)
+        field = chain[-1]
+        value = scramble_value(field, draw)
+        if field.is_repeated:
+            getattr(msg, field.name).extend([value] * draw(st.sampled_from([1, 2, MAX_ITEMS + 1])))
+        else:
+            setattr(msg, field.name, value)
+    return request
+
+
+async def fingerprint(world: World) -> tuple[Any, ...]:
+    """Row counts of every table of tenancy and callbacks, contacts and agents in routing, events in the stream."""
+    counts = []
+    for app in (world.apps["tenancy"], world.apps["callbacks"]):
+        engine = app.db.engine
+        with engine.connect() as conn:
+            for name in sorted(inspect(engine).get_table_names()):
+                counts.append((name, conn.execute(select(func.count()).select_from(table(name))).scalar()))
+    routing = world.apps["routing"].state.router  # type: ignore[attr-defined]
+    info = await world.apps["tenancy"].bus.js.stream_info(STREAM)
+    return (*counts, len(routing.contacts), len(routing.agents), info.state.messages)
+
+
+async def settled(world: World) -> tuple[Any, ...]:
+    """A fingerprint that stays the same for a moment, once the outboxes and consumers are idle."""
+    last = await fingerprint(world)
+    for _ in range(100):
+        await asyncio.sleep(0.2)
+        now = await fingerprint(world)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError("the platform did not settle")
+
+
+async def seeds(world: World) -> dict[str, Message]:
+    """Each RPC's valid request on Nijmegen's own names."""
+    return {rpc: await row.build(world, world.own, False) for rpc, row in sorted(CASES.items())}
+
+
+def fresh_copy(seed: Message) -> Message:
+    copy = type(seed)()
+    copy.CopyFrom(seed)
+    return copy
+
+
+def run_property(
+    world: World, check: Callable[[st.DataObject, Callable[[str, Message], Answer]], None]
+) -> Awaitable[None]:
+    """Runs a Hypothesis property in a worker thread (its draws are thread-bound); calls run on this event loop."""
+    loop = asyncio.get_running_loop()
+
+    def on_loop(rpc: str, request: Message) -> Answer:
+        return asyncio.run_coroutine_threadsafe(call(world, rpc, request, world.admin), loop).result(timeout=60)
+
+    @PROPERTY
+    @given(data=st.data())
+    def examples(data: st.DataObject) -> None:
+        check(data, on_loop)
+
+    return asyncio.to_thread(examples)
+
+
+async def test_a_spoiled_field_is_named_and_nothing_is_written(world: World) -> None:
+    valid = await seeds(world)
+    before = await settled(world)
+
+    def spoil(data: st.DataObject, send: Callable[[str, Message], Answer]) -> None:
+        rpc = data.draw(st.sampled_from(sorted(valid)), label="rpc")
+        request = data.draw(scrambled(fresh_copy(valid[rpc])), label="scrambled")
+        chain = data.draw(st.sampled_from([c for c in field_paths(request.DESCRIPTOR) if spoilable(c)]), label="field")
+        msg, path = holder(request, chain)
+        field = chain[-1]
+        value, how = spoiled(field, data.draw)
+        if how == "timestamp":
+            getattr(msg, field.name).seconds = value["seconds"]
+            path += field.name
+        elif field.is_repeated:
+            items = getattr(msg, field.name)
+            items.append(value)
+            path += f"{field.name}[{len(items) - 1}]"
+        else:
+            setattr(msg, field.name, value)
+            path += field.name
+        code, _, violations = send(rpc, request)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, f"{rpc} with {path} spoiled: {code.name}"
+        assert path in violations, f"{rpc} with {path} spoiled: violations name {sorted(violations)}"
+
+    await run_property(world, spoil)
+    assert await settled(world) == before, "a refused request wrote something"
+
+
+async def test_scrambled_requests_never_break_a_service(world: World) -> None:
+    valid = await seeds(world)
+
+    def scramble(data: st.DataObject, send: Callable[[str, Message], Answer]) -> None:
+        rpc = data.draw(st.sampled_from(sorted(valid)), label="rpc")
+        request = data.draw(scrambled(fresh_copy(valid[rpc])), label="request")
+        code, _, _ = send(rpc, request)
+        assert code not in BROKEN, f"{rpc}: {code.name}"
+
+    await run_property(world, scramble)
