@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 AGENTS_BUCKET = "routing-agents"
 # Contacts older than this are not replayed: nobody waits on the phone that long.
 REPLAY_WINDOW = timedelta(hours=24)
+# Recognition results kept per catalogue (services/routing/service.py RecognitionCache); 0 turns it off.
+RECOGNITION_CACHE_ENV = "KCC_RECOGNITION_CACHE"
 
 
 class RoutingApp(ServiceApp):
@@ -42,8 +46,13 @@ class RoutingApp(ServiceApp):
         since = datetime.now(UTC) - REPLAY_WINDOW
         await replay(self.bus, "kcc.*.contact.>", self.state.apply, since=since)
         self.callback_follow = await replay(self.bus, "kcc.*.callback.>", self.state.apply, follow=True)
-        self.servicer = RoutingService(self.state, self.bus, self._save_agent)
+        cache_size = os.environ.get(RECOGNITION_CACHE_ENV, "").strip()
+        self.servicer = RoutingService(self.state, self.bus, self._save_agent, int(cache_size) if cache_size else 4096)
         self._register_metrics()
+        # Catalogues and replayed contacts are long-lived: keep them out of every later full
+        # collection, which otherwise walks them all again and again (pauses show up at p99).
+        gc.collect()
+        gc.freeze()
         return [self._match_loop]
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -140,3 +149,4 @@ class RoutingApp(ServiceApp):
             await self.callback_follow.unsubscribe()  # type: ignore[union-attr]
         await self.followers.stop()
         await super().stop(grace)
+        gc.unfreeze()

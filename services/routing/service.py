@@ -7,10 +7,14 @@ to the in-memory router through the same `apply` that replays the stream on star
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 import time
 import uuid
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,10 +29,13 @@ from services.common.errors import failed_precondition, invalid_argument, not_fo
 from services.common.events import EventBus
 from services.routing.catalogue import TenantCatalogue
 from services.routing.matching import AgentState, ContactState, Router
-from services.routing.recognition import CONFIDENCE_THRESHOLD
+from services.routing.recognition import CONFIDENCE_THRESHOLD, ProductMatch, ProductRecognizer
 from services.routing.repeats import RepeatIndex
 
 CHANNEL = {v.number: v.name.removeprefix("CHANNEL_") for v in common_pb2.Channel.DESCRIPTOR.values}
+CHANNEL_VALUE = {name: number for number, name in CHANNEL.items()}
+HANDLING_VALUE = {v.name.removeprefix("HANDLING_"): v.number for v in common_pb2.Handling.DESCRIPTOR.values}
+CONTACT_STATE_VALUE = {v.name.removeprefix("STATE_"): v.number for v in pb.Contact.State.DESCRIPTOR.values}
 ENTRY_KINDS = {1: "PHONE_NUMBER", 2: "WEB_FORM_ORIGIN", 3: "CHAT_WIDGET"}
 REAL_TIME = {"PHONE", "CHAT", "COUNTER"}
 QUESTION_MAX = 2000
@@ -36,9 +43,54 @@ CONTACT_NS = uuid.UUID("5f0c1d9e-8a8b-4f55-9d1b-4f5a3c8b2e10")
 
 
 def stamp(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(datetime.fromtimestamp(seconds, UTC))
-    return ts
+    """Epoch seconds as a Timestamp, rounded to the microsecond exactly as `datetime.fromtimestamp` does
+    (so a stamp read back and stamped again is unchanged), without building a datetime on the hot path."""
+    frac, whole = math.modf(seconds)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    return Timestamp(seconds=int(whole), nanos=micros * 1000)
+
+
+class RecognitionCache:
+    """Recent recognition results per recognizer, keyed by a hash of the question text.
+
+    Recognition is a pure function of (catalogue, text, limit), and a contact centre hears
+    the same phrases over and over: IVR speech-to-text and chat quick replies produce a
+    small set of texts ("paspoort aanvragen", "afspraak maken"). A repeat then costs a
+    hash and a dict look-up instead of a full scoring pass. Entries belong to one
+    recognizer (a new catalogue gets a new recognizer, so a stale answer is impossible) and
+    go with it; only a 128-bit hash of the text is kept, never the citizen's words.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._by_recognizer: weakref.WeakKeyDictionary[
+            ProductRecognizer, OrderedDict[bytes, tuple[ProductMatch, ...]]
+        ] = weakref.WeakKeyDictionary()
+
+    def recognize(self, recognizer: ProductRecognizer, text: str, limit: int) -> tuple[ProductMatch, ...]:
+        if self.size <= 0:
+            return tuple(recognizer.recognize(text, limit))
+        entries = self._by_recognizer.get(recognizer)
+        if entries is None:
+            entries = self._by_recognizer[recognizer] = OrderedDict()
+        key = hashlib.blake2b(text.encode(), digest_size=16, salt=limit.to_bytes(16, "little")).digest()
+        found = entries.get(key)
+        if found is not None:
+            self.hits += 1
+            entries.move_to_end(key)
+            return found
+        self.misses += 1
+        result = tuple(recognizer.recognize(text, limit))
+        entries[key] = result
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+        return result
 
 
 class RoutingState:
@@ -137,10 +189,11 @@ def agent_message(agent: AgentState) -> pb.Agent:
 
 
 class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, state: RoutingState, bus: EventBus, save_agent: Any) -> None:
+    def __init__(self, state: RoutingState, bus: EventBus, save_agent: Any, recognition_cache_size: int = 4096) -> None:
         self.state = state
         self.bus = bus
         self.save_agent = save_agent  # persists an agent definition (JetStream KV)
+        self.recognition = RecognitionCache(recognition_cache_size)
 
     # Contacts ---------------------------------------------------------------
 
@@ -203,7 +256,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         elif subject == "question":
             if len(request.question) > QUESTION_MAX:
                 raise invalid_argument("question", f"at most {QUESTION_MAX} characters")
-            matches = catalogue.recognizer.recognize(request.question, 5)
+            matches = self.recognition.recognize(catalogue.recognizer, request.question, 5)
             candidates = [pb.ProductCandidate(uri=m.uri, name=m.name, score=m.score) for m in matches]
             if matches and matches[0].score >= CONFIDENCE_THRESHOLD:
                 product = catalogue.by_uri.get(matches[0].uri)
@@ -226,7 +279,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 repeat_contact=bool(open_callbacks),
                 citizen_key=request.citizen_key,
                 enqueue_time=stamp(enqueue),
-                handling=common_pb2.Handling.Value(f"HANDLING_{product.handling}") if product else 0,
+                handling=HANDLING_VALUE[product.handling] if product else 0,
                 service_level_target=common_pb2.ServiceLevelTarget(
                     seconds=sla.answer_seconds, percent=sla.answer_percent
                 ),
@@ -259,15 +312,15 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return pb.Contact(
             name=c.name,
             tenant=f"tenants/{c.tenant}",
-            channel=common_pb2.Channel.Value(f"CHANNEL_{c.channel}"),
+            channel=CHANNEL_VALUE[c.channel],
             product_uri=c.product_uri,
             product_name=product.name if product else "",
             department=f"tenants/{c.tenant}/departments/{c.department}",
             queue=c.queue,
             priority=c.priority,
             service_level_target=sla_target,
-            handling=common_pb2.Handling.Value(f"HANDLING_{product.handling}") if product else 0,
-            state=pb.Contact.State.Value(f"STATE_{c.state}"),
+            handling=HANDLING_VALUE[product.handling] if product else 0,
+            state=CONTACT_STATE_VALUE[c.state],
             enqueue_time=stamp(c.enqueued_at),
             agent=c.agent,
             overflowed=c.overflowed,
@@ -314,7 +367,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         limit = request.limit or 5
         if not 1 <= limit <= 50:
             raise invalid_argument("limit", "must be 1..50")
-        matches = catalogue.recognizer.recognize(request.question, limit)
+        matches = self.recognition.recognize(catalogue.recognizer, request.question, limit)
         return pb.ClassifyQuestionResponse(
             products=[pb.ProductCandidate(uri=m.uri, name=m.name, score=m.score) for m in matches]
         )
