@@ -4,7 +4,15 @@ Loads a catalogue for every gemeente in data/gemeenten.csv (the 450 UPL gemeente
 products each, default department mapping) as snapshots in JetStream KV, starts the
 routing service as its own process, and drives it over gRPC. The bare stack is a
 gRPC echo server, also its own process, that publishes one JetStream message per
-call: the floor any routed contact pays. Run: .venv/bin/python bench/route_contacts.py
+call: the floor any routed contact pays. Both are driven by the same client code with
+the same request bytes and metadata, in alternating rounds so that a noisy neighbour
+hits both sides alike; the figures are medians over the rounds.
+
+The questions are the citizen questions of the evaluation sets (tests/data/questions-holdout.tsv,
+and ../shared/data/eval/questions-dev.tsv when present), each sent to a random gemeente.
+Routing caches recognition results per catalogue; `--no-recognition-cache` turns that
+off (KCC_RECOGNITION_CACHE=0) to show the cost when no question text ever repeats.
+Run: .venv/bin/python bench/route_contacts.py
 """
 
 from __future__ import annotations
@@ -43,7 +51,11 @@ from services.tenancy.catalogue import (
 )
 
 ECHO_METHOD = "/bench.Echo/Call"
-PHRASES = ("ik heb een vraag over {}", "hoe zit het met {}", "{} aanvragen", "informatie over {} graag")
+REPO = Path(__file__).resolve().parents[1]
+QUESTION_FILES = (
+    REPO / "tests" / "data" / "questions-holdout.tsv",
+    REPO.parent / "shared" / "data" / "eval" / "questions-dev.tsv",
+)
 
 
 def free_port() -> int:
@@ -52,8 +64,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def load_catalogues(nats_url: str) -> list[tuple[str, str]]:
-    """Writes one snapshot per gemeente; returns (tenant, question) pairs to route."""
+def read_questions() -> list[str]:
+    """Question texts (first column) of the evaluation files that exist; `#` lines are comments."""
+    questions = []
+    for path in QUESTION_FILES:
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip() and not line.startswith("#"):
+                    questions.append(line.partition("\t")[0].strip())
+    if not questions:
+        raise SystemExit(f"no question file found: {', '.join(map(str, QUESTION_FILES))}")
+    return questions
+
+
+async def load_catalogues(nats_url: str) -> tuple[int, list[tuple[str, str]]]:
+    """Writes one snapshot per gemeente; returns their number and (tenant, question) pairs to route."""
     products = read_upl_csv()
     items = [
         ProductSnapshot(
@@ -77,7 +102,8 @@ async def load_catalogues(nats_url: str) -> list[tuple[str, str]]:
         await kv.put(tenant, snapshot.to_json())
     await bus.close()
     rng = random.Random(7)
-    return [(rng.choice(tenants)[0], rng.choice(PHRASES).format(rng.choice(products).name)) for _ in range(2000)]
+    questions = read_questions()
+    return len(tenants), [(rng.choice(tenants)[0], rng.choice(questions)) for _ in range(2000)]
 
 
 async def drive(call, requests: int, concurrency: int) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
@@ -100,11 +126,21 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-async def bench(requests: int, concurrency: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (Linux /proc); NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench(requests: int, concurrency: int, rounds: int, recognition_cache: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "nats") as nats_server:
         began = time.perf_counter()
-        work = await load_catalogues(nats_server.url)
-        print(f"loaded {len({t for t, _ in work})} tenants' catalogues in {time.perf_counter() - began:.1f} s")
+        loaded, work = await load_catalogues(nats_server.url)
+        questions = len({q for _, q in work})
+        print(f"loaded {loaded} gemeenten's catalogues in {time.perf_counter() - began:.1f} s; {questions} questions")
         settings = Settings(data_dir=Path(tmp) / "var", nats_url=nats_server.url)
         routing_port, echo_port = free_port(), free_port()
         env = {
@@ -112,6 +148,7 @@ async def bench(requests: int, concurrency: int) -> None:
             "KCC_NATS_URL": nats_server.url,
             "KCC_DATA_DIR": str(settings.data_dir),
             "KCC_ROUTING_PORT": str(routing_port),
+            "KCC_RECOGNITION_CACHE": "" if recognition_cache else "0",
         }
         procs = [
             subprocess.Popen(  # noqa: ASYNC220
@@ -119,6 +156,7 @@ async def bench(requests: int, concurrency: int) -> None:
             ),
             subprocess.Popen([sys.executable, __file__, "--echo-server", str(echo_port), nats_server.url]),  # noqa: ASYNC220
         ]
+        sides: dict[str, list[tuple[float, list[float], float, float]]] = {"route": [], "bare": []}
         try:
             began = time.perf_counter()
             wait_healthy(f"127.0.0.1:{routing_port}", 300)
@@ -128,37 +166,65 @@ async def bench(requests: int, concurrency: int) -> None:
                 grpc.aio.insecure_channel(f"127.0.0.1:{routing_port}") as ch,
                 grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as echo_ch,
             ):
-                stub = routing_pb2_grpc.RoutingServiceStub(ch)
-                echo = echo_ch.unary_unary(ECHO_METHOD)
-                await wait_echo(echo)
+                # The same client pattern for both: same request message, serializer and metadata.
+                route_call = routing_pb2_grpc.RoutingServiceStub(ch).RouteContact
+                echo = echo_ch.unary_unary(ECHO_METHOD, request_serializer=rt.RouteContactRequest.SerializeToString)
+                await wait_echo(echo_ch.unary_unary(ECHO_METHOD))
+
+                def request(i: int) -> rt.RouteContactRequest:
+                    tenant, question = work[i % len(work)]
+                    return rt.RouteContactRequest(
+                        tenant=f"tenants/{tenant}",
+                        channel=common_pb2.CHANNEL_PHONE,
+                        question=question,
+                        citizen_key=f"k{i}",
+                    )
+
+                offset = 0
 
                 async def route(i: int) -> None:
-                    tenant, question = work[i % len(work)]
-                    await stub.RouteContact(
-                        rt.RouteContactRequest(
-                            tenant=f"tenants/{tenant}",
-                            channel=common_pb2.CHANNEL_PHONE,
-                            question=question,
-                            citizen_key=f"k{i}",
-                        ),
-                        metadata=md,
-                    )
+                    await route_call(request(offset + i), metadata=md)
 
                 async def bare(i: int) -> None:
-                    await echo(
-                        rt.RouteContactRequest(
-                            tenant="tenants/gm0268", question=work[i % len(work)][1]
-                        ).SerializeToString()
-                    )
+                    await echo(request(offset + i), metadata=md)
 
-                await drive(route, 500, concurrency)  # warm-up
-                await drive(bare, 500, concurrency)
-                ours, lat = await drive(route, requests, concurrency)
-                base, base_lat = await drive(bare, requests, concurrency)
+                calls = {"route": (route, procs[0].pid), "bare": (bare, procs[1].pid)}
+                for call, _ in calls.values():  # warm-up
+                    await drive(call, 500, concurrency)
+                    offset += 500
+                for r in range(rounds):
+                    for side in ("route", "bare") if r % 2 == 0 else ("bare", "route"):
+                        call, pid = calls[side]
+                        cpu, own = cpu_seconds(pid), time.process_time()
+                        rate, lat = await drive(call, requests, concurrency)
+                        server_ms = (cpu_seconds(pid) - cpu) / requests * 1000
+                        client_ms = (time.process_time() - own) / requests * 1000
+                        sides[side].append((rate, lat, server_ms, client_ms))
+                        offset += requests
+                    print(
+                        f"round {r + 1}: route {sides['route'][-1][0]:.0f}/s, bare {sides['bare'][-1][0]:.0f}/s, "
+                        f"ratio {sides['route'][-1][0] / sides['bare'][-1][0]:.2f}"
+                    )
         finally:
             for proc in procs:
                 proc.kill()
                 proc.wait()
+
+    def summary(side: str) -> tuple[float, list[float], float, float]:
+        runs = sides[side]
+        return (
+            statistics.median(r[0] for r in runs),
+            [x for r in runs for x in r[1]],
+            statistics.median(r[2] for r in runs),
+            statistics.median(r[3] for r in runs),
+        )
+
+    ours, lat, ours_cpu, ours_client = summary("route")
+    base, base_lat, base_cpu, base_client = summary("bare")
+    print(
+        f"CPU per call: routing server {ours_cpu:.3f} ms, bare server {base_cpu:.3f} ms; "
+        f"client {ours_client:.3f} ms vs {base_client:.3f} ms"
+    )
     print(f"bare stack: {base:.0f}/s p50 {pct(base_lat, 50):.2f} ms p99 {pct(base_lat, 99):.2f} ms")
     print(
         f"route_contacts: {ours:.0f}/s p50 {pct(lat, 50):.2f} ms p99 {pct(lat, 99):.2f} ms; "
@@ -197,11 +263,13 @@ async def echo_server(port: int, nats_url: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=3000, help="calls per round and side")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each side")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--no-recognition-cache", action="store_true", help="route with KCC_RECOGNITION_CACHE=0")
     parser.add_argument("--echo-server", nargs=2, metavar=("PORT", "NATS_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
         asyncio.run(echo_server(int(args.echo_server[0]), args.echo_server[1]))
     else:
-        asyncio.run(bench(args.requests, args.concurrency))
+        asyncio.run(bench(args.requests, args.concurrency, args.rounds, not args.no_recognition_cache))
