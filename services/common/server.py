@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -98,8 +99,10 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):
             except ApiError as err:
                 await _abort(context, err)
             finally:
+                # A cancelled stream is closed from another context; its own context ends with its task.
                 if token is not None:
-                    auth.unbind(token)
+                    with contextlib.suppress(ValueError):
+                        auth.unbind(token)
 
         return wrapper
 
@@ -140,11 +143,7 @@ async def start_server(
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     credentials = server_credentials(settings)
-    port = (
-        server.add_insecure_port(address)
-        if credentials is None
-        else server.add_secure_port(address, credentials)
-    )
+    port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
     await server.start()
     for name in [*service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -39,6 +39,10 @@ CONTACT_STATE_VALUE = {v.name.removeprefix("STATE_"): v.number for v in pb.Conta
 ENTRY_KINDS = {1: "PHONE_NUMBER", 2: "WEB_FORM_ORIGIN", 3: "CHAT_WIDGET"}
 REAL_TIME = {"PHONE", "CHAT", "COUNTER"}
 QUESTION_MAX = 2000
+# Who routes and withdraws contacts; agents also read contacts and figures. Department users
+# work only their callback worklist (services/callbacks), so they see no contacts here.
+ROUTING_ROLES = (auth.Role.PLATFORM_ADMIN, auth.Role.SERVICE, auth.Role.TENANT_INTEGRATION)
+CONTACT_ROLES = (*ROUTING_ROLES, auth.Role.AGENT)
 CONTACT_NS = uuid.UUID("5f0c1d9e-8a8b-4f55-9d1b-4f5a3c8b2e10")
 
 
@@ -227,7 +231,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return catalogue
 
     async def RouteContact(self, request: pb.RouteContactRequest, context: Any) -> pb.RouteContactResponse:
-        auth.current().require_role(auth.Role.PLATFORM_ADMIN, auth.Role.TENANT_INTEGRATION, auth.Role.SERVICE)
+        auth.current().require_role(*ROUTING_ROLES)
         tenant = self._tenant(request)
         catalogue = self._catalogue(tenant)
         channel = CHANNEL.get(request.channel, "UNSPECIFIED")
@@ -329,8 +333,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         )
 
     def _contact(self, field: str, name: str) -> ContactState:
+        principal = auth.current()
+        principal.require_role(*CONTACT_ROLES)
         tenant, _ = names.parse(field, name, "tenants", "contacts")
-        auth.current().require_tenant(tenant)
+        principal.require_tenant(tenant)
         contact = self.state.router.contacts.get(name)
         if contact is None:
             raise not_found(name)
@@ -347,6 +353,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         self.state.apply(env)
 
     async def WithdrawContact(self, request: pb.WithdrawContactRequest, context: Any) -> pb.Contact:
+        auth.current().require_role(*ROUTING_ROLES)
         contact = self._contact("name", request.name)
         if contact.state not in ("QUEUED", "OFFERED"):
             raise failed_precondition("CONTACT_NOT_WAITING", f"contact is {contact.state.lower()}")
@@ -360,6 +367,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return self.contact_message(self._contact("name", request.name))
 
     async def ClassifyQuestion(self, request: pb.ClassifyQuestionRequest, context: Any) -> pb.ClassifyQuestionResponse:
+        auth.current().require_role(*CONTACT_ROLES)
         (tenant,) = names.parse("tenant", request.tenant, "tenants")
         catalogue = self._catalogue(tenant)
         if not request.question.strip() or len(request.question) > QUESTION_MAX:
@@ -492,6 +500,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
 
     def _stats(self, tenant_name: str) -> list[pb.QueueStats]:
         principal = auth.current()
+        principal.require_role(*CONTACT_ROLES)
         if tenant_name:
             (tenant,) = names.parse("tenant", tenant_name, "tenants")
             principal.require_tenant(tenant)
