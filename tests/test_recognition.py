@@ -21,6 +21,7 @@ from services.routing.recognition import (
     slug,
     stem,
 )
+from services.routing.service import RecognitionCache
 
 HOLDOUT = Path(__file__).parent / "data" / "questions-holdout.tsv"
 FRESH = Path(__file__).parent / "data" / "questions-fresh.tsv"  # written before tuning; never tune on it
@@ -312,3 +313,28 @@ def test_particle_that_is_a_preposition_stays_apart(recognizer: ProductRecognize
 
 def test_separable_verb_in_a_question(recognizer: ProductRecognizer) -> None:
     assert top(recognizer, "Wij trekken in bij mijn schoonouders, hoe regel ik dat?") == ["verhuismelding"]
+
+
+def test_recognition_cache_answers_as_the_recognizer_and_per_catalogue(catalogue: list[CatalogueEntry]) -> None:
+    """The routing hot path caches results; a cached answer must equal a fresh one, per catalogue and limit."""
+    cache = RecognitionCache(size=2)
+    plain = ProductRecognizer(catalogue)
+    text = "Ik heb een vraag over de Groene Loper"
+    assert cache.recognize(plain, "paspoort verlengen", 5) == tuple(plain.recognize("paspoort verlengen", 5))
+    assert cache.recognize(plain, "paspoort verlengen", 1) == tuple(plain.recognize("paspoort verlengen", 1))
+    assert cache.recognize(plain, "paspoort verlengen", 1) == tuple(plain.recognize("paspoort verlengen", 1))
+    assert (cache.hits, cache.misses) == (1, 2)
+    tenant = [
+        CatalogueEntry(e.uri, e.name, (*e.synonyms, "groene loper"), e.ivr_codes)
+        if slug(e.uri) == "onderhoud_infrastructuur"
+        else e
+        for e in catalogue
+    ]
+    with_synonym = ProductRecognizer(tenant)
+    assert cache.recognize(plain, text, 5) != cache.recognize(with_synonym, text, 5)
+    assert slug(cache.recognize(with_synonym, text, 5)[0].uri) == "onderhoud_infrastructuur"
+    cache.recognize(plain, "rijbewijs", 5)
+    cache.recognize(plain, "afval", 5)  # the oldest entries are dropped beyond `size`
+    misses = cache.misses
+    cache.recognize(plain, "paspoort verlengen", 5)
+    assert cache.misses == misses + 1

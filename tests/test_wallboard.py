@@ -350,6 +350,9 @@ GAUGES = {
     "kcc.queue.average_speed_of_answer_seconds": "average_speed_of_answer_seconds",
     "kcc.queue.abandonment_rate": "abandonment_rate",
     "kcc.queue.agents_available": "agents_available",
+    "kcc.queue.agents_eligible": "agents_eligible",
+    "kcc.queue.abandoned": "abandoned",
+    "kcc.queue.overflowed": "overflowed",
 }
 
 

@@ -32,6 +32,8 @@ class Settings:
     )
     # Fernet key (urlsafe base64, 32 bytes) for personal data at rest.
     encryption_key: str = field(default_factory=lambda: os.environ.get("KCC_ENCRYPTION_KEY", ""))
+    # Recent recognition results kept per catalogue (hashes of the text only); 0 turns it off.
+    recognition_cache: int = field(default_factory=lambda: int(os.environ.get("KCC_RECOGNITION_CACHE") or 4096))
     tls_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CERT", ""))
     tls_key: str = field(default_factory=lambda: os.environ.get("KCC_TLS_KEY", ""))
     tls_client_ca: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CLIENT_CA", ""))

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +29,6 @@ AGENTS_BUCKET = "routing-agents"
 # Contacts older than this are not replayed: nobody waits on the phone that long.
 REPLAY_WINDOW = timedelta(hours=24)
 # Recognition results kept per catalogue (services/routing/service.py RecognitionCache); 0 turns it off.
-RECOGNITION_CACHE_ENV = "KCC_RECOGNITION_CACHE"
 
 
 class RoutingApp(ServiceApp):
@@ -46,8 +44,7 @@ class RoutingApp(ServiceApp):
         since = datetime.now(UTC) - REPLAY_WINDOW
         await replay(self.bus, "kcc.*.contact.>", self.state.apply, since=since)
         self.callback_follow = await replay(self.bus, "kcc.*.callback.>", self.state.apply, follow=True)
-        cache_size = os.environ.get(RECOGNITION_CACHE_ENV, "").strip()
-        self.servicer = RoutingService(self.state, self.bus, self._save_agent, int(cache_size) if cache_size else 4096)
+        self.servicer = RoutingService(self.state, self.bus, self._save_agent, self.settings.recognition_cache)
         self._register_metrics()
         # Catalogues and replayed contacts are long-lived: keep them out of every later full
         # collection, which otherwise walks them all again and again (pauses show up at p99).
@@ -128,7 +125,7 @@ class RoutingApp(ServiceApp):
                 now = time.time()
                 return [
                     Observation(float(fig[key]), {"tenant": tenant, "queue": str(fig["queue"])})
-                    for tenant in {t for (t, _q) in self.state.router.figures}
+                    for tenant in {t for (t, _q) in list(self.state.router.figures)}
                     for fig in self.state.router.queue_figures(tenant, now)
                 ]
 
@@ -141,6 +138,9 @@ class RoutingApp(ServiceApp):
             ("average_speed_of_answer_seconds", "s"),
             ("abandonment_rate", "1"),
             ("agents_available", "{agent}"),
+            ("agents_eligible", "{agent}"),
+            ("abandoned", "{contact}"),
+            ("overflowed", "{contact}"),
         ):
             meter.create_observable_gauge(f"kcc.queue.{key}", callbacks=[gauge(key)], unit=unit)  # type: ignore[list-item]
 
