@@ -56,7 +56,11 @@ def nats_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nats
     `@pytest.mark.parametrize("nats_server", [{"config": "..."}], indirect=True)`.
     """
     options = getattr(request, "param", {})
-    server = NatsServer(tmp_path / "nats", **options)
+    yield from running_nats(NatsServer(tmp_path / "nats", **options))
+
+
+def running_nats(server: NatsServer) -> Iterator[NatsServer]:
+    """Starts the server (or calls it unavailable), yields it, and closes it."""
     try:
         server.start()
     except (NatsServerError, OSError) as exc:

@@ -34,7 +34,7 @@ from services.routing import app as routing_app
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
-from tests.conftest import unavailable
+from tests.conftest import running_nats, unavailable
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,15 +53,7 @@ def passwords(tmp_path: Path) -> natsauth.LocalPasswords:
 @pytest.fixture
 def secured(tmp_path: Path, passwords: natsauth.LocalPasswords) -> Iterator[NatsServer]:
     """A nats-server with the users and permissions of `kcc up`."""
-    server = NatsServer(tmp_path / "nats", config=passwords.server_config())
-    try:
-        server.start()
-    except (NatsServerError, OSError) as exc:
-        unavailable(f"cannot start nats-server: {exc}")
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from running_nats(NatsServer(tmp_path / "nats", config=passwords.server_config()))
 
 
 class Connection:
