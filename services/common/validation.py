@@ -88,14 +88,14 @@ class RequestValidator:
 
     def __init__(self, service_names: Iterable[str]) -> None:
         pool = descriptor_pool.Default()
-        self.inputs: dict[str, Descriptor] = {}
-        for service_name in service_names:
-            service = pool.FindServiceByName(service_name)
-            for method in service.methods:
-                self.inputs[f"/{service.full_name}/{method.name}"] = method.input_type
+        self.methods = frozenset(
+            f"/{service.full_name}/{method.name}"
+            for service in map(pool.FindServiceByName, service_names)
+            for method in service.methods
+        )
 
     def __call__(self, method: str, request: Message) -> None:
-        if method not in self.inputs:
+        if method not in self.methods:
             return
         violations: list[tuple[str, str]] = []
         _check_message(request, "", violations, top=True)
