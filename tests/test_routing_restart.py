@@ -24,12 +24,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_routing(settings, port: int) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+async def start_routing(settings, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    """The routing service as its own process, so that a test can kill it or give it its own settings."""
     env = {
         **os.environ,
         "KCC_NATS_URL": settings.nats_url,
         "KCC_DATA_DIR": str(settings.data_dir),
         "KCC_ROUTING_PORT": str(port),
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
         [sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL

@@ -18,10 +18,12 @@ from kcc.routing.v1 import routing_pb2_grpc
 from services.callbacks.app import CallbacksApp
 from services.common import auth, client
 from services.common.config import Settings
+from services.common.events import EventBus
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
 from tests.conftest import SPANS
+from tests.test_routing_restart import free_port, start_routing
 
 
 @pytest.fixture
@@ -100,3 +102,31 @@ async def test_slice_through_all_three_services_with_one_trace(
     # and routing now knows the citizen has an open callback
     await eventually(lambda: len(routing.state.repeats) == 1)
     await asyncio.sleep(0)
+
+
+async def test_a_service_that_exports_no_spans_still_carries_the_callers_trace(
+    settings: Settings, tenancy: TenancyApp, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """With KCC_TELEMETRY=none routing records no spans (cheaper) but passes the trace context on."""
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
+    port = free_port()
+    proc = await start_routing(settings, port, {"KCC_TELEMETRY": "none"})
+    trace_id, parent_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    try:
+        async with client.grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await routable(channel, admin, "gm0268")
+            reply = await routing_pb2_grpc.RoutingServiceStub(channel).RouteContact(
+                rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="paspoort"),
+                metadata=(*admin, ("traceparent", f"00-{trace_id}-{parent_span}-01")),
+            )
+        bus = await EventBus.connect(settings, "test-reader")
+        sub = await bus.js.subscribe(
+            "kcc.gm0268.contact.routed", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        )
+        msg = await sub.next_msg(timeout=10)
+        await bus.close()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert events_pb2.Envelope.FromString(msg.data).contact_routed.contact == reply.contact.name
+    assert msg.headers is not None and msg.headers["traceparent"].split("-")[1] == trace_id

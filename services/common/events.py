@@ -8,10 +8,10 @@ consumers (services/common/consumer.py) ack only after their own commit.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import nats
 from nats.aio.client import Client as NATS
@@ -40,10 +40,11 @@ def subject(tenant: str, aggregate: str, event: str) -> str:
     return f"kcc.{tenant}.{aggregate}.{event}"
 
 
-def envelope(tenant: str, **payload: object) -> events_pb2.Envelope:
-    """A new envelope with a fresh id; `payload` is one field of the oneof, e.g. callback_changed=..."""
-    env = events_pb2.Envelope(id=str(uuid.uuid4()), tenant=tenant, **payload)  # type: ignore[arg-type]
-    env.occurred_at.FromDatetime(datetime.now(UTC))
+def envelope(tenant: str, event_id: str = "", **payload: object) -> events_pb2.Envelope:
+    """A new envelope, stamped now, with `event_id` or a fresh one; `payload` is one field of the
+    oneof, e.g. callback_changed=..."""
+    env = events_pb2.Envelope(id=event_id or str(uuid.uuid4()), tenant=tenant, **payload)  # type: ignore[arg-type]
+    env.occurred_at.FromNanoseconds(time.time_ns() // 1000 * 1000)
     return env
 
 

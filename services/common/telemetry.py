@@ -45,7 +45,10 @@ def setup(service: str, exporter: str, span_exporter: SpanExporter | None = None
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     elif exporter != "none":
         raise ValueError(f"KCC_TELEMETRY must be none, console or otlp, not {exporter!r}")
-    trace.set_tracer_provider(tracer_provider)
+    if span_exporter is not None or exporter != "none":
+        # With nothing to export to, the API's default tracer stays: it records nothing
+        # but still carries the caller's trace context on into NATS headers.
+        trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 

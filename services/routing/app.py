@@ -82,7 +82,8 @@ class RoutingApp(ServiceApp):
         self._last_cleanup = time.time()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.state.changed.wait(), 0.5)
+                async with asyncio.timeout(0.5):  # no task per wake-up, unlike wait_for
+                    await self.state.changed.wait()
             self.state.changed.clear()
             try:
                 now = time.time()

@@ -290,8 +290,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 language=request.language[:16],
                 open_callbacks=[c.callback for c in open_callbacks],
             )
-            env = events.envelope(tenant, contact_routed=routed)
-            env.id = contact_id
+            env = events.envelope(tenant, contact_id, contact_routed=routed)
             await self.bus.publish(events.subject(tenant, "contact", "routed"), env)
             self.state.apply(env)
         contact = self.contact_message(self.state.router.contacts[name])
