@@ -21,7 +21,7 @@ from services.common.replay import replay
 from services.common.snapshots import SnapshotFollower, TenantSnapshot
 from services.routing import catalogue
 from services.routing.matching import Offer
-from services.routing.service import RoutingService, RoutingState, agent_from_message
+from services.routing.service import RoutingService, RoutingState, agent_from_message, stamp
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class RoutingApp(ServiceApp):
         # collection, which otherwise walks them all again and again (pauses show up at p99).
         gc.collect()
         gc.freeze()
-        return [self._match_loop]
+        return [self._match_loop, self._tick]
 
     def register(self, server: grpc.aio.Server) -> None:
         routing_pb2_grpc.add_RoutingServiceServicer_to_server(self.servicer, server)
@@ -77,13 +77,19 @@ class RoutingApp(ServiceApp):
     async def _save_agent(self, name: str, agent: pb.Agent) -> None:
         await self.agents_kv.put(name.removeprefix("agents/"), agent.SerializeToString())
 
+    async def _tick(self, stop: asyncio.Event) -> None:
+        """Wakes the matcher twice a second (offer time-outs, overflow thresholds) and once on stop."""
+        while not stop.is_set():
+            self.state.changed.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        self.state.changed.set()
+
     async def _match_loop(self, stop: asyncio.Event) -> None:
-        """Expires offers and makes new ones whenever something changed, and at least twice a second."""
+        """Expires offers and makes new ones whenever something changed (a plain wait: no timer per wake-up)."""
         self._last_cleanup = time.time()
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.5):  # no task per wake-up, unlike wait_for
-                    await self.state.changed.wait()
+            await self.state.changed.wait()
             self.state.changed.clear()
             try:
                 now = time.time()
@@ -112,7 +118,7 @@ class RoutingApp(ServiceApp):
             return
         if change == "offered":
             message = pb.Offer(contact=self.servicer.contact_message(contact))
-            message.expire_time.FromDatetime(datetime.fromtimestamp(offer.expires_at, UTC))
+            message.expire_time.CopyFrom(stamp(offer.expires_at))
             stream.put_nowait(pb.ConnectAgentResponse(offer=message))
         else:
             stream.put_nowait(pb.ConnectAgentResponse(offer_revoked=contact.name))

@@ -58,6 +58,11 @@ def stamp(seconds: float) -> Timestamp:
     return Timestamp(seconds=int(whole), nanos=micros * 1000)
 
 
+def seconds_of(ts: Timestamp) -> float:
+    """A Timestamp as epoch seconds, equal to `ts.ToDatetime(UTC).timestamp()` without the datetime."""
+    return (ts.seconds * 1_000_000 + ts.nanos // 1000) / 1_000_000
+
+
 class RecognitionCache:
     """Recent recognition results per recognizer, keyed by a hash of the question text.
 
@@ -114,7 +119,7 @@ class RoutingState:
         if kind == "contact_routed":
             self._routed(env.contact_routed)
         elif kind == "contact_changed":
-            self._contact_changed(env.contact_changed, env.occurred_at.ToDatetime(UTC).timestamp(), replay)
+            self._contact_changed(env.contact_changed, seconds_of(env.occurred_at), replay)
         elif kind == "callback_changed":
             self.repeats.apply(env.tenant, env.callback_changed)
         self.changed.set()
@@ -129,7 +134,7 @@ class RoutingState:
                 department=e.department,
                 channel=CHANNEL[e.channel],
                 priority=e.priority,
-                enqueued_at=e.enqueue_time.ToDatetime(UTC).timestamp(),
+                enqueued_at=seconds_of(e.enqueue_time),
                 overflow_after=float(target.seconds),
                 answer_target_seconds=target.seconds,
                 product_uri=e.product_uri,
