@@ -90,7 +90,7 @@ class EventBus:
     ) -> PubAck:
         """Publishes and waits for JetStream's ack; `Nats-Msg-Id` makes a retry harmless."""
         parent = telemetry.extract(trace_headers) if trace_headers else None
-        with self._tracer.start_as_current_span(f"{subject} publish", kind=SpanKind.PRODUCER, context=parent) as span:
+        with telemetry.span(self._tracer, f"{subject} publish", SpanKind.PRODUCER, parent) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", env.id)
@@ -113,9 +113,7 @@ class EventBus:
 def consumer_span(msg: Msg, env: events_pb2.Envelope, consumer: str) -> Iterator[trace.Span]:
     """A CONSUMER span that continues the producer's trace from the message headers."""
     tracer = telemetry.tracer("kcc.events")
-    with tracer.start_as_current_span(
-        f"{msg.subject} process", kind=SpanKind.CONSUMER, context=telemetry.extract(msg.headers)
-    ) as span:
+    with telemetry.span(tracer, f"{msg.subject} process", SpanKind.CONSUMER, telemetry.extract(msg.headers)) as span:
         span.set_attribute("messaging.system", "nats")
         span.set_attribute("messaging.consumer.group.name", consumer)
         span.set_attribute("messaging.message.id", env.id)

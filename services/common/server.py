@@ -64,9 +64,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):
 
     def _unary(self, method: str, metadata: dict[str, str], behavior: Any) -> Any:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with self.tracer.start_as_current_span(
-                method.lstrip("/"), kind=SpanKind.SERVER, context=telemetry.extract(metadata)
-            ) as span:
+            with telemetry.span(self.tracer, method.lstrip("/"), SpanKind.SERVER, telemetry.extract(metadata)) as span:
                 token = None
                 try:
                     token = auth.bind(self._prepare(method, metadata, request))
@@ -90,9 +88,7 @@ class PlatformInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             token = None
             try:
-                with self.tracer.start_as_current_span(
-                    method.lstrip("/"), kind=SpanKind.SERVER, context=telemetry.extract(metadata)
-                ):
+                with telemetry.span(self.tracer, method.lstrip("/"), SpanKind.SERVER, telemetry.extract(metadata)):
                     token = auth.bind(self._prepare(method, metadata, request))
                 async for item in behavior(request, context):
                     yield item
