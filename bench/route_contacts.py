@@ -264,7 +264,7 @@ async def echo_server(port: int, nats_url: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000, help="calls per round and side")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each side")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of each side")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-recognition-cache", action="store_true", help="route with KCC_RECOGNITION_CACHE=0")
     parser.add_argument("--echo-server", nargs=2, metavar=("PORT", "NATS_URL"), help=argparse.SUPPRESS)

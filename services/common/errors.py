@@ -1,6 +1,6 @@
 """Rich gRPC errors (google.rpc.Status with ErrorInfo / BadRequest details) raised from domain code.
 
-Handlers raise `ApiError`; the server interceptor turns it into a status, so no
+Handlers raise `ApiError`; the server guard (services/common/server.py) turns it into a status, so no
 handler needs the gRPC context to fail cleanly.
 """
 
