@@ -333,3 +333,11 @@ def test_recognition_cache_answers_as_the_recognizer_and_per_catalogue(catalogue
     misses = cache.misses
     cache.recognize(plain, "paspoort verlengen", 5)
     assert cache.misses == misses + 1
+
+
+def test_a_shorter_limit_gives_the_head_of_a_longer_one(recognizer: ProductRecognizer) -> None:
+    """Scoring stops early once no product can reach the top `limit`; that must not change the answer."""
+    for text, _ in read_questions(FRESH)[:60]:
+        five = recognizer.recognize(text, 5)
+        for limit in range(1, 5):
+            assert recognizer.recognize(text, limit) == five[:limit], text

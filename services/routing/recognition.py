@@ -20,6 +20,7 @@ the same threshold works for every question.
 from __future__ import annotations
 
 import csv
+import heapq
 import math
 import re
 import unicodedata
@@ -515,12 +516,21 @@ class ProductRecognizer:
             if value > best.get(ph.entry, 0.0):
                 best[ph.entry] = value
 
+        # A score is at most its coverage (the explained share is at most 1), so products are
+        # scored in order of coverage until no further one can reach the top `limit`.
         scored: list[tuple[float, int]] = []
-        for entry, cov in best.items():
+        kth: list[float] = []  # min-heap of the `limit` best scores so far
+        for entry, cov in sorted(best.items(), key=lambda t: -t[1]):
+            if len(kth) == limit and cov < kth[0]:
+                break
             explained = entry_words[entry]
             share = sum(words[wi].idf * min(1.0, v) for wi, v in explained.items())
             score = cov * (LAMBDA + (1.0 - LAMBDA) * share / total_word_idf)
             scored.append((score, entry))
+            if len(kth) < limit:
+                heapq.heappush(kth, score)
+            elif score > kth[0]:
+                heapq.heapreplace(kth, score)
         scored.sort(key=lambda t: (-t[0], t[1]))
         out = []
         for score, entry in scored[:limit]:
