@@ -96,6 +96,15 @@ def test_compounds(recognizer: ProductRecognizer, text: str, expected: str) -> N
 
 
 @pytest.mark.parametrize(
+    ("apart", "together"),
+    [("leerlingen vervoer", "leerlingenvervoer"), ("parkeer vergunning", "parkeervergunning")],
+)
+def test_compound_written_apart_reads_as_the_compound(recognizer: ProductRecognizer, apart: str, together: str) -> None:
+    assert recognizer._tokens(f"ik wil {apart} aanvragen") == ["ik", "wil", together, "aanvragen"]
+    assert recognizer.recognize(apart) == recognizer.recognize(together)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Ik ben verhuisd",

@@ -540,13 +540,16 @@ class ProductRecognizer:
 
     def _tokens(self, text: str) -> list[str]:
         """Normalised words, with a separable verb's particle joined back onto the verb when it
-        closes a clause: "wij trekken in bij ..." -> "intrekken", "ik geef het door" -> "doorgeef"."""
+        closes a clause: "wij trekken in bij ..." -> "intrekken", "ik geef het door" -> "doorgeef",
+        and a compound written apart joined when the catalogue knows the whole word:
+        "leerlingen vervoer" -> "leerlingenvervoer"."""
         if _CLAUSE_RE.search(text) is None:
             clauses = [normalize(text)]
         else:
             clauses = [normalize(c) for c in _CLAUSE_RE.split(text)]
         out: list[str] = []
         for toks in clauses:
+            toks = self._join_compounds(toks)
             if _PARTICLE_SET.isdisjoint(toks):
                 out.extend(toks)
                 continue
@@ -569,6 +572,27 @@ class ProductRecognizer:
                         break
             out.extend(t for t in toks if t)
         return out
+
+    def _join_compounds(self, toks: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(toks):
+            first = toks[i]
+            if i + 1 < len(toks) and self._written_apart(first, toks[i + 1]):
+                out.append(first + toks[i + 1])
+                i += 2
+            else:
+                out.append(first)
+                i += 1
+        return out
+
+    def _written_apart(self, first: str, second: str) -> bool:
+        """Whether two neighbouring words are one catalogue word: "parkeer vergunning"."""
+        if len(first) < 2 or len(second) < 3 or first in STOPWORDS or second in STOPWORDS:
+            return False
+        if first in _PARTICLE_SET or first.isdigit() or second.isdigit():
+            return False
+        return stem(first + second) in self._postings
 
     # -- word analysis (cached) -------------------------------------------------------------
 
