@@ -178,6 +178,7 @@ async def bench(requests: int, concurrency: int, rounds: int, recognition_cache:
                         channel=common_pb2.CHANNEL_PHONE,
                         question=question,
                         citizen_key=f"k{i}",
+                        request_id=f"bench-{i}",  # as the README's integration example: retries are safe
                     )
 
                 offset = 0

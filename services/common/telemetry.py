@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import (
 
 _configured = False
 _recording = False  # whether spans go anywhere; see span()
+_NO_CONTEXT = Context()
 
 
 def setup(service: str, exporter: str, span_exporter: SpanExporter | None = None) -> None:
@@ -71,7 +72,11 @@ def inject() -> dict[str, str]:
 
 
 def extract(headers: Mapping[str, str] | None) -> Context:
-    return propagate.extract(dict(headers or {}))
+    """The trace context that `headers` carry; an empty one, without running the propagators,
+    when they carry none (most calls)."""
+    if not headers or propagate.get_global_textmap().fields.isdisjoint(headers):
+        return _NO_CONTEXT
+    return propagate.extract(dict(headers))
 
 
 def span(
