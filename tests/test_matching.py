@@ -110,3 +110,57 @@ def test_enqueue_is_idempotent() -> None:
     assert router.enqueue(contact("c1", at=0.0))
     assert not router.enqueue(contact("c1", at=0.0))
     assert router.queue_figures("gm0268", now=1.0)[0]["offered"] == 1
+
+
+def test_waiting_index_matches_the_contacts_through_any_sequence_of_steps() -> None:
+    """Matching reads waiting contacts from an index kept per (tenant, queue); whatever happens, it
+    must hold exactly the QUEUED contacts, and no offer may go to a busy or already-offered agent."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    steps = st.lists(
+        st.tuples(
+            st.sampled_from(["enqueue", "match", "accept", "reject", "expire", "abandon", "complete", "break"]),
+            st.integers(0, 5),
+            st.integers(0, 2),
+        ),
+        max_size=60,
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(steps)
+    def run(sequence: list[tuple[str, int, int]]) -> None:
+        router = Router()
+        agents = [agent(router, f"a{i}", float(i), {"gm0268"} if i else {"gm0202"}, {"gm0268"}) for i in range(3)]
+        now = 100.0
+        for step, c, a in sequence:
+            now += 7.0
+            name, ag = f"c{c}", agents[a]
+            known = router.contacts.get(name)
+            if step == "enqueue":
+                router.enqueue(
+                    contact(name, at=now, tenant=("gm0268", "gm0202")[c % 2], queue=("afval", "wmo")[c % 3 % 2])
+                )
+            elif step == "match":
+                for offer in router.match(now):
+                    assert router.agents[offer.agent].offer == offer.contact
+            elif step == "expire":
+                router.expire_offers(now)
+            elif step == "break":
+                router.set_state(ag.name, "BREAK", now)
+                router.set_state(ag.name, "AVAILABLE", now + 1)
+            elif known is None:
+                continue
+            elif step == "accept" and known.state == "OFFERED":
+                router.accept(known.agent, name, now)
+            elif step == "reject" and known.state == "OFFERED":
+                router.reject(known.agent, name)
+            elif step == "abandon":
+                router.abandon(name, now)
+            elif step == "complete" and known.state == "CONNECTED":
+                router.complete(known.agent, name, now)
+            indexed = {n for waiting in router.queued.values() for n in waiting}
+            assert indexed == {n for n, x in router.contacts.items() if x.state == "QUEUED"}
+            assert all(key == (x.tenant, x.queue) for key, w in router.queued.items() for x in w.values())
+
+    run()

@@ -92,7 +92,9 @@ class QueueFigures:
 class Router:
     def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
         self.offer_timeout = offer_timeout
-        self.contacts: dict[str, ContactState] = {}
+        self.contacts: dict[str, ContactState] = {}  # every contact of the replay window, finished ones too
+        # the waiting ones by (tenant, queue), so matching and figures never scan all contacts
+        self.queued: dict[tuple[str, str], dict[str, ContactState]] = defaultdict(dict)
         self.offered: set[str] = set()  # contacts with an offer out, so time-outs need no full scan
         self.agents: dict[str, AgentState] = {}
         self.figures: dict[tuple[str, str], QueueFigures] = defaultdict(QueueFigures)
@@ -104,6 +106,8 @@ class Router:
         if contact.name in self.contacts:
             return False
         self.contacts[contact.name] = contact
+        if contact.state == "QUEUED":
+            self.queued[(contact.tenant, contact.queue)][contact.name] = contact
         fig = self.figures[(contact.tenant, contact.queue)]
         fig.target_seconds = contact.answer_target_seconds
         fig.offered += 1
@@ -112,10 +116,16 @@ class Router:
         return True
 
     def waiting(self) -> list[ContactState]:
-        return sorted(
-            (c for c in self.contacts.values() if c.state == "QUEUED"),
-            key=lambda c: (-c.priority, c.enqueued_at),
-        )
+        return sorted((c for q in self.queued.values() for c in q.values()), key=_matching_order)
+
+    def _set_state(self, contact: ContactState, state: str) -> None:
+        """Every contact state change goes here, so the index of waiting contacts stays true."""
+        waiting = self.queued[(contact.tenant, contact.queue)]
+        if state == "QUEUED":
+            waiting[contact.name] = contact
+        else:
+            waiting.pop(contact.name, None)
+        contact.state = state
 
     def abandon(self, name: str, now: float) -> ContactState | None:
         contact = self.contacts.get(name)
@@ -123,7 +133,7 @@ class Router:
             return contact
         if contact.state == "OFFERED":
             self._clear_offer(contact)
-        contact.state = "ABANDONED"
+        self._set_state(contact, "ABANDONED")
         fig = self.figures[(contact.tenant, contact.queue)]
         if now - contact.enqueued_at < SHORT_ABANDON_SECONDS:
             fig.short_abandoned += 1
@@ -155,17 +165,29 @@ class Router:
     def match(self, now: float) -> list[Offer]:
         """Makes every offer that can be made now; each agent holds at most one offer."""
         offers: list[Offer] = []
-        if not any(a.connected and a.state == "AVAILABLE" and not a.offer for a in self.agents.values()):
-            return offers  # the common case under load: skip sorting the queue
-        for contact in self.waiting():
+        idle = [a for a in self.agents.values() if a.connected and a.state == "AVAILABLE" and not a.offer]
+        if not idle:
+            return offers  # the common case under load: nothing to sort
+        # only queues that some idle agent could serve at all (home pool or overflow)
+        reachable = [
+            c
+            for (tenant, _queue), waiting in self.queued.items()
+            if waiting and any(a.home(tenant) or tenant in a.overflow_tenants for a in idle)
+            for c in waiting.values()
+        ]
+        for contact in sorted(reachable, key=_matching_order):
+            if not idle:
+                break
             overflow_open = now - contact.enqueued_at >= contact.overflow_after
-            candidates = [a for a in self.agents.values() if self._eligible(a, contact, overflow_open)]
+            candidates = [a for a in idle if self._eligible(a, contact, overflow_open)]
             if not candidates:
                 continue
             home = [a for a in candidates if a.home(contact.tenant)]
             agent = min(home or candidates, key=lambda a: a.idle_since)
+            idle.remove(agent)
             overflow = not agent.home(contact.tenant)
-            contact.state, contact.agent = "OFFERED", agent.name
+            self._set_state(contact, "OFFERED")
+            contact.agent = agent.name
             contact.offer_expires = now + self.offer_timeout
             if overflow and not contact.overflowed:
                 contact.overflowed = True
@@ -202,7 +224,8 @@ class Router:
         agent.offer = ""
         self.offered.discard(contact.name)
         agent.active[contact.name] = contact.channel
-        contact.state, contact.answered_at = "CONNECTED", now
+        self._set_state(contact, "CONNECTED")
+        contact.answered_at = now
         fig = self.figures[(contact.tenant, contact.queue)]
         wait = now - contact.enqueued_at
         fig.answered += 1
@@ -235,7 +258,7 @@ class Router:
         contact = self.contacts[contact_name]
         agent = self.agents[agent_name]
         agent.active.pop(contact_name, None)
-        contact.state = "COMPLETED"
+        self._set_state(contact, "COMPLETED")
         if agent.state == "BUSY":
             agent.state, agent.state_since = "AVAILABLE", now
         agent.idle_since = now
@@ -251,7 +274,8 @@ class Router:
     def _requeue(self, contact: ContactState, agent: AgentState) -> None:
         agent.offer = ""
         self.offered.discard(contact.name)
-        contact.state, contact.agent, contact.offer_expires = "QUEUED", "", 0.0
+        self._set_state(contact, "QUEUED")
+        contact.agent, contact.offer_expires = "", 0.0
 
     def _clear_offer(self, contact: ContactState) -> None:
         self.offered.discard(contact.name)
@@ -266,9 +290,7 @@ class Router:
         result: list[dict[str, float | int | str]] = []
         for queue in sorted(queues):
             fig = self.figures[(tenant, queue)]
-            waiting = [
-                c for c in self.contacts.values() if c.tenant == tenant and c.queue == queue and c.state == "QUEUED"
-            ]
+            waiting = list(self.queued.get((tenant, queue), {}).values())
             counted = fig.answered + fig.abandoned
             available, eligible = self.eligible_agents(tenant, queue)
             result.append(
@@ -293,3 +315,8 @@ class Router:
                 }
             )
         return result
+
+
+def _matching_order(contact: ContactState) -> tuple[int, float]:
+    """Higher priority first, then longest waiting."""
+    return (-contact.priority, contact.enqueued_at)

@@ -158,7 +158,7 @@ class RoutingState:
             return  # the live matcher already applied its own decision
         elif e.change == "accepted" and contact.state in ("QUEUED", "OFFERED"):
             if replay:
-                contact.state, contact.agent = "OFFERED", e.agent
+                contact.agent = e.agent
             router.accept(e.agent, e.contact, at)
         elif e.change in ("rejected", "offer_expired") and replay:
             contact.declined_by.add(e.agent)
