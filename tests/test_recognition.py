@@ -26,6 +26,8 @@ from services.routing.service import RecognitionCache
 HOLDOUT = Path(__file__).parent / "data" / "questions-holdout.tsv"
 FRESH = Path(__file__).parent / "data" / "questions-fresh.tsv"  # written before tuning; never tune on it
 FRESH2 = Path(__file__).parent / "data" / "questions-fresh2.tsv"  # by a hand that never saw the recognizer
+FRESH3 = Path(__file__).parent / "data" / "questions-fresh3.tsv"  # likewise
+DEV2 = Path(__file__).parent / "data" / "questions-dev2.tsv"  # likewise, but tuned on
 UPL = "http://standaarden.overheid.nl/owms/terms/"
 
 
@@ -224,7 +226,7 @@ def read_questions(path: Path) -> list[tuple[str, set[str]]]:
     return rows
 
 
-@pytest.mark.parametrize("path", [HOLDOUT, FRESH, FRESH2])
+@pytest.mark.parametrize("path", [HOLDOUT, FRESH, FRESH2, FRESH3, DEV2])
 def test_evaluation_questions_use_known_slugs(path: Path) -> None:
     known = {slug(uri) for uri, _ in load_upl_products()}
     rows = read_questions(path)
