@@ -83,6 +83,8 @@ MIN_PART = 3  # shortest compound part
 MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
 # Verb and noun prefixes that are not compound modifiers.
 PREFIXES = _words("aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver voor weg")
+# Inseparable verb prefixes: "verhuizing" is not "ver" + "huis", even when the lexicon knows "ver".
+INSEPARABLE = _words("be ge her ont ver")
 MIN_FUZZY = 5  # shortest word for which a one-typo correction is tried
 # Credit of the parts of a query compound whose whole is known: "hondenbelasting" is about
 # dogs, not about every "belasting", but "parkeervergunning" still meets "vergunning parkeren".
@@ -691,6 +693,8 @@ def _split_compound(word: str, vocab: set[str], partial: bool = True) -> tuple[s
             if i == 0 and j == n:
                 continue  # the word itself is not a split
             piece = word[i:j]
+            if i == 0 and piece in INSEPARABLE:
+                continue
             ps = stem(piece)
             if ps not in vocab and piece not in vocab:
                 continue
