@@ -427,6 +427,18 @@ class ProductRecognizer:
             strength = math.sqrt(min(1.0, total_idf / raw_idf)) if raw_idf else 1.0
             self._phrases.append(_Phrase(entry, weight * strength, slot_idf, total_idf))
 
+        # the same postings regrouped for the common case of a question word with one reading:
+        # (phrase, slot) keys with their credit, and the best credit per product
+        self._slot_postings: dict[str, list[tuple[tuple[int, int], float]]] = {}
+        self._entry_credit: dict[str, dict[int, float]] = {}
+        for s, plist in self._postings.items():
+            self._slot_postings[s] = [((pid, k), credit) for pid, k, credit in plist]
+            by_entry: dict[int, float] = {}
+            for pid, _, credit in plist:
+                entry = self._phrases[pid].entry
+                by_entry[entry] = max(by_entry.get(entry, 0.0), credit)
+            self._entry_credit[s] = by_entry
+
         # one-typo neighbourhoods (symmetric deletions) of stems and of the surface words
         # they come from, since a typo can change what the stemmer does ("kwijtscheldng")
         self._deletes: dict[str, set[str]] = {}
@@ -487,6 +499,16 @@ class ProductRecognizer:
         postings = self._postings
         phrases = self._phrases
         for wi, word in enumerate(words):
+            if len(word.features) == 1:  # one reading: the regrouped postings say it all
+                f = word.features[0]
+                for key, credit in self._slot_postings.get(f.stem, ()):
+                    value = credit * f.weight
+                    if value > slot_credit.get(key, 0.0):
+                        slot_credit[key] = value
+                share = f.share * f.weight
+                for entry, credit in self._entry_credit.get(f.stem, {}).items():
+                    entry_words.setdefault(entry, {})[wi] = share * credit
+                continue
             # a slot is filled by one question word (its parts add up), never by two
             # half-matches from different words
             local: dict[tuple[int, int], float] = {}
