@@ -360,3 +360,11 @@ def test_a_shorter_limit_gives_the_head_of_a_longer_one(recognizer: ProductRecog
         five = recognizer.recognize(text, 5)
         for limit in range(1, 5):
             assert recognizer.recognize(text, limit) == five[:limit], text
+
+
+def test_the_demo_citizens_reach_the_products_the_demo_shows(recognizer: ProductRecognizer) -> None:
+    """`make demo` tells these four calls' story; a lexicon change must not break it unnoticed."""
+    from services.demo import DEMO_CONTACTS
+
+    expected = ["paspoort", "melding_openbare_ruimte_(algemeen)", "belastingkwijtschelding", "huishHulp"]
+    assert [top(recognizer, question)[0] for _, question, _ in DEMO_CONTACTS] == expected
