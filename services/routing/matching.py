@@ -213,9 +213,8 @@ class Router:
     def eligible_agents(self, tenant: str, queue: str) -> tuple[int, int]:
         """(available now, eligible at all) agents for a queue, by home pool."""
         department = queue
-        eligible = [
-            a for a in self.agents.values() if a.home(tenant) and (not a.departments or department in a.departments)
-        ]
+        agents = list(self.agents.values())
+        eligible = [a for a in agents if a.home(tenant) and (not a.departments or department in a.departments)]
         return sum(1 for a in eligible if a.connected and a.state == "AVAILABLE"), len(eligible)
 
     def accept(self, agent_name: str, contact_name: str, now: float) -> ContactState:
@@ -286,7 +285,9 @@ class Router:
     # Figures ----------------------------------------------------------------
 
     def queue_figures(self, tenant: str, now: float) -> list[dict[str, float | int | str]]:
-        queues = {q for (t, q) in self.figures if t == tenant}
+        """Also read by the metrics exporter's thread: dicts are copied (one C call each, so under the
+        GIL) before they are iterated, never iterated while the event loop may change them."""
+        queues = {q for (t, q) in list(self.figures) if t == tenant}
         result: list[dict[str, float | int | str]] = []
         for queue in sorted(queues):
             fig = self.figures[(tenant, queue)]
