@@ -15,6 +15,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import UTC
+from functools import lru_cache
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -56,6 +57,13 @@ def stamp(seconds: float) -> Timestamp:
     elif micros < 0:
         whole, micros = whole - 1, micros + 1_000_000
     return Timestamp(seconds=int(whole), nanos=micros * 1000)
+
+
+@lru_cache(maxsize=4096)
+def tenant_id(name: str) -> str:
+    """`tenants/gm0268` -> `gm0268`; parsed once per name (invalid names raise, and are not kept)."""
+    (tenant,) = names.parse("tenant", name, "tenants")
+    return tenant
 
 
 def seconds_of(ts: Timestamp) -> float:
@@ -209,8 +217,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     def _tenant(self, request: pb.RouteContactRequest) -> str:
         target = request.WhichOneof("target")
         if target == "tenant":
-            (tenant,) = names.parse("tenant", request.tenant, "tenants")
-            return tenant
+            return tenant_id(request.tenant)
         if target == "entry_point":
             kind = ENTRY_KINDS.get(request.entry_point.kind)
             if kind is None:
@@ -251,7 +258,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         )
         name = f"tenants/{tenant}/contacts/{contact_id}"
         known = self.state.router.contacts.get(name)
-        candidates: list[pb.ProductCandidate] = []
+        response = pb.RouteContactResponse()
         product = None
         subject = request.WhichOneof("subject")
         if subject == "product_uri":
@@ -266,7 +273,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             if len(request.question) > QUESTION_MAX:
                 raise invalid_argument("question", f"at most {QUESTION_MAX} characters")
             matches = self.recognition.recognize(catalogue.recognizer, request.question, 5)
-            candidates = [pb.ProductCandidate(uri=m.uri, name=m.name, score=m.score) for m in matches]
+            add_candidate = response.candidates.add  # built in place: no copy into the reply
+            for m in matches:
+                add_candidate(uri=m.uri, name=m.name, score=m.score)
             if matches and matches[0].score >= CONFIDENCE_THRESHOLD:
                 product = catalogue.by_uri.get(matches[0].uri)
         snapshot = catalogue.snapshot
@@ -298,8 +307,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             env = events.envelope(tenant, contact_id, contact_routed=routed)
             await self.bus.publish(events.subject(tenant, "contact", "routed"), env)
             self.state.apply(env)
-        contact = self.contact_message(self.state.router.contacts[name])
-        return pb.RouteContactResponse(contact=contact, candidates=candidates, recognised=product is not None)
+        response.contact.CopyFrom(self.contact_message(self.state.router.contacts[name]))
+        response.recognised = product is not None
+        return response
 
     def contact_message(self, c: ContactState) -> pb.Contact:
         catalogue = self.state.catalogues.get(c.tenant)
