@@ -19,7 +19,7 @@ SHORT_ABANDON_SECONDS = 5.0
 OFFER_TIMEOUT_SECONDS = 15.0
 
 
-@dataclass
+@dataclass(slots=True)
 class AgentState:
     name: str
     tenants: frozenset[str]
@@ -44,7 +44,7 @@ class AgentState:
         return tenant in self.tenants
 
 
-@dataclass
+@dataclass(slots=True)
 class ContactState:
     name: str
     tenant: str
@@ -75,7 +75,7 @@ class Offer:
     overflow: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class QueueFigures:
     answered: int = 0
     answered_within: int = 0
