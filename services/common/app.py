@@ -44,6 +44,8 @@ class ServiceApp:
         self.outbox: OutboxRelay
 
     def register(self, server: grpc.aio.Server) -> None:
+        """Adds the servicers. `server` is a GuardedRegistry (services/common/server.py) standing in
+        for the grpc.aio.Server, so that every method is registered behind the platform guard."""
         raise NotImplementedError
 
     async def prepare(self) -> list[Loop]:
