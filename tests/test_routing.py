@@ -341,3 +341,21 @@ async def test_repeat_contact_flagged_from_open_callback_events(stubs, settings,
     stats = await stub.GetQueueStats(rt.GetQueueStatsRequest(tenant="tenants/gm0268"), metadata=admin)
     assert sum(q.repeat_contacts for q in stats.queues) == 1
     assert timedelta(0) <= datetime.now(UTC) - repeat.contact.enqueue_time.ToDatetime(UTC) < timedelta(minutes=1)
+
+
+def test_timestamps_read_and_written_without_datetimes_agree_with_protobuf() -> None:
+    """The hot path reads and writes Timestamps by arithmetic; it must give what protobuf's datetime way gives."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from services.routing.service import seconds_of, stamp
+
+    @given(st.integers(-62_135_596_800, 253_402_300_799), st.integers(0, 999_999_999))
+    def check(seconds: int, nanos: int) -> None:
+        ts = Timestamp(seconds=seconds, nanos=nanos)
+        assert seconds_of(ts) == ts.ToDatetime(UTC).timestamp()
+        if 0 <= seconds < 4_102_444_800:  # up to 2100 a float still holds the microseconds
+            assert stamp(seconds_of(ts)).ToDatetime(UTC) == ts.ToDatetime(UTC)
+
+    check()
