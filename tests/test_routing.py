@@ -359,3 +359,19 @@ def test_timestamps_read_and_written_without_datetimes_agree_with_protobuf() -> 
             assert stamp(seconds_of(ts)).ToDatetime(UTC) == ts.ToDatetime(UTC)
 
     check()
+
+
+def test_contact_ids_are_the_uuid5_of_tenant_and_request_id() -> None:
+    """Contact ids from request_ids must stay what they were (uuid5), or a retry across an upgrade routes twice."""
+    import uuid
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from services.routing.service import CONTACT_NS, contact_uuid
+
+    @given(st.text(max_size=140))
+    def check(key: str) -> None:
+        assert contact_uuid(key) == str(uuid.uuid5(CONTACT_NS, key))
+
+    check()
