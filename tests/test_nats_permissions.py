@@ -23,7 +23,8 @@ from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from services import cli
-from services.callbacks import contacts, lease
+from services.callbacks import app as callbacks_app
+from services.callbacks import contacts
 from services.callbacks.app import CallbacksApp
 from services.common import auth, client, natsauth
 from services.common.app import ServiceApp
@@ -256,7 +257,7 @@ async def test_the_services_work_end_to_end_each_as_its_own_user(  # type: ignor
 
 def test_named_buckets_and_consumer_are_the_services_own() -> None:
     assert natsauth.AGENTS == routing_app.AGENTS_BUCKET
-    assert natsauth.LEASES == lease.BUCKET
+    assert natsauth.LEASES == callbacks_app.LEASE_BUCKET
     assert natsauth.CONTACT_USAGE_CONSUMER == contacts.CONSUMER
 
 

@@ -17,8 +17,6 @@ from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from services.callbacks import contacts, deadlines, purge, stats
 from services.callbacks.changes import ChangeNotifier
-from services.callbacks.lease import Lease
-from services.callbacks.lease import bucket as lease_bucket
 from services.callbacks.models import TABLES
 from services.callbacks.scheduler import Scheduler
 from services.callbacks.service import CallbackService, system_clock
@@ -26,7 +24,10 @@ from services.common import telemetry
 from services.common.app import Loop, ServiceApp
 from services.common.config import Settings
 from services.common.consumer import consume
+from services.common.lease import Lease
 from services.common.snapshots import SnapshotFollower
+
+LEASE_BUCKET = "callbacks-leases"
 
 GAUGE_CACHE_SECONDS = 10.0
 
@@ -68,7 +69,7 @@ class CallbacksApp(ServiceApp):
             self.clock,
             self.watch_poll_seconds,
         )
-        lease = Lease(await lease_bucket(self.bus), "scheduler", self.lease_ttl, self.instance)
+        lease = Lease(await self.bus.key_value(LEASE_BUCKET), "scheduler", self.lease_ttl, self.instance)
         self.scheduler = Scheduler(
             self.db, lease, self.clock, self.committed, self.scheduler_interval, writer=self.servicer.writer
         )

@@ -1,6 +1,6 @@
 """The deadline scheduler: warning, breach and escalation events, sent once each.
 
-One instance acts at a time (a lease in JetStream KV, services/callbacks/lease.py). Each
+One instance acts at a time (a lease in JetStream KV, services/common/lease.py). Each
 flag (warned, breached, escalated) is set by compare-and-set in the same transaction as its
 change-log row, audit entry and outbox event, so across restarts and failovers no event is
 lost (the flag stays unset until the event is committed) and none is sent twice (a set flag
@@ -24,10 +24,10 @@ from sqlmodel import Session, col, select
 
 from services.callbacks import repository, states
 from services.callbacks.changes import Writer, lock_counter, record
-from services.callbacks.lease import Lease
 from services.callbacks.models import CallbackRow, aware, utc
 from services.common.auth import Principal, Role
 from services.common.db import Database
+from services.common.lease import Lease
 
 log = logging.getLogger(__name__)
 

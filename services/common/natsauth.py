@@ -21,7 +21,7 @@ from services.common.snapshots import BUCKET as SNAPSHOTS
 
 SERVICES = ("tenancy", "routing", "callbacks")
 # Named here, not imported: common does not import the services. tests/test_nats_permissions.py
-# checks that they still match services/routing/app.py, services/callbacks/{lease,contacts}.py.
+# checks that they still match services/routing/app.py, services/callbacks/{app,contacts}.py.
 AGENTS = "routing-agents"
 LEASES = "callbacks-leases"
 CONTACT_USAGE_CONSUMER = "callbacks-contact-usage"

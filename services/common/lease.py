@@ -17,14 +17,6 @@ import uuid
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from services.common.events import EventBus
-
-BUCKET = "callbacks-leases"
-
-
-async def bucket(bus: EventBus) -> KeyValue:
-    return await bus.key_value(BUCKET)
-
 
 class Lease:
     def __init__(self, kv: KeyValue, key: str, ttl_seconds: float = 15.0, holder: str = "") -> None:
