@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Envelope(_message.Message):
-    __slots__ = ("id", "tenant", "occurred_at", "tenant_changed", "contact_routed", "contact_changed", "agent_changed", "callback_changed")
+    __slots__ = ("id", "tenant", "occurred_at", "tenant_changed", "contact_routed", "contact_changed", "agent_changed", "callback_changed", "matcher_elected")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class Envelope(_message.Message):
     CONTACT_CHANGED_FIELD_NUMBER: _ClassVar[int]
     AGENT_CHANGED_FIELD_NUMBER: _ClassVar[int]
     CALLBACK_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    MATCHER_ELECTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -28,7 +29,8 @@ class Envelope(_message.Message):
     contact_changed: ContactChanged
     agent_changed: AgentChanged
     callback_changed: CallbackChanged
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant_changed: _Optional[_Union[TenantChanged, _Mapping]] = ..., contact_routed: _Optional[_Union[ContactRouted, _Mapping]] = ..., contact_changed: _Optional[_Union[ContactChanged, _Mapping]] = ..., agent_changed: _Optional[_Union[AgentChanged, _Mapping]] = ..., callback_changed: _Optional[_Union[CallbackChanged, _Mapping]] = ...) -> None: ...
+    matcher_elected: MatcherElected
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant_changed: _Optional[_Union[TenantChanged, _Mapping]] = ..., contact_routed: _Optional[_Union[ContactRouted, _Mapping]] = ..., contact_changed: _Optional[_Union[ContactChanged, _Mapping]] = ..., agent_changed: _Optional[_Union[AgentChanged, _Mapping]] = ..., callback_changed: _Optional[_Union[CallbackChanged, _Mapping]] = ..., matcher_elected: _Optional[_Union[MatcherElected, _Mapping]] = ...) -> None: ...
 
 class TenantChanged(_message.Message):
     __slots__ = ("tenant", "snapshot_version", "resource", "resource_name")
@@ -43,7 +45,7 @@ class TenantChanged(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., resource: _Optional[str] = ..., resource_name: _Optional[str] = ...) -> None: ...
 
 class ContactRouted(_message.Message):
-    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks")
+    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks", "candidates", "recognised", "open_callback_details")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +61,9 @@ class ContactRouted(_message.Message):
     TENANT_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_NAME_FIELD_NUMBER: _ClassVar[int]
     OPEN_CALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    RECOGNISED_FIELD_NUMBER: _ClassVar[int]
+    OPEN_CALLBACK_DETAILS_FIELD_NUMBER: _ClassVar[int]
     contact: str
     channel: _common_pb2.Channel
     product_uri: str
@@ -74,31 +79,70 @@ class ContactRouted(_message.Message):
     tenant: str
     product_name: str
     open_callbacks: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ...) -> None: ...
+    candidates: _containers.RepeatedCompositeFieldContainer[ProductCandidate]
+    recognised: bool
+    open_callback_details: _containers.RepeatedCompositeFieldContainer[OpenCallback]
+    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ..., open_callback_details: _Optional[_Iterable[_Union[OpenCallback, _Mapping]]] = ...) -> None: ...
+
+class ProductCandidate(_message.Message):
+    __slots__ = ("uri", "name", "score")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    name: str
+    score: float
+    def __init__(self, uri: _Optional[str] = ..., name: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+
+class OpenCallback(_message.Message):
+    __slots__ = ("callback", "department", "product_uri", "deadline", "status")
+    CALLBACK_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    callback: str
+    department: str
+    product_uri: str
+    deadline: _timestamp_pb2.Timestamp
+    status: str
+    def __init__(self, callback: _Optional[str] = ..., department: _Optional[str] = ..., product_uri: _Optional[str] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class ContactChanged(_message.Message):
-    __slots__ = ("contact", "change", "agent", "outcome", "queue")
+    __slots__ = ("contact", "change", "agent", "outcome", "queue", "fence")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
+    FENCE_FIELD_NUMBER: _ClassVar[int]
     contact: str
     change: str
     agent: str
     outcome: str
     queue: str
-    def __init__(self, contact: _Optional[str] = ..., change: _Optional[str] = ..., agent: _Optional[str] = ..., outcome: _Optional[str] = ..., queue: _Optional[str] = ...) -> None: ...
+    fence: int
+    def __init__(self, contact: _Optional[str] = ..., change: _Optional[str] = ..., agent: _Optional[str] = ..., outcome: _Optional[str] = ..., queue: _Optional[str] = ..., fence: _Optional[int] = ...) -> None: ...
 
 class AgentChanged(_message.Message):
-    __slots__ = ("agent", "change", "state")
+    __slots__ = ("agent", "change", "state", "session")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     agent: str
     change: str
     state: int
-    def __init__(self, agent: _Optional[str] = ..., change: _Optional[str] = ..., state: _Optional[int] = ...) -> None: ...
+    session: str
+    def __init__(self, agent: _Optional[str] = ..., change: _Optional[str] = ..., state: _Optional[int] = ..., session: _Optional[str] = ...) -> None: ...
+
+class MatcherElected(_message.Message):
+    __slots__ = ("holder", "fence")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    FENCE_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    fence: int
+    def __init__(self, holder: _Optional[str] = ..., fence: _Optional[int] = ...) -> None: ...
 
 class CallbackChanged(_message.Message):
     __slots__ = ("callback", "change", "status", "department", "product_uri", "citizen_key", "deadline", "assignee", "principal", "escalation_target")
