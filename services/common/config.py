@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "data"
+# Run-time data ships inside the package, so an installed wheel finds it wherever it lives.
+DATA: Traversable = files("services") / "data"
 
 DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053}
 # A key for local development only: `kcc up` and the tests use it unless one is configured.
@@ -18,7 +21,18 @@ DEV_SECRET = "kcc-dev-secret-do-not-use-in-production"
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("KCC_DATA_DIR", ROOT / "var")))
     database_url: str = field(default_factory=lambda: os.environ.get("KCC_DATABASE_URL", ""))
+    # One server, or a comma-separated list of a cluster's servers.
     nats_url: str = field(default_factory=lambda: os.environ.get("KCC_NATS_URL", "nats://127.0.0.1:4222"))
+    # The KCC stream and the KV buckets as a service creates them; on an existing stream a service
+    # only raises them (services/common/events.py), it never lowers what an operator set.
+    stream_replicas: int = field(default_factory=lambda: int(os.environ.get("KCC_STREAM_REPLICAS") or 1))
+    stream_max_bytes: int = field(default_factory=lambda: int(os.environ.get("KCC_STREAM_MAX_BYTES") or -1))
+    # Events are kept as long as a closed callback may be (the default retention, one year).
+    stream_max_age_seconds: int = field(
+        default_factory=lambda: int(os.environ.get("KCC_STREAM_MAX_AGE_SECONDS") or 366 * 24 * 3600)
+    )
+    # 0: the same as stream_replicas.
+    kv_replicas: int = field(default_factory=lambda: int(os.environ.get("KCC_KV_REPLICAS") or 0))
     nats_user: str = field(default_factory=lambda: os.environ.get("KCC_NATS_USER", ""))
     nats_password: str = field(default_factory=lambda: os.environ.get("KCC_NATS_PASSWORD", ""))
     host: str = field(default_factory=lambda: os.environ.get("KCC_HOST", "127.0.0.1"))
@@ -43,6 +57,14 @@ class Settings:
     tls_client_key: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CLIENT_KEY", ""))
     # The name to check in the server's certificate when it differs from the target's host.
     tls_server_name: str = field(default_factory=lambda: os.environ.get("KCC_TLS_SERVER_NAME", ""))
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
+    def bucket_replicas(self) -> int:
+        return self.kv_replicas or self.stream_replicas
 
     def port(self, service: str) -> int:
         return int(os.environ.get(f"KCC_{service.upper()}_PORT", DEFAULT_PORTS[service]))
