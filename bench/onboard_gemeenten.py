@@ -2,7 +2,7 @@
 
 Starts its own nats-server (JetStream) and a TenancyApp in-process on a temporary SQLite file
 (or, with --postgres, an embedded PostgreSQL server), onboards all gemeenten in
-data/gemeenten.csv, waits until every tenant's latest snapshot is in the KV bucket, then
+services/data/gemeenten.csv, waits until every tenant's latest snapshot is in the KV bucket, then
 onboards everything again to show that a second run changes nothing.
 
     .venv/bin/python bench/onboard_gemeenten.py [--postgres] [--concurrency 8] [--limit N]

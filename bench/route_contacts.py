@@ -1,6 +1,6 @@
 """RouteContact throughput and latency at 64 concurrent callers, against the bare stack in the same run.
 
-Loads a catalogue for every gemeente in data/gemeenten.csv (the 450 UPL gemeente
+Loads a catalogue for every gemeente in services/data/gemeenten.csv (the 450 UPL gemeente
 products each, default department mapping) as snapshots in JetStream KV, starts the
 routing service as its own process, and drives it over gRPC. The bare stack is a
 gRPC echo server, also its own process, that publishes one JetStream message per

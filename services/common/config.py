@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -11,6 +12,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Run-time data ships inside the package, so an installed wheel finds it wherever it lives.
 DATA: Traversable = files("services") / "data"
+
+
+def open_csv(resource: Traversable) -> io.TextIOWrapper:
+    """Opens a shipped or given CSV file the way the csv module needs it (newline="", BOM dropped)."""
+    return io.TextIOWrapper(resource.open("rb"), encoding="utf-8-sig", newline="")
+
 
 DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053}
 # A key for local development only: `kcc up` and the tests use it unless one is configured.

@@ -27,7 +27,9 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
+
+from services.common.config import DATA, open_csv
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
@@ -45,12 +47,11 @@ __all__ = [
     "stem",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_UPL_PATH = REPO_ROOT / "data" / "upl" / "UPL-actueel.csv"
-DEFAULT_SYNONYMS_PATH = REPO_ROOT / "data" / "upl" / "synonyms.tsv"
+DEFAULT_UPL_PATH = DATA / "upl" / "UPL-actueel.csv"
+DEFAULT_SYNONYMS_PATH = DATA / "upl" / "synonyms.tsv"
 #: Real Dutch words (from the OpenTaal word list) that are one typo away from a catalogue word;
 #: the typo fallback leaves them alone ("nicht" is not a typo of "nacht").
-DEFAULT_REAL_WORDS_PATH = REPO_ROOT / "data" / "nl" / "real-words-near-catalogue.txt"
+DEFAULT_REAL_WORDS_PATH = DATA / "nl" / "real-words-near-catalogue.txt"
 
 
 def _words(text: str) -> frozenset[str]:
@@ -800,11 +801,11 @@ def _ivr_key(code: str) -> str:
 # -- catalogue loading ------------------------------------------------------------------------
 
 
-def load_upl_products(path: Path = DEFAULT_UPL_PATH, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
+def load_upl_products(path: Traversable = DEFAULT_UPL_PATH, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
     """(uri, name) per product; the UPL repeats a product once per legal basis."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
-    with Path(path).open(encoding="utf-8", newline="") as fh:
+    with open_csv(path) as fh:
         for row in csv.DictReader(fh):
             uri = (row.get("URI") or "").strip()
             name = (row.get("UniformeProductnaam") or "").strip()
@@ -818,10 +819,10 @@ def load_upl_products(path: Path = DEFAULT_UPL_PATH, *, gemeente_only: bool = Tr
 
 
 @lru_cache(maxsize=4)
-def load_real_words(path: Path = DEFAULT_REAL_WORDS_PATH) -> frozenset[str]:
+def load_real_words(path: Traversable = DEFAULT_REAL_WORDS_PATH) -> frozenset[str]:
     """Words from a one-word-a-line list (``#`` comments); empty when the file is missing."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return frozenset()
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
@@ -829,7 +830,7 @@ def load_real_words(path: Path = DEFAULT_REAL_WORDS_PATH) -> frozenset[str]:
 
 def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list[str]:
     """The words of a Dutch word list that the typo fallback would otherwise "correct" into a
-    catalogue word: how ``data/nl/real-words-near-catalogue.txt`` is made (see data/SOURCES.md)::
+    catalogue word: how ``services/data/nl/real-words-near-catalogue.txt`` is made (see services/data/SOURCES.md)::
 
         rec = ProductRecognizer(default_catalogue(), real_words=frozenset())
         words = Path("/usr/share/dict/dutch").read_text(encoding="utf-8").split()
@@ -855,10 +856,10 @@ def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list
     return sorted(out)
 
 
-def load_default_synonyms(path: Path = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
+def load_default_synonyms(path: Traversable = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
     """slug -> synonyms from the shipped lexicon (``slug<TAB>phrase, phrase, ...``)."""
     merged: dict[str, list[str]] = {}
-    with Path(path).open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n")
             if not line.strip() or line.lstrip().startswith("#"):

@@ -6,14 +6,14 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names
-from services.common.config import DATA
+from services.common.config import DATA, open_csv
 from services.common.errors import failed_precondition, invalid_argument
 from services.tenancy.models import DepartmentRow, ProductRow, utcnow
 
@@ -125,7 +125,7 @@ def upl_row_problem(name: str, uri: str) -> str | None:
 
 
 def read_upl_csv(
-    path: Path = UPL_CSV, gemeente_only: bool = True, progress: Callable[[int], None] | None = None
+    path: Traversable = UPL_CSV, gemeente_only: bool = True, progress: Callable[[int], None] | None = None
 ) -> list[UplProduct]:
     """Reads the published UPL list; rows repeat per legal basis, so products are deduplicated by URI.
 
@@ -133,7 +133,7 @@ def read_upl_csv(
     `progress(n)` is called as rows are read (for a progress bar).
     """
     products: dict[str, UplProduct] = {}
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with open_csv(path) as handle:
         reader = csv.DictReader(handle)
         missing = {"UniformeProductnaam", "URI"} - set(reader.fieldnames or ())
         if missing:

@@ -14,6 +14,7 @@ import json
 import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -256,7 +257,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
     p = _add(groups, "onboard", _onboard, "onboard one gemeente: tenant, departments, catalogue, entry point")
     _tenant_arg(p)
-    p.add_argument("--name", default="", help="display name (default: from data/gemeenten.csv)")
+    p.add_argument("--name", default="", help="display name (default: from the shipped gemeenten.csv)")
     p.add_argument("--short-number", "--entry-point", dest="short_number", default="", help="e.g. 14024")
     p.add_argument("--upl", type=Path, default=catalogue.UPL_CSV)
 
@@ -805,7 +806,7 @@ async def _calendar_remove_day(stub: Stub, md: Metadata, args: argparse.Namespac
 # -- import, onboarding, export ---------------------------------------------------------------
 
 
-def _read_upl(path: Path, gemeente_only: bool = True, show_progress: bool = True) -> list[catalogue.UplProduct]:
+def _read_upl(path: Traversable, gemeente_only: bool = True, show_progress: bool = True) -> list[catalogue.UplProduct]:
     """Reads and validates the file with a progress bar; a malformed row raises UsageError naming its line."""
     try:
         with path.open(encoding="utf-8-sig") as handle:

@@ -14,14 +14,14 @@ import asyncio
 import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import grpc
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common.citizen import normalise_phone
-from services.common.config import DATA
+from services.common.config import DATA, open_csv
 from services.tenancy.catalogue import (
     DEFAULT_DEPARTMENTS,
     FALLBACK_DEPARTMENT,
@@ -43,11 +43,11 @@ class Gemeente:
     short_number: str = ""  # 14024, if the file has one
 
 
-def read_gemeenten(path: Path = GEMEENTEN_CSV) -> list[Gemeente]:
+def read_gemeenten(path: Traversable = GEMEENTEN_CSV) -> list[Gemeente]:
     """Reads `gemeentecode,naam[,kort_nummer]`; the code becomes the tenant id in lower case."""
     gemeenten: list[Gemeente] = []
     seen: set[str] = set()
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with open_csv(path) as handle:
         reader = csv.DictReader(handle)
         missing = {"gemeentecode", "naam"} - set(reader.fieldnames or ())
         if missing:
@@ -64,7 +64,7 @@ def read_gemeenten(path: Path = GEMEENTEN_CSV) -> list[Gemeente]:
     return gemeenten
 
 
-def gemeente_name(tenant: str, path: Path = GEMEENTEN_CSV) -> str:
+def gemeente_name(tenant: str, path: Traversable = GEMEENTEN_CSV) -> str:
     """The name of a gemeente from the shipped list, or "" if it is not there."""
     return next((g.name for g in read_gemeenten(path) if g.tenant == tenant), "")
 
