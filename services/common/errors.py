@@ -80,6 +80,11 @@ def unauthenticated(message: str) -> ApiError:
     return ApiError(grpc.StatusCode.UNAUTHENTICATED, message, "UNAUTHENTICATED")
 
 
+def unavailable(message: str, reason: str = "BACKEND_UNAVAILABLE") -> ApiError:
+    """A backend (NATS, the database) is down or electing a leader: retry with the same request_id."""
+    return ApiError(grpc.StatusCode.UNAVAILABLE, message, reason)
+
+
 def _details(error: grpc.RpcError, kind: type[M]) -> list[M]:
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     found = []
