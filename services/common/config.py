@@ -51,8 +51,20 @@ class Settings:
     citizen_key_secret: str = field(
         default_factory=lambda: os.environ.get("KCC_CITIZEN_KEY_SECRET", DEV_SECRET + "-citizen")
     )
-    # Fernet key (urlsafe base64, 32 bytes) for personal data at rest.
+    # Fernet keys (urlsafe base64, 32 bytes) for personal data at rest, comma-separated, newest first:
+    # new writes use the newest, older ones still read (`kcc callbacks reencrypt` moves rows on).
     encryption_key: str = field(default_factory=lambda: os.environ.get("KCC_ENCRYPTION_KEY", ""))
+    # development or production: production refuses development keys and missing settings
+    # (services/common/production.py).
+    env: str = field(default_factory=lambda: os.environ.get("KCC_ENV", "development"))
+    # Token keys `kid:secret,kid:secret`, newest first: the newest signs, every one verifies, so a
+    # key rotates without downtime. Empty: KCC_AUTH_SECRET alone, as key id `default`.
+    auth_keys: str = field(default_factory=lambda: os.environ.get("KCC_AUTH_KEYS", ""))
+    # Carried by every citizen key (`<version>.<hash>`) so a rotated secret's keys are told apart.
+    citizen_key_version: str = field(default_factory=lambda: os.environ.get("KCC_CITIZEN_KEY_VERSION", ""))
+    # A plaintext listener with only grpc.health.v1 for the kubelet's probes (which cannot speak
+    # TLS) when the service port is TLS; 0: none.
+    health_port: int = field(default_factory=lambda: int(os.environ.get("KCC_HEALTH_PORT") or 0))
     # Recent recognition results kept per catalogue (hashes of the text only); 0 turns it off.
     recognition_cache: int = field(default_factory=lambda: int(os.environ.get("KCC_RECOGNITION_CACHE") or 4096))
     tls_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CERT", ""))
