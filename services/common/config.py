@@ -19,6 +19,17 @@ def open_csv(resource: Traversable) -> io.TextIOWrapper:
     return io.TextIOWrapper(resource.open("rb"), encoding="utf-8-sig", newline="")
 
 
+def _migrate_at_start() -> bool:
+    value = os.environ.get("KCC_MIGRATE_AT_START", "").strip().lower()
+    if not value:
+        return os.environ.get("KCC_ENV", "development") != "production"
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError(f"KCC_MIGRATE_AT_START must be true or false, not {value!r}")
+
+
 DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053}
 # A key for local development only: `kcc up` and the tests use it unless one is configured.
 DEV_SECRET = "kcc-dev-secret-do-not-use-in-production"
@@ -57,6 +68,9 @@ class Settings:
     # development or production: production refuses development keys and missing settings
     # (services/common/production.py).
     env: str = field(default_factory=lambda: os.environ.get("KCC_ENV", "development"))
+    # Bring the database schema up to date when a service starts (under a lock); off in production,
+    # where `kcc db upgrade` runs before a roll-out and a service on an older schema refuses to start.
+    migrate_at_start: bool = field(default_factory=_migrate_at_start)
     # Token keys `kid:secret,kid:secret`, newest first: the newest signs, every one verifies, so a
     # key rotates without downtime. Empty: KCC_AUTH_SECRET alone, as key id `default`.
     auth_keys: str = field(default_factory=lambda: os.environ.get("KCC_AUTH_KEYS", ""))
