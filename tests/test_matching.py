@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, ContactState, Router
+from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, ContactState, Offer, Router
 
 
 def contact(
@@ -30,15 +30,30 @@ def agent(
     return a
 
 
+def decide(router: Router, now: float) -> list[Offer]:
+    """What the leader does: decide, then apply each decision (as the stream would)."""
+    offers = router.match(now)
+    for offer in offers:
+        assert router.offer(offer.contact, offer.agent, now)
+    return offers
+
+
+def expire(router: Router, now: float) -> list[Offer]:
+    expired = router.expired_offers(now)
+    for offer in expired:
+        assert router.expire_offer(offer.contact, offer.agent, now)
+    return expired
+
+
 def test_higher_priority_first_then_longest_waiting() -> None:
     router = Router()
     router.enqueue(contact("c-old", at=1.0))
     router.enqueue(contact("c-new", at=2.0))
     router.enqueue(contact("c-urgent", at=3.0, priority=7))
     agent(router, "a1", 0.0, {"gm0268"})
-    assert [o.contact for o in router.match(now=4.0)] == ["c-urgent"]
+    assert [o.contact for o in decide(router, now=4.0)] == ["c-urgent"]
     agent(router, "a2", 0.0, {"gm0268"})
-    assert [o.contact for o in router.match(now=4.0)] == ["c-old"]
+    assert [o.contact for o in decide(router, now=4.0)] == ["c-old"]
 
 
 def test_longest_idle_agent_gets_the_offer() -> None:
@@ -46,7 +61,7 @@ def test_longest_idle_agent_gets_the_offer() -> None:
     agent(router, "recent", idle_since=100.0, tenants={"gm0268"})
     agent(router, "longest", idle_since=10.0, tenants={"gm0268"})
     router.enqueue(contact("c1", at=101.0))
-    (offer,) = router.match(now=102.0)
+    (offer,) = decide(router, now=102.0)
     assert offer.agent == "longest"
 
 
@@ -55,9 +70,9 @@ def test_rejected_offer_goes_to_the_next_agent() -> None:
     agent(router, "a1", 1.0, {"gm0268"})
     agent(router, "a2", 2.0, {"gm0268"})
     router.enqueue(contact("c1", at=3.0))
-    (first,) = router.match(now=3.0)
+    (first,) = decide(router, now=3.0)
     router.reject(first.agent, "c1")
-    (second,) = router.match(now=4.0)
+    (second,) = decide(router, now=4.0)
     assert (first.agent, second.agent) == ("a1", "a2")
 
 
@@ -65,9 +80,9 @@ def test_offer_times_out_returns_contact_and_makes_agent_not_ready() -> None:
     router = Router()
     a1 = agent(router, "a1", 1.0, {"gm0268"})
     router.enqueue(contact("c1", at=2.0))
-    router.match(now=2.0)
-    assert router.expire_offers(now=2.0 + OFFER_TIMEOUT_SECONDS - 0.1) == []
-    (expired,) = router.expire_offers(now=2.0 + OFFER_TIMEOUT_SECONDS)
+    decide(router, now=2.0)
+    assert expire(router, now=2.0 + OFFER_TIMEOUT_SECONDS - 0.1) == []
+    (expired,) = expire(router, now=2.0 + OFFER_TIMEOUT_SECONDS)
     assert expired.agent == "a1" and router.contacts["c1"].state == "QUEUED" and a1.state == "BREAK"
 
 
@@ -75,8 +90,8 @@ def test_overflow_to_other_pool_only_after_threshold_and_counted() -> None:
     router = Router()
     agent(router, "arnhem-agent", 1.0, {"gm0202"}, overflow={"gm0268"})
     router.enqueue(contact("c1", at=10.0))
-    assert router.match(now=10.0 + 19.9) == []
-    (offer,) = router.match(now=10.0 + 20.0)
+    assert decide(router, now=10.0 + 19.9) == []
+    (offer,) = decide(router, now=10.0 + 20.0)
     assert offer.overflow and router.contacts["c1"].overflowed
     assert router.queue_figures("gm0268", now=31.0)[0]["overflowed"] == 1
 
@@ -85,7 +100,7 @@ def test_agent_without_overflow_right_never_gets_other_tenant() -> None:
     router = Router()
     agent(router, "arnhem-only", 1.0, {"gm0202"})
     router.enqueue(contact("c1", at=0.0))
-    assert router.match(now=1000.0) == []
+    assert decide(router, now=1000.0) == []
 
 
 def test_abandonment_short_abandons_apart_and_service_level() -> None:
@@ -96,7 +111,7 @@ def test_abandonment_short_abandons_apart_and_service_level() -> None:
     router.abandon("short", now=3.0)
     router.abandon("long", now=60.0)
     a = agent(router, "a1", 0.0, {"gm0268"})
-    router.match(now=10.0)
+    decide(router, now=10.0)
     router.accept(a.name, "answered", now=10.0)
     fig = router.queue_figures("gm0268", now=61.0)[0]
     assert (fig["short_abandoned"], fig["abandoned"], fig["answered"]) == (1, 1, 1)
@@ -142,12 +157,12 @@ def test_waiting_index_matches_the_contacts_through_any_sequence_of_steps() -> N
                     contact(name, at=now, tenant=("gm0268", "gm0202")[c % 2], queue=("afval", "wmo")[c % 3 % 2])
                 )
             elif step == "match":
-                for offer in router.match(now):
+                for offer in decide(router, now):
                     assert router.agents[offer.agent].offer == offer.contact
             elif step == "expire":
-                router.expire_offers(now)
+                expire(router, now)
             elif step == "break":
-                router.set_state(ag.name, "BREAK", now)
+                router.set_state(ag.name, "BREAK", now)  # a break revokes the agent's offer
                 router.set_state(ag.name, "AVAILABLE", now + 1)
             elif known is None:
                 continue
@@ -164,3 +179,39 @@ def test_waiting_index_matches_the_contacts_through_any_sequence_of_steps() -> N
             assert all(key == (x.tenant, x.queue) for key, w in router.queued.items() for x in w.values())
 
     run()
+
+
+def test_matching_decides_without_changing_anything() -> None:
+    router = Router()
+    a1 = agent(router, "a1", 1.0, {"gm0268"})
+    router.enqueue(contact("c1", at=2.0))
+    assert [o.contact for o in router.match(now=3.0)] == ["c1"]
+    assert router.contacts["c1"].state == "QUEUED" and a1.offer == ""
+    assert router.match(now=3.0) == router.match(now=3.0)
+
+
+def test_a_decision_that_lost_its_race_changes_nothing() -> None:
+    """Two decisions for one agent (say from two leaders) in the stream: only the first applies."""
+    router = Router()
+    agent(router, "a1", 1.0, {"gm0268"})
+    router.enqueue(contact("c1", at=2.0))
+    router.enqueue(contact("c2", at=2.5))
+    assert router.offer("c1", "a1", 3.0)
+    assert not router.offer("c2", "a1", 3.0)  # the agent holds an offer
+    assert not router.offer("c1", "a1", 3.0)  # the contact is no longer waiting
+    router.abandon("c1", 4.0)
+    assert not router.accept("a1", "c1", 4.5)  # withdrawn before the accept reached the stream
+    assert not router.expire_offer("c1", "a1", 20.0)
+    assert router.contacts["c2"].state == "QUEUED" and router.agents["a1"].state == "AVAILABLE"
+
+
+def test_a_newer_desktop_session_replaces_the_older_one() -> None:
+    router = Router()
+    a = agent(router, "a1", 1.0, {"gm0268"})
+    router.connect("a1", "s1", 2.0)
+    router.enqueue(contact("c1", at=2.0))
+    decide(router, now=3.0)
+    router.connect("a1", "s2", 4.0)  # the desktop came back through another replica
+    assert router.disconnect("a1", "s1", 5.0) == "" and a.connected and a.offer == "c1"
+    assert router.disconnect("a1", "s2", 6.0) == "c1" and not a.connected
+    assert router.contacts["c1"].state == "QUEUED"

@@ -32,6 +32,7 @@ from services.common.citizen import citizen_key
 from services.common.config import ROOT, Settings
 from services.common.natsserver import NatsServer, NatsServerError, find_nats_server
 from services.routing import app as routing_app
+from services.routing import leader
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
@@ -258,6 +259,7 @@ async def test_the_services_work_end_to_end_each_as_its_own_user(  # type: ignor
 def test_named_buckets_and_consumer_are_the_services_own() -> None:
     assert natsauth.AGENTS == routing_app.AGENTS_BUCKET
     assert natsauth.LEASES == callbacks_app.LEASE_BUCKET
+    assert natsauth.ROUTING_LEASES == leader.LEASE_BUCKET
     assert natsauth.CONTACT_USAGE_CONSUMER == contacts.CONSUMER
 
 

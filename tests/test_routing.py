@@ -349,7 +349,7 @@ def test_timestamps_read_and_written_without_datetimes_agree_with_protobuf() -> 
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from services.routing.service import seconds_of, stamp
+    from services.routing.state import seconds_of, stamp
 
     @given(st.integers(-62_135_596_800, 253_402_300_799), st.integers(0, 999_999_999))
     def check(seconds: int, nanos: int) -> None:

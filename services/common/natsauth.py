@@ -21,8 +21,9 @@ from services.common.snapshots import BUCKET as SNAPSHOTS
 
 SERVICES = ("tenancy", "routing", "callbacks")
 # Named here, not imported: common does not import the services. tests/test_nats_permissions.py
-# checks that they still match services/routing/app.py, services/callbacks/{app,contacts}.py.
+# checks that they still match services/routing/{app,leader}.py, services/callbacks/{app,contacts}.py.
 AGENTS = "routing-agents"
+ROUTING_LEASES = "routing-leases"
 LEASES = "callbacks-leases"
 CONTACT_USAGE_CONSUMER = "callbacks-contact-usage"
 
@@ -72,13 +73,17 @@ def service_user(service: str) -> NatsUser:
         # Outbox: kcc.<tenant>.tenancy.changed; writes the compiled snapshots.
         publish = [*stream, _events("tenancy"), *_bucket(SNAPSHOTS, put=True)]
     elif service == "routing":
-        # Publishes contact events; follows snapshots; keeps agents in its own bucket; replays
-        # contact and callback events through ephemeral ordered consumers.
+        # Publishes contact events, agent sessions and matcher elections; follows snapshots;
+        # keeps agents in its own bucket and the matcher's lease in another; follows contact,
+        # agent and callback events through ephemeral ordered consumers.
         publish = [
             *stream,
             _events("contact"),
+            "kcc.platform.agent.>",
+            "kcc.platform.matcher.>",
             *_bucket(SNAPSHOTS, watch=True),
-            *_bucket(AGENTS, watch=True, put=True),
+            *_bucket(AGENTS, get=True, watch=True, put=True),
+            *_bucket(ROUTING_LEASES, get=True, put=True),
             f"{API}.CONSUMER.CREATE.{STREAM}",
             f"{API}.CONSUMER.INFO.{STREAM}.*",
             f"$JS.FC.{STREAM}.>",

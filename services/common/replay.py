@@ -20,12 +20,12 @@ from services.common.events import STREAM, EventBus, consumer_span
 async def replay(
     bus: EventBus,
     filter_subject: str,
-    apply: Callable[[events_pb2.Envelope, bool], None],
+    apply: Callable[[events_pb2.Envelope], None],
     since: datetime | None = None,
     follow: bool = False,
     catch_up_seconds: float = 120.0,
 ) -> Subscription | None:
-    """Applies every stored event (with replay=True), returns once caught up; live ones follow if asked."""
+    """Applies every stored event, returns once caught up; live ones follow if asked."""
     caught_up = asyncio.Event()
 
     async def on_message(msg: Msg) -> None:
@@ -33,9 +33,9 @@ async def replay(
         env = events_pb2.Envelope.FromString(msg.data)
         if live:
             with consumer_span(msg, env, f"replay:{filter_subject}"):
-                apply(env, False)
+                apply(env)
         else:
-            apply(env, True)
+            apply(env)
         if not live and msg.metadata.num_pending == 0:
             caught_up.set()
 

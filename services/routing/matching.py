@@ -1,7 +1,7 @@
 """The in-memory heart of routing: queues of waiting contacts, agents, offers and the figures.
 
-Pure and synchronous so it can be tested without servers; the service feeds it
-events (its own, replayed from JetStream on start) and acts on what it decides.
+Pure and synchronous so it can be tested without servers: the matcher decides from it,
+and services/routing/state.py applies each event of the stream to it.
 Rules: within a queue, higher priority first, then longest waiting; the offer goes
 to the longest-idle eligible agent; an agent of another tenant's pool becomes
 eligible once the contact has waited past the overflow threshold.
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import fmean
+
+from services.routing.repeats import OpenCallback
 
 # Abandons within this many seconds are short abandons (misdials, IVR drop-outs):
 # counted apart and left out of the service level and the abandonment rate.
@@ -35,6 +37,7 @@ class AgentState:
     connected: bool = False
     active: dict[str, str] = field(default_factory=dict)  # contact -> channel
     offer: str = ""  # contact currently offered to this agent
+    session: str = ""  # the desktop stream that is connected
 
     def free_on(self, channel: str) -> bool:
         used = sum(1 for c in self.active.values() if c == channel)
@@ -42,6 +45,13 @@ class AgentState:
 
     def home(self, tenant: str) -> bool:
         return tenant in self.tenants
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    uri: str
+    name: str
+    score: float
 
 
 @dataclass(slots=True)
@@ -65,6 +75,12 @@ class ContactState:
     repeat_contact: bool = False
     answered_at: float = 0.0
     citizen_key: str = ""
+    # As routed, so a retry and GetContact answer from the stream, not today's catalogue.
+    product_name: str = ""
+    handling: int = 0
+    recognised: bool = False
+    candidates: tuple[Candidate, ...] = ()
+    open_callbacks: tuple[OpenCallback, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,14 @@ class QueueFigures:
 
 
 class Router:
+    """The state, and the rules that change it.
+
+    `match` and `expired_offers` only decide (the leader publishes their decisions); every
+    other method applies one event and checks that it still holds, so a decision that lost a
+    race in the stream (a withdrawn contact, an agent who went on break) changes nothing, the
+    same on every replica.
+    """
+
     def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
         self.offer_timeout = offer_timeout
         self.contacts: dict[str, ContactState] = {}  # every contact of the replay window, finished ones too
@@ -127,11 +151,14 @@ class Router:
             waiting.pop(contact.name, None)
         contact.state = state
 
-    def abandon(self, name: str, now: float) -> ContactState | None:
+    def abandon(self, name: str, now: float) -> str:
+        """The caller hung up; returns the agent whose offer this revokes ("" if none)."""
         contact = self.contacts.get(name)
         if contact is None or contact.state not in ("QUEUED", "OFFERED"):
-            return contact
+            return ""
+        revoked = ""
         if contact.state == "OFFERED":
+            revoked = contact.agent
             self._clear_offer(contact)
         self._set_state(contact, "ABANDONED")
         fig = self.figures[(contact.tenant, contact.queue)]
@@ -139,7 +166,14 @@ class Router:
             fig.short_abandoned += 1
         else:
             fig.abandoned += 1
-        return contact
+        return revoked
+
+    def forget_finished(self, before: float) -> None:
+        """Drops finished contacts older than `before`; the figures keep their counts."""
+        for name in [
+            n for n, c in self.contacts.items() if c.state in ("COMPLETED", "ABANDONED") and c.enqueued_at < before
+        ]:
+            del self.contacts[name]
 
     # Agents -----------------------------------------------------------------
 
@@ -148,22 +182,47 @@ class Router:
         if existing is not None:
             agent.state, agent.state_since, agent.idle_since = existing.state, existing.state_since, existing.idle_since
             agent.connected, agent.active, agent.offer = existing.connected, existing.active, existing.offer
+            agent.session = existing.session
         self.agents[agent.name] = agent
 
-    def set_state(self, name: str, state: str, now: float) -> AgentState:
-        agent = self.agents[name]
+    def connect(self, name: str, session: str, now: float) -> str:
+        """A desktop stream opened: the agent is AVAILABLE. Returns the session it replaces ("" if none)."""
+        agent = self.agents.get(name)
+        if agent is None:
+            return ""
+        replaced = agent.session if agent.connected and agent.session != session else ""
+        agent.connected, agent.session = True, session
+        self.set_state(name, "AVAILABLE", now)
+        return replaced
+
+    def disconnect(self, name: str, session: str, now: float) -> str:
+        """The desktop stream of `session` closed (an older session's close changes nothing).
+        Returns the contact whose offer this revokes ("" if none)."""
+        agent = self.agents.get(name)
+        if agent is None or not agent.connected or agent.session != session:
+            return ""
+        agent.connected = False
+        return self.set_state(name, "OFFLINE", now)
+
+    def set_state(self, name: str, state: str, now: float) -> str:
+        """Returns the contact whose offer this revokes ("" if none); AVAILABLE needs a desktop."""
+        agent = self.agents.get(name)
+        if agent is None or (state == "AVAILABLE" and not agent.connected):
+            return ""
         if agent.state != state:
             agent.state, agent.state_since = state, now
             if state == "AVAILABLE":
                 agent.idle_since = now
+        revoked = ""
         if state != "AVAILABLE" and agent.offer:
+            revoked = agent.offer
             self._requeue(self.contacts[agent.offer], agent)
-        return agent
+        return revoked
 
-    # Offers -----------------------------------------------------------------
+    # Offers: decisions ------------------------------------------------------
 
     def match(self, now: float) -> list[Offer]:
-        """Makes every offer that can be made now; each agent holds at most one offer."""
+        """The offers that can be made now, each agent at most one; changes nothing."""
         offers: list[Offer] = []
         idle = [a for a in self.agents.values() if a.connected and a.state == "AVAILABLE" and not a.offer]
         if not idle:
@@ -185,17 +244,16 @@ class Router:
             home = [a for a in candidates if a.home(contact.tenant)]
             agent = min(home or candidates, key=lambda a: a.idle_since)
             idle.remove(agent)
-            overflow = not agent.home(contact.tenant)
-            self._set_state(contact, "OFFERED")
-            contact.agent = agent.name
-            contact.offer_expires = now + self.offer_timeout
-            if overflow and not contact.overflowed:
-                contact.overflowed = True
-                self.figures[(contact.tenant, contact.queue)].overflowed += 1
-            agent.offer = contact.name
-            self.offered.add(contact.name)
-            offers.append(Offer(contact.name, agent.name, contact.offer_expires, overflow))
+            offers.append(Offer(contact.name, agent.name, now + self.offer_timeout, not agent.home(contact.tenant)))
         return offers
+
+    def expired_offers(self, now: float) -> list[Offer]:
+        """Offers past their time-out; changes nothing."""
+        return [
+            Offer(c.name, c.agent, c.offer_expires, False)
+            for c in (self.contacts[n] for n in self.offered)
+            if c.state == "OFFERED" and c.offer_expires <= now
+        ]
 
     def _eligible(self, agent: AgentState, contact: ContactState, overflow_open: bool) -> bool:
         return (
@@ -217,8 +275,41 @@ class Router:
         eligible = [a for a in agents if a.home(tenant) and (not a.departments or department in a.departments)]
         return sum(1 for a in eligible if a.connected and a.state == "AVAILABLE"), len(eligible)
 
-    def accept(self, agent_name: str, contact_name: str, now: float) -> ContactState:
-        contact = self.contacts[contact_name]
+    # Offers: applied --------------------------------------------------------
+
+    def offer(self, contact_name: str, agent_name: str, now: float) -> bool:
+        """Applies an offer if the contact still waits and the agent is still free for it."""
+        contact = self.contacts.get(contact_name)
+        agent = self.agents.get(agent_name)
+        if (
+            contact is None
+            or agent is None
+            or contact.state != "QUEUED"
+            or not agent.connected
+            or agent.state != "AVAILABLE"
+            or agent.offer
+            or agent.name in contact.declined_by
+            or not agent.free_on(contact.channel)
+        ):
+            return False
+        self._set_state(contact, "OFFERED")
+        contact.agent = agent.name
+        contact.offer_expires = now + self.offer_timeout
+        if not agent.home(contact.tenant) and not contact.overflowed:
+            contact.overflowed = True
+            self.figures[(contact.tenant, contact.queue)].overflowed += 1
+        agent.offer = contact.name
+        self.offered.add(contact.name)
+        return True
+
+    def _holds_offer(self, contact: ContactState | None, agent_name: str) -> bool:
+        return contact is not None and contact.state == "OFFERED" and contact.agent == agent_name
+
+    def accept(self, agent_name: str, contact_name: str, now: float) -> bool:
+        contact = self.contacts.get(contact_name)
+        if not self._holds_offer(contact, agent_name):
+            return False
+        assert contact is not None
         agent = self.agents[agent_name]
         agent.offer = ""
         self.offered.discard(contact.name)
@@ -233,42 +324,40 @@ class Router:
             fig.answered_within += 1
         if not any(agent.free_on(ch) for ch in (agent.channels or {contact.channel})):
             agent.state, agent.state_since = "BUSY", now
-        return contact
+        return True
 
-    def reject(self, agent_name: str, contact_name: str) -> ContactState:
-        contact = self.contacts[contact_name]
+    def reject(self, agent_name: str, contact_name: str) -> bool:
+        contact = self.contacts.get(contact_name)
+        if not self._holds_offer(contact, agent_name):
+            return False
+        assert contact is not None
         contact.declined_by.add(agent_name)
         self._requeue(contact, self.agents[agent_name])
-        return contact
+        return True
 
-    def expire_offers(self, now: float) -> list[Offer]:
-        """Offers past their time-out: the contact goes back, the agent is made not ready."""
-        expired = []
-        for contact in [self.contacts[n] for n in self.offered]:
-            if contact.state == "OFFERED" and contact.offer_expires <= now:
-                agent = self.agents[contact.agent]
-                expired.append(Offer(contact.name, agent.name, contact.offer_expires, False))
-                contact.declined_by.add(agent.name)
-                self._requeue(contact, agent)
-                agent.state, agent.state_since = "BREAK", now
-        return expired
-
-    def complete(self, agent_name: str, contact_name: str, now: float) -> ContactState:
-        contact = self.contacts[contact_name]
+    def expire_offer(self, contact_name: str, agent_name: str, now: float) -> bool:
+        """The offer timed out: the contact goes back, the agent is made not ready."""
+        contact = self.contacts.get(contact_name)
+        if not self._holds_offer(contact, agent_name):
+            return False
+        assert contact is not None
         agent = self.agents[agent_name]
+        contact.declined_by.add(agent.name)
+        self._requeue(contact, agent)
+        agent.state, agent.state_since = "BREAK", now
+        return True
+
+    def complete(self, agent_name: str, contact_name: str, now: float) -> bool:
+        contact = self.contacts.get(contact_name)
+        agent = self.agents.get(agent_name)
+        if contact is None or agent is None or contact.state != "CONNECTED" or contact.agent != agent_name:
+            return False
         agent.active.pop(contact_name, None)
         self._set_state(contact, "COMPLETED")
         if agent.state == "BUSY":
             agent.state, agent.state_since = "AVAILABLE", now
         agent.idle_since = now
-        return contact
-
-    def forget_finished(self, before: float) -> None:
-        """Drops finished contacts older than `before`; the figures keep their counts."""
-        for name in [
-            n for n, c in self.contacts.items() if c.state in ("COMPLETED", "ABANDONED") and c.enqueued_at < before
-        ]:
-            del self.contacts[name]
+        return True
 
     def _requeue(self, contact: ContactState, agent: AgentState) -> None:
         agent.offer = ""

@@ -1,24 +1,25 @@
 """RoutingService: contacts in, offers out. No database and no call to another service on the hot path.
 
-Every change is first published to JetStream (the durable record) and then applied
-to the in-memory router through the same `apply` that replays the stream on start.
+Any replica serves every call. A call that changes something publishes one event to JetStream
+and answers once the replica has applied that event from the stream
+(services/routing/state.py), so the stored event is the commit and the answer is what the
+stream holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import time
 import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 
 from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
@@ -26,17 +27,22 @@ from kcc.routing.v1 import routing_pb2 as pb
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, events, names, paging
 from services.common.citizen import normalise_phone
-from services.common.errors import failed_precondition, invalid_argument, not_found, permission_denied
+from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found, permission_denied
 from services.common.events import EventBus
 from services.routing.catalogue import TenantCatalogue
-from services.routing.matching import AgentState, ContactState, Router
+from services.routing.follower import StreamFollower
+from services.routing.matching import AgentState, ContactState
 from services.routing.recognition import CONFIDENCE_THRESHOLD, ProductMatch, ProductRecognizer
-from services.routing.repeats import RepeatIndex
+from services.routing.state import (
+    CHANNEL,
+    Desktop,
+    RoutingState,
+    agent_from_message,
+    agent_message,
+    stamp,
+)
 
-CHANNEL = {v.number: v.name.removeprefix("CHANNEL_") for v in common_pb2.Channel.DESCRIPTOR.values}
-CHANNEL_VALUE = {name: number for number, name in CHANNEL.items()}
 HANDLING_VALUE = {v.name.removeprefix("HANDLING_"): v.number for v in common_pb2.Handling.DESCRIPTOR.values}
-CONTACT_STATE_VALUE = {v.name.removeprefix("STATE_"): v.number for v in pb.Contact.State.DESCRIPTOR.values}
 ENTRY_KINDS = {1: "PHONE_NUMBER", 2: "WEB_FORM_ORIGIN", 3: "CHAT_WIDGET"}
 REAL_TIME = {"PHONE", "CHAT", "COUNTER"}
 QUESTION_MAX = 2000
@@ -46,18 +52,6 @@ ROUTING_ROLES = (auth.Role.PLATFORM_ADMIN, auth.Role.SERVICE, auth.Role.TENANT_I
 CONTACT_ROLES = (*ROUTING_ROLES, auth.Role.AGENT)
 CONTACT_NS = uuid.UUID("5f0c1d9e-8a8b-4f55-9d1b-4f5a3c8b2e10")
 CONTACT_NS_BYTES = CONTACT_NS.bytes
-
-
-def stamp(seconds: float) -> Timestamp:
-    """Epoch seconds as a Timestamp, rounded to the microsecond exactly as `datetime.fromtimestamp` does
-    (so a stamp read back and stamped again is unchanged), without building a datetime on the hot path."""
-    frac, whole = math.modf(seconds)
-    micros = round(frac * 1e6)
-    if micros >= 1_000_000:
-        whole, micros = whole + 1, micros - 1_000_000
-    elif micros < 0:
-        whole, micros = whole - 1, micros + 1_000_000
-    return Timestamp(seconds=int(whole), nanos=micros * 1000)
 
 
 def contact_uuid(key: str) -> str:
@@ -75,11 +69,6 @@ def tenant_id(name: str) -> str:
     """`tenants/gm0268` -> `gm0268`; parsed once per name (invalid names raise, and are not kept)."""
     (tenant,) = names.parse("tenant", name, "tenants")
     return tenant
-
-
-def seconds_of(ts: Timestamp) -> float:
-    """A Timestamp as epoch seconds, equal to `ts.ToDatetime(UTC).timestamp()` without the datetime."""
-    return (ts.seconds * 1_000_000 + ts.nanos // 1000) / 1_000_000
 
 
 class RecognitionCache:
@@ -121,107 +110,25 @@ class RecognitionCache:
         return result
 
 
-class RoutingState:
-    """What the service knows: catalogues by tenant, entry points, the router and open callbacks."""
-
-    def __init__(self) -> None:
-        self.catalogues: dict[str, TenantCatalogue] = {}
-        self.entry_points: dict[tuple[str, str], str] = {}
-        self.router = Router()
-        self.repeats = RepeatIndex()
-        self.changed = asyncio.Event()
-        self.streams: dict[str, asyncio.Queue[pb.ConnectAgentResponse]] = {}
-
-    def apply(self, env: events_pb2.Envelope, replay: bool = False) -> None:
-        """Applies one event to memory; used live and when replaying the stream on start."""
-        kind = env.WhichOneof("payload")
-        if kind == "contact_routed":
-            self._routed(env.contact_routed)
-        elif kind == "contact_changed":
-            self._contact_changed(env.contact_changed, seconds_of(env.occurred_at), replay)
-        elif kind == "callback_changed":
-            self.repeats.apply(env.tenant, env.callback_changed)
-        self.changed.set()
-
-    def _routed(self, e: events_pb2.ContactRouted) -> None:
-        target = e.service_level_target
-        self.router.enqueue(
-            ContactState(
-                name=e.contact,
-                tenant=e.tenant,
-                queue=e.queue,
-                department=e.department,
-                channel=CHANNEL[e.channel],
-                priority=e.priority,
-                enqueued_at=seconds_of(e.enqueue_time),
-                overflow_after=float(target.seconds),
-                answer_target_seconds=target.seconds,
-                product_uri=e.product_uri,
-                language=e.language,
-                repeat_contact=e.repeat_contact,
-                citizen_key=e.citizen_key,
-            )
-        )
-        self.router.figures[(e.tenant, e.queue)].target_percent = target.percent
-
-    def _contact_changed(self, e: events_pb2.ContactChanged, at: float, replay: bool) -> None:
-        router = self.router
-        contact = router.contacts.get(e.contact)
-        if contact is None:
-            return
-        if e.change == "abandoned":
-            router.abandon(e.contact, at)
-        elif replay and e.agent and e.agent not in router.agents:
-            return
-        elif e.change == "offered" and not replay and contact.state == "OFFERED":
-            return  # the live matcher already applied its own decision
-        elif e.change == "accepted" and contact.state in ("QUEUED", "OFFERED"):
-            if replay:
-                contact.agent = e.agent
-            router.accept(e.agent, e.contact, at)
-        elif e.change in ("rejected", "offer_expired") and replay:
-            contact.declined_by.add(e.agent)
-        elif e.change == "completed" and contact.state == "CONNECTED":
-            router.complete(e.agent, e.contact, at)
-
-
-def agent_from_message(name: str, msg: pb.Agent) -> AgentState:
-    return AgentState(
-        name=name,
-        display_name=msg.display_name,
-        tenants=frozenset(t.removeprefix("tenants/") for t in msg.tenants),
-        overflow_tenants=frozenset(t.removeprefix("tenants/") for t in msg.overflow_tenants),
-        departments=frozenset(msg.departments),
-        languages=frozenset(msg.languages),
-        channels=frozenset(CHANNEL[c] for c in msg.channels),
-        capacity={CHANNEL[c.channel]: c.capacity for c in msg.capacities},
-    )
-
-
-def agent_message(agent: AgentState) -> pb.Agent:
-    return pb.Agent(
-        name=agent.name,
-        display_name=agent.display_name,
-        tenants=[f"tenants/{t}" for t in sorted(agent.tenants)],
-        overflow_tenants=[f"tenants/{t}" for t in sorted(agent.overflow_tenants)],
-        departments=sorted(agent.departments),
-        languages=sorted(agent.languages),
-        channels=[common_pb2.Channel.Value(f"CHANNEL_{c}") for c in sorted(agent.channels)],
-        capacities=[
-            pb.ChannelCapacity(channel=common_pb2.Channel.Value(f"CHANNEL_{c}"), capacity=n)
-            for c, n in sorted(agent.capacity.items())
-        ],
-        state=pb.Agent.State.Value(f"STATE_{agent.state}"),
-        state_time=stamp(agent.state_since or time.time()),
-    )
-
-
 class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, state: RoutingState, bus: EventBus, save_agent: Any, recognition_cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        state: RoutingState,
+        bus: EventBus,
+        follower: StreamFollower,
+        agents_kv: KeyValue,
+        recognition_cache_size: int = 4096,
+    ) -> None:
         self.state = state
         self.bus = bus
-        self.save_agent = save_agent  # persists an agent definition (JetStream KV)
+        self.follower = follower
+        self.agents_kv = agents_kv  # agent definitions (JetStream KV), followed by every replica
         self.recognition = RecognitionCache(recognition_cache_size)
+
+    async def _commit(self, subject: str, env: events_pb2.Envelope) -> None:
+        """Publishes an event and returns once this replica has applied it from the stream."""
+        ack = await self.bus.publish(subject, env)
+        await self.follower.applied(ack.seq)
 
     # Contacts ---------------------------------------------------------------
 
@@ -268,8 +175,21 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             else str(uuid.uuid4())
         )
         name = f"tenants/{tenant}/contacts/{contact_id}"
-        known = self.state.router.contacts.get(name)
-        response = pb.RouteContactResponse()
+        if name not in self.state.router.contacts:  # else a retry: answer what the stream holds
+            await self._commit(events.subject(tenant, "contact", "routed"), self._routed(request, catalogue, name))
+        return self.route_response(self.state.router.contacts[name])
+
+    def _routed(self, request: pb.RouteContactRequest, catalogue: TenantCatalogue, name: str) -> events_pb2.Envelope:
+        """Recognises the product and decides queue and priority: the contact.routed event."""
+        tenant = catalogue.snapshot.tenant
+        channel = CHANNEL[request.channel]
+        routed = events_pb2.ContactRouted(
+            contact=name,
+            tenant=tenant,
+            channel=request.channel,
+            citizen_key=request.citizen_key,
+            language=request.language[:16],
+        )
         product = None
         subject = request.WhichOneof("subject")
         if subject == "product_uri":
@@ -284,7 +204,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             if len(request.question) > QUESTION_MAX:
                 raise invalid_argument("question", f"at most {QUESTION_MAX} characters")
             matches = self.recognition.recognize(catalogue.recognizer, request.question, 5)
-            add_candidate = response.candidates.add  # built in place: no copy into the reply
+            add_candidate = routed.candidates.add  # built in place: no copy into the event
             for m in matches:
                 add_candidate(uri=m.uri, name=m.name, score=m.score)
             if matches and matches[0].score >= CONFIDENCE_THRESHOLD:
@@ -293,69 +213,32 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         department = product.department if product else (snapshot.fallback_department or "algemeen")
         sla = snapshot.sla_for(channel, department, product.slug if product else "")
         open_callbacks = self.state.repeats.open_for(tenant, request.citizen_key)
-        priority = (5 if channel in REAL_TIME else 1) + (2 if open_callbacks else 0)
-        if known is None:
-            enqueue = time.time()
-            routed = events_pb2.ContactRouted(
-                contact=name,
-                tenant=tenant,
-                channel=request.channel,
-                product_uri=product.uri if product else "",
-                product_name=product.name if product else "",
-                department=department,
-                queue=department,
-                priority=priority,
-                repeat_contact=bool(open_callbacks),
-                citizen_key=request.citizen_key,
-                enqueue_time=stamp(enqueue),
-                handling=HANDLING_VALUE[product.handling] if product else 0,
-                service_level_target=common_pb2.ServiceLevelTarget(
-                    seconds=sla.answer_seconds, percent=sla.answer_percent
-                ),
-                language=request.language[:16],
-                open_callbacks=[c.callback for c in open_callbacks],
+        routed.department = routed.queue = department
+        routed.priority = (5 if channel in REAL_TIME else 1) + (2 if open_callbacks else 0)
+        routed.repeat_contact = bool(open_callbacks)
+        routed.enqueue_time.CopyFrom(stamp(time.time()))
+        routed.service_level_target.seconds = sla.answer_seconds
+        routed.service_level_target.percent = sla.answer_percent
+        if product is not None:
+            routed.recognised = True
+            routed.product_uri, routed.product_name = product.uri, product.name
+            routed.handling = HANDLING_VALUE[product.handling]  # type: ignore[assignment]
+        for o in open_callbacks:
+            routed.open_callbacks.append(o.callback)
+            detail = routed.open_callback_details.add(
+                callback=o.callback, department=o.department, product_uri=o.product_uri, status=o.status
             )
-            env = events.envelope(tenant, contact_id, contact_routed=routed)
-            await self.bus.publish(events.subject(tenant, "contact", "routed"), env)
-            self.state.apply(env)
-        response.contact.CopyFrom(self.contact_message(self.state.router.contacts[name]))
-        response.recognised = product is not None
-        return response
+            if o.deadline is not None:
+                detail.deadline.FromDatetime(o.deadline)
+        return events.envelope(tenant, name.rsplit("/", 1)[-1], contact_routed=routed)
 
-    def contact_message(self, c: ContactState) -> pb.Contact:
-        catalogue = self.state.catalogues.get(c.tenant)
-        product = catalogue.by_uri.get(c.product_uri) if catalogue and c.product_uri else None
-        sla_target = common_pb2.ServiceLevelTarget(
-            seconds=c.answer_target_seconds, percent=self.state.router.figures[(c.tenant, c.queue)].target_percent
-        )
-        open_callbacks = [
-            pb.OpenCallbackRef(
-                callback=o.callback,
-                department=o.department,
-                product_uri=o.product_uri,
-                deadline=stamp(o.deadline.replace(tzinfo=UTC).timestamp()) if o.deadline else None,
-                status=o.status,
-            )
-            for o in self.state.repeats.open_for(c.tenant, c.citizen_key)
-        ]
-        return pb.Contact(
-            name=c.name,
-            tenant=f"tenants/{c.tenant}",
-            channel=CHANNEL_VALUE[c.channel],
-            product_uri=c.product_uri,
-            product_name=product.name if product else "",
-            department=f"tenants/{c.tenant}/departments/{c.department}",
-            queue=c.queue,
-            priority=c.priority,
-            service_level_target=sla_target,
-            handling=HANDLING_VALUE[product.handling] if product else 0,
-            state=CONTACT_STATE_VALUE[c.state],
-            enqueue_time=stamp(c.enqueued_at),
-            agent=c.agent,
-            overflowed=c.overflowed,
-            open_callbacks=open_callbacks,
-            repeat_contact=c.repeat_contact,
-        )
+    def route_response(self, contact: ContactState) -> pb.RouteContactResponse:
+        response = pb.RouteContactResponse(recognised=contact.recognised)
+        response.contact.CopyFrom(self.state.contact_message(contact))
+        add_candidate = response.candidates.add
+        for c in contact.candidates:
+            add_candidate(uri=c.uri, name=c.name, score=c.score)
+        return response
 
     def _contact(self, field: str, name: str) -> ContactState:
         principal = auth.current()
@@ -367,29 +250,25 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise not_found(name)
         return contact
 
-    async def _publish_change(self, contact: ContactState, change: str, agent: str = "", outcome: str = "") -> None:
+    async def _change(self, contact: ContactState, change: str, agent: str = "", outcome: str = "") -> pb.Contact:
         env = events.envelope(
             contact.tenant,
             contact_changed=events_pb2.ContactChanged(
                 contact=contact.name, change=change, agent=agent, outcome=outcome, queue=contact.queue
             ),
         )
-        await self.bus.publish(events.subject(contact.tenant, "contact", change), env)
-        self.state.apply(env)
+        await self._commit(events.subject(contact.tenant, "contact", change), env)
+        return self.state.contact_message(contact)
 
     async def WithdrawContact(self, request: pb.WithdrawContactRequest, context: Any) -> pb.Contact:
         auth.current().require_role(*ROUTING_ROLES)
         contact = self._contact("name", request.name)
         if contact.state not in ("QUEUED", "OFFERED"):
             raise failed_precondition("CONTACT_NOT_WAITING", f"contact is {contact.state.lower()}")
-        agent = contact.agent
-        await self._publish_change(contact, "abandoned")
-        if agent in self.state.streams:
-            self.state.streams[agent].put_nowait(pb.ConnectAgentResponse(offer_revoked=contact.name))
-        return self.contact_message(contact)
+        return await self._change(contact, "abandoned")
 
     async def GetContact(self, request: pb.GetContactRequest, context: Any) -> pb.Contact:
-        return self.contact_message(self._contact("name", request.name))
+        return self.state.contact_message(self._contact("name", request.name))
 
     async def ClassifyQuestion(self, request: pb.ClassifyQuestionRequest, context: Any) -> pb.ClassifyQuestionResponse:
         auth.current().require_role(*CONTACT_ROLES)
@@ -419,6 +298,12 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise not_found(name)
         return agent
 
+    async def _agent_change(self, agent: str, change: str, state: int = 0, session: str = "") -> None:
+        env = events.envelope(
+            "platform", agent_changed=events_pb2.AgentChanged(agent=agent, change=change, state=state, session=session)
+        )
+        await self._commit(events.subject("platform", "agent", change), env)
+
     async def CreateAgent(self, request: pb.CreateAgentRequest, context: Any) -> pb.Agent:
         auth.current().require_role(auth.Role.PLATFORM_ADMIN)
         agent_id = names.check_id("agent_id", request.agent_id)
@@ -433,11 +318,18 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 names.parse(field, t, "tenants")
         if any(c.capacity < 1 or c.capacity > 10 for c in request.agent.capacities):
             raise invalid_argument("agent.capacities", "capacity must be 1..10")
-        if name in self.state.router.agents and not request.request_id:
-            raise failed_precondition("AGENT_EXISTS", f"{name} already exists")
-        agent = agent_from_message(name, request.agent)
-        await self.save_agent(name, request.agent)
-        self.state.router.upsert_agent(agent)
+        definition = request.agent.SerializeToString(deterministic=True)
+        try:
+            await self.agents_kv.create(agent_id, definition)
+        except KeyWrongLastSequenceError:
+            # Only a retry of the very same definition (with a request_id) answers; nothing is replaced.
+            try:
+                stored = (await self.agents_kv.get(agent_id)).value
+            except KeyNotFoundError:
+                stored = None
+            if not request.request_id or stored != definition:
+                raise already_exists(name) from None
+        self.state.router.upsert_agent(agent_from_message(name, request.agent))
         return agent_message(self.state.router.agents[name])
 
     async def GetAgent(self, request: pb.GetAgentRequest, context: Any) -> pb.Agent:
@@ -464,33 +356,34 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise invalid_argument("state", "set AVAILABLE, WRAP_UP, BREAK or OFFLINE (BUSY follows from contacts)")
         if state == "AVAILABLE" and not agent.connected:
             raise failed_precondition("AGENT_NOT_CONNECTED", "connect the desktop stream first")
-        revoked = agent.offer
-        self.state.router.set_state(agent.name, state, time.time())
-        if revoked and agent.name in self.state.streams:
-            self.state.streams[agent.name].put_nowait(pb.ConnectAgentResponse(offer_revoked=revoked))
-        self.state.changed.set()
-        return agent_message(agent)
+        await self._agent_change(agent.name, "state", state=request.state)
+        return agent_message(self.state.router.agents[agent.name])
 
     async def ConnectAgent(
         self, request: pb.ConnectAgentRequest, context: Any
     ) -> AsyncIterator[pb.ConnectAgentResponse]:
+        """The agent's desktop, on any replica. A new connection takes over from an older one (a desktop
+        that reconnects after its replica died), and gets the offer it holds, if any."""
         agent = self._agent(request.name)
-        if agent.connected:
-            raise failed_precondition("AGENT_ALREADY_CONNECTED", "this agent has a desktop stream open")
-        queue: asyncio.Queue[pb.ConnectAgentResponse] = asyncio.Queue()
-        self.state.streams[agent.name] = queue
-        agent.connected = True
-        self.state.router.set_state(agent.name, "AVAILABLE", time.time())
-        self.state.changed.set()
+        desktop = Desktop(uuid.uuid4().hex)
+        replaced = self.state.desktops.get(agent.name)
+        self.state.desktops[agent.name] = desktop
+        if replaced is not None:
+            replaced.queue.put_nowait(None)
         try:
+            await self._agent_change(agent.name, "connected", session=desktop.session)
+            agent = self.state.router.agents[agent.name]
             yield pb.ConnectAgentResponse(agent=agent_message(agent))
-            while True:
-                yield await queue.get()
+            if agent.offer and agent.session == desktop.session:
+                yield self.state.offer_message(self.state.router.contacts[agent.offer])
+            while (message := await desktop.queue.get()) is not None:
+                yield message
         finally:
-            agent.connected = False
-            self.state.streams.pop(agent.name, None)
-            self.state.router.set_state(agent.name, "OFFLINE", time.time())
-            self.state.changed.set()
+            if self.state.desktops.get(agent.name) is desktop:
+                del self.state.desktops[agent.name]
+            # In a task of its own: the stream may be closing because its task was cancelled.
+            disconnect = asyncio.ensure_future(self._agent_change(agent.name, "disconnected", session=desktop.session))
+            disconnect.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _offered_to(self, agent_name: str, contact_name: str, field: str = "contact") -> ContactState:
         agent = self._agent(agent_name)
@@ -499,17 +392,18 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise failed_precondition("NO_SUCH_OFFER", "this contact is not offered to this agent")
         return contact
 
-    async def AcceptOffer(self, request: pb.AcceptOfferRequest, context: Any) -> pb.Contact:
+    async def _answer_offer(self, request: pb.AcceptOfferRequest | pb.RejectOfferRequest, change: str) -> pb.Contact:
         contact = self._offered_to(request.agent, request.contact)
-        await self._publish_change(contact, "accepted", agent=request.agent)
-        return self.contact_message(contact)
+        message = await self._change(contact, change, agent=request.agent)
+        if change == "accepted" and (contact.state != "CONNECTED" or contact.agent != request.agent):
+            raise failed_precondition("NO_SUCH_OFFER", "the offer was withdrawn or timed out first")
+        return message
+
+    async def AcceptOffer(self, request: pb.AcceptOfferRequest, context: Any) -> pb.Contact:
+        return await self._answer_offer(request, "accepted")
 
     async def RejectOffer(self, request: pb.RejectOfferRequest, context: Any) -> pb.Contact:
-        contact = self._offered_to(request.agent, request.contact)
-        await self._publish_change(contact, "rejected", agent=request.agent)
-        self.state.router.reject(request.agent, contact.name)
-        self.state.changed.set()
-        return self.contact_message(contact)
+        return await self._answer_offer(request, "rejected")
 
     async def CompleteContact(self, request: pb.CompleteContactRequest, context: Any) -> pb.Contact:
         self._agent(request.agent)
@@ -518,8 +412,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise failed_precondition("CONTACT_NOT_CONNECTED", "this agent is not connected to this contact")
         if len(request.outcome) > 64:
             raise invalid_argument("outcome", "at most 64 characters")
-        await self._publish_change(contact, "completed", agent=request.agent, outcome=request.outcome)
-        return self.contact_message(contact)
+        return await self._change(contact, "completed", agent=request.agent, outcome=request.outcome)
 
     # Figures ----------------------------------------------------------------
 

@@ -1,0 +1,242 @@
+"""Routing's state and the one function that changes it: `RoutingState.apply(event)`.
+
+Every replica applies every contact, agent and matcher event of the stream, in stream
+order, live and on replay alike, so every replica holds the same queues and offers and any
+of them can take over the matcher. Handlers and the matcher never change the state
+themselves: they publish an event and wait until the follower has applied it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from kcc.common.v1 import common_pb2
+from kcc.events.v1 import events_pb2
+from kcc.routing.v1 import routing_pb2 as pb
+from services.routing.catalogue import TenantCatalogue
+from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, Candidate, ContactState, Router
+from services.routing.repeats import OpenCallback, RepeatIndex
+
+CHANNEL = {v.number: v.name.removeprefix("CHANNEL_") for v in common_pb2.Channel.DESCRIPTOR.values}
+CHANNEL_VALUE = {name: number for number, name in CHANNEL.items()}
+CONTACT_STATE_VALUE = {v.name.removeprefix("STATE_"): v.number for v in pb.Contact.State.DESCRIPTOR.values}
+AGENT_STATE = {v.number: v.name.removeprefix("STATE_") for v in pb.Agent.State.DESCRIPTOR.values}
+# Contacts older than this are not replayed, and finished ones are forgotten: nobody waits
+# on the phone that long.
+REPLAY_WINDOW = timedelta(hours=24)
+FORGET_EVERY_SECONDS = 60.0
+
+
+def stamp(seconds: float) -> Timestamp:
+    """Epoch seconds as a Timestamp, rounded to the microsecond exactly as `datetime.fromtimestamp` does
+    (so a stamp read back and stamped again is unchanged), without building a datetime on the hot path."""
+    frac, whole = math.modf(seconds)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    return Timestamp(seconds=int(whole), nanos=micros * 1000)
+
+
+def seconds_of(ts: Timestamp) -> float:
+    """A Timestamp as epoch seconds, equal to `ts.ToDatetime(UTC).timestamp()` without the datetime."""
+    return (ts.seconds * 1_000_000 + ts.nanos // 1000) / 1_000_000
+
+
+@dataclass(eq=False)
+class Desktop:
+    """An agent's desktop stream held open on this replica; `None` in its queue ends it."""
+
+    session: str
+    queue: asyncio.Queue[pb.ConnectAgentResponse | None] = field(default_factory=asyncio.Queue)
+
+
+class RoutingState:
+    """What a replica knows: catalogues by tenant, entry points, the router, open callbacks, and
+    the desktops connected here (the only part that differs between replicas)."""
+
+    def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
+        self.catalogues: dict[str, TenantCatalogue] = {}
+        self.entry_points: dict[tuple[str, str], str] = {}
+        self.router = Router(offer_timeout)
+        self.repeats = RepeatIndex()
+        self.changed = asyncio.Event()
+        self.desktops: dict[str, Desktop] = {}
+        # The fence of the matcher's current term: decisions stamped lower come from a stale leader.
+        self.fence = 0
+        self.refused_decisions = 0
+        self._forgotten_at = 0.0
+
+    def apply(self, env: events_pb2.Envelope) -> None:
+        """Applies one event of the stream; the same live and on replay."""
+        kind = env.WhichOneof("payload")
+        at = seconds_of(env.occurred_at)
+        if kind == "contact_routed":
+            self._routed(env.contact_routed)
+            if at - self._forgotten_at > FORGET_EVERY_SECONDS:
+                self.router.forget_finished(at - REPLAY_WINDOW.total_seconds())
+                self._forgotten_at = at
+        elif kind == "contact_changed":
+            self._contact_changed(env.contact_changed, at)
+        elif kind == "agent_changed":
+            self._agent_changed(env.agent_changed, at)
+        elif kind == "matcher_elected":
+            self.fence = env.matcher_elected.fence
+        elif kind == "callback_changed":
+            self.repeats.apply(env.tenant, env.callback_changed)
+        self.changed.set()
+
+    def _routed(self, e: events_pb2.ContactRouted) -> None:
+        target = e.service_level_target
+        self.router.enqueue(
+            ContactState(
+                name=e.contact,
+                tenant=e.tenant,
+                queue=e.queue,
+                department=e.department,
+                channel=CHANNEL[e.channel],
+                priority=e.priority,
+                enqueued_at=seconds_of(e.enqueue_time),
+                overflow_after=float(target.seconds),
+                answer_target_seconds=target.seconds,
+                product_uri=e.product_uri,
+                language=e.language,
+                repeat_contact=e.repeat_contact,
+                citizen_key=e.citizen_key,
+                product_name=e.product_name,
+                handling=e.handling,
+                recognised=e.recognised,
+                candidates=tuple(Candidate(c.uri, c.name, c.score) for c in e.candidates),
+                open_callbacks=tuple(
+                    OpenCallback(
+                        callback=o.callback,
+                        department=o.department,
+                        product_uri=o.product_uri,
+                        deadline=o.deadline.ToDatetime() if o.HasField("deadline") else None,
+                        status=o.status,
+                    )
+                    for o in e.open_callback_details
+                ),
+            )
+        )
+        self.router.figures[(e.tenant, e.queue)].target_percent = target.percent
+
+    def _contact_changed(self, e: events_pb2.ContactChanged, at: float) -> None:
+        router, change = self.router, e.change
+        if change in ("offered", "offer_expired") and e.fence < self.fence:
+            self.refused_decisions += 1  # a stale leader's decision
+        elif change == "offered":
+            if router.offer(e.contact, e.agent, at):
+                self._push_offer(e.agent, router.contacts[e.contact])
+        elif change == "offer_expired":
+            if router.expire_offer(e.contact, e.agent, at):
+                self._push(e.agent, pb.ConnectAgentResponse(offer_revoked=e.contact))
+        elif change == "accepted":
+            router.accept(e.agent, e.contact, at)
+        elif change == "rejected":
+            router.reject(e.agent, e.contact)
+        elif change == "abandoned":
+            revoked = router.abandon(e.contact, at)
+            if revoked:
+                self._push(revoked, pb.ConnectAgentResponse(offer_revoked=e.contact))
+        elif change == "completed":
+            router.complete(e.agent, e.contact, at)
+
+    def _agent_changed(self, e: events_pb2.AgentChanged, at: float) -> None:
+        revoked = ""
+        if e.change == "connected":
+            self.router.connect(e.agent, e.session, at)
+            desktop = self.desktops.get(e.agent)
+            if desktop is not None and desktop.session != e.session:
+                desktop.queue.put_nowait(None)  # a newer session took over, here or on another replica
+        elif e.change == "disconnected":
+            revoked = self.router.disconnect(e.agent, e.session, at)
+        elif e.change == "state":
+            revoked = self.router.set_state(e.agent, AGENT_STATE.get(e.state, "OFFLINE"), at)
+        if revoked:
+            self._push(e.agent, pb.ConnectAgentResponse(offer_revoked=revoked))
+
+    def _push(self, agent: str, message: pb.ConnectAgentResponse) -> None:
+        desktop = self.desktops.get(agent)
+        if desktop is not None:
+            desktop.queue.put_nowait(message)
+
+    def _push_offer(self, agent: str, contact: ContactState) -> None:
+        if agent in self.desktops:
+            self._push(agent, self.offer_message(contact))
+
+    def offer_message(self, contact: ContactState) -> pb.ConnectAgentResponse:
+        offer = pb.Offer(contact=self.contact_message(contact))
+        offer.expire_time.CopyFrom(stamp(contact.offer_expires))
+        return pb.ConnectAgentResponse(offer=offer)
+
+    def contact_message(self, c: ContactState) -> pb.Contact:
+        """The contact as routed and as it stands, from this state alone."""
+        sla_target = common_pb2.ServiceLevelTarget(
+            seconds=c.answer_target_seconds, percent=self.router.figures[(c.tenant, c.queue)].target_percent
+        )
+        return pb.Contact(
+            name=c.name,
+            tenant=f"tenants/{c.tenant}",
+            channel=CHANNEL_VALUE[c.channel],
+            product_uri=c.product_uri,
+            product_name=c.product_name,
+            department=f"tenants/{c.tenant}/departments/{c.department}",
+            queue=c.queue,
+            priority=c.priority,
+            service_level_target=sla_target,
+            handling=c.handling,  # type: ignore[arg-type]
+            state=CONTACT_STATE_VALUE[c.state],  # type: ignore[arg-type]
+            enqueue_time=stamp(c.enqueued_at),
+            agent=c.agent,
+            overflowed=c.overflowed,
+            open_callbacks=[
+                pb.OpenCallbackRef(
+                    callback=o.callback,
+                    department=o.department,
+                    product_uri=o.product_uri,
+                    deadline=stamp(o.deadline.replace(tzinfo=UTC).timestamp()) if o.deadline else None,
+                    status=o.status,
+                )
+                for o in c.open_callbacks
+            ],
+            repeat_contact=c.repeat_contact,
+        )
+
+
+def agent_from_message(name: str, msg: pb.Agent) -> AgentState:
+    return AgentState(
+        name=name,
+        display_name=msg.display_name,
+        tenants=frozenset(t.removeprefix("tenants/") for t in msg.tenants),
+        overflow_tenants=frozenset(t.removeprefix("tenants/") for t in msg.overflow_tenants),
+        departments=frozenset(msg.departments),
+        languages=frozenset(msg.languages),
+        channels=frozenset(CHANNEL[c] for c in msg.channels),
+        capacity={CHANNEL[c.channel]: c.capacity for c in msg.capacities},
+    )
+
+
+def agent_message(agent: AgentState) -> pb.Agent:
+    return pb.Agent(
+        name=agent.name,
+        display_name=agent.display_name,
+        tenants=[f"tenants/{t}" for t in sorted(agent.tenants)],
+        overflow_tenants=[f"tenants/{t}" for t in sorted(agent.overflow_tenants)],
+        departments=sorted(agent.departments),
+        languages=sorted(agent.languages),
+        channels=[common_pb2.Channel.Value(f"CHANNEL_{c}") for c in sorted(agent.channels)],
+        capacities=[
+            pb.ChannelCapacity(channel=common_pb2.Channel.Value(f"CHANNEL_{c}"), capacity=n)
+            for c, n in sorted(agent.capacity.items())
+        ],
+        state=pb.Agent.State.Value(f"STATE_{agent.state}"),
+        state_time=stamp(agent.state_since or time.time()),
+    )
