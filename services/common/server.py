@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.common import auth, telemetry
 from services.common.config import Settings
-from services.common.errors import ApiError
+from services.common.errors import ApiError, backend_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,12 @@ class PlatformGuard:
                 except Exception as exc:  # noqa: BLE001 - never leak a stack trace or crash
                     if isinstance(exc, grpc.aio.AbortError):
                         raise
-                    log.exception("internal error in %s", method)
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    outage = backend_unavailable(exc)
+                    if outage is not None:
+                        log.warning("%s: backend unavailable: %r", method, exc)
+                        await _abort(context, outage)
+                    log.exception("internal error in %s", method)
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
                 finally:
                     if token is not None:
@@ -91,6 +95,12 @@ class PlatformGuard:
                     yield item
             except ApiError as err:
                 await _abort(context, err)
+            except Exception as exc:
+                outage = backend_unavailable(exc)
+                if outage is None:
+                    raise
+                log.warning("%s: backend unavailable: %r", method, exc)
+                await _abort(context, outage)
             finally:
                 # A cancelled stream is closed from another context; its own context ends with its task.
                 if token is not None:

@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 LEASE_BUCKET = "routing-leases"
 LEASE_KEY = "matcher"
 LEASE_TTL_SECONDS = 10.0
-RENEW_SECONDS = 2.0  # the holder renews five times per time to live
-STANDBY_POLL_SECONDS = 1.0
 TICK_SECONDS = 0.5  # offer time-outs and overflow thresholds are checked this often
 
 
@@ -58,8 +56,10 @@ class Matcher:
                     await self._open_term()
             except Exception:  # noqa: BLE001 - NATS electing or away: the lease lapses by itself
                 log.warning("matcher lease: renewal failed", exc_info=True)
+            # the holder renews five times per time to live; a standby tries ten times
+            pause = self.lease.ttl / (5 if self.leading else 10)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RENEW_SECONDS if self.leading else STANDBY_POLL_SECONDS)
+                await asyncio.wait_for(stop.wait(), pause)
         await self.lease.release()
 
     async def _open_term(self) -> None:

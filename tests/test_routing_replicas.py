@@ -1,0 +1,217 @@
+"""Routing as two replicas on one stream: both know every contact, one matcher offers, a standby takes over."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from kcc.common.v1 import common_pb2
+from kcc.events.v1 import events_pb2
+from kcc.routing.v1 import routing_pb2 as rt
+from kcc.routing.v1 import routing_pb2_grpc
+from services.common import auth, client, events
+from services.common.config import Settings
+from services.common.errors import error_info
+from services.routing.app import RoutingApp
+from services.routing.service import contact_uuid
+from services.tenancy.app import TenancyApp
+from tests.builders import UPL, eventually, make_tenant, routable
+
+PRODUCTS = [("paspoort", "paspoort", "burgerzaken"), ("rijbewijs", "rijbewijs", "burgerzaken")]
+LEASE_TTL = 3.0  # short, so that a takeover fits in a test
+
+
+@pytest.fixture
+async def replicas(settings: Settings, tenancy: TenancyApp, channel_to, admin) -> AsyncIterator[list[RoutingApp]]:  # type: ignore[no-untyped-def]
+    """Two routing replicas on one nats-server, Nijmegen onboarded; the first one started leads."""
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", PRODUCTS)
+    apps = []
+    for _ in range(2):
+        app = RoutingApp(settings)
+        app.lease_ttl = LEASE_TTL
+        await app.start(0)
+        apps.append(app)
+        await routable(channel_to(app), admin, "gm0268")
+    await eventually(lambda: apps[0].matcher.leading and apps[0].state.fence == apps[0].matcher.term_fence)
+    yield apps
+    for app in apps:
+        with contextlib.suppress(Exception):
+            await app.stop(0.5)
+
+
+def stub(channel: grpc.aio.Channel) -> routing_pb2_grpc.RoutingServiceStub:
+    return routing_pb2_grpc.RoutingServiceStub(channel)
+
+
+def partner(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return client.metadata(auth.issue_token(settings.auth_secret, "int", auth.Role.TENANT_INTEGRATION, ["gm0268"]))
+
+
+def agent_md(settings: Settings, agent: str) -> tuple[tuple[str, str], ...]:
+    return client.metadata(auth.issue_token(settings.auth_secret, agent, auth.Role.AGENT, ["gm0268"]))
+
+
+def route(request_id: str, question: str = "", product: str = "paspoort") -> rt.RouteContactRequest:
+    request = rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, request_id=request_id)
+    if question:
+        request.question = question
+    else:
+        request.product_uri = UPL + product
+    return request
+
+
+async def crash(app: RoutingApp) -> None:
+    """Like kill -9: no lease release, no goodbye events, the connection just drops."""
+    for task in app.tasks:
+        task.cancel()
+    assert app.server is not None
+    await app.server.stop(0)
+    await app.bus.nc.close()
+
+
+async def stream_changes(app: RoutingApp, change: str) -> Counter[str]:
+    """How often each contact has a `change` event in the stream."""
+    sub = await app.bus.js.subscribe(f"kcc.gm0268.contact.{change}", ordered_consumer=True)
+    counts: Counter[str] = Counter()
+    with contextlib.suppress(TimeoutError):
+        while True:
+            msg = await sub.next_msg(timeout=0.5)
+            counts[events_pb2.Envelope.FromString(msg.data).contact_changed.contact] += 1
+    await sub.unsubscribe()
+    return counts
+
+
+async def test_every_replica_knows_every_contact_and_one_matcher_offers(
+    replicas: list[RoutingApp], settings: Settings, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    leader, standby = replicas
+    assert not standby.matcher.leading
+    stubs = [stub(channel_to(app)) for app in replicas]
+    routed = []
+    for i in range(10):  # alternating replicas, as a load balancer would
+        reply = await stubs[i % 2].RouteContact(route(f"call-{i}"), metadata=partner(settings))
+        routed.append(reply.contact.name)
+    await eventually(lambda: all(set(routed) <= app.state.router.contacts.keys() for app in replicas))
+
+    await stubs[0].CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    await eventually(lambda: "agents/fatima" in standby.state.router.agents)
+    md = agent_md(settings, "fatima")
+    desktop = stubs[1].ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)  # on the standby
+    await desktop.read()
+    served = []
+    for i in range(10):
+        message = await asyncio.wait_for(desktop.read(), 10)
+        name = message.offer.contact.name
+        served.append(name)
+        # answered through the other replica than the one holding the desktop, alternately
+        await stubs[i % 2].AcceptOffer(rt.AcceptOfferRequest(agent="agents/fatima", contact=name), metadata=md)
+        await stubs[(i + 1) % 2].CompleteContact(
+            rt.CompleteContactRequest(agent="agents/fatima", contact=name, outcome="ok"), metadata=md
+        )
+    desktop.cancel()
+    assert served == routed, "longest waiting first, each once"
+    assert set((await stream_changes(leader, "offered")).values()) == {1}
+    for app in replicas:
+        (queue,) = [q for q in app.state.router.queue_figures("gm0268", time.time()) if q["queue"] == "burgerzaken"]
+        assert (queue["offered"], queue["answered"], queue["waiting"]) == (10, 10, 0)
+
+
+async def test_standby_takes_over_and_a_stale_leaders_offer_is_refused(
+    replicas: list[RoutingApp], settings: Settings, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    leader, standby = replicas
+    standby_stub = stub(channel_to(standby))
+    await standby_stub.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    md = agent_md(settings, "fatima")
+    desktop = standby_stub.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)
+    await desktop.read()
+    old_fence = leader.matcher.lease.revision
+
+    await crash(leader)
+    killed = time.monotonic()
+    reply = await standby_stub.RouteContact(route("after-crash"), metadata=partner(settings))
+    offer = await asyncio.wait_for(desktop.read(), 3 * LEASE_TTL)
+    takeover = time.monotonic() - killed
+    assert offer.offer.contact.name == reply.contact.name
+    assert standby.matcher.leading and standby.matcher.terms == 1
+    print(f"takeover after {takeover:.1f} s with a {LEASE_TTL} s lease")
+
+    # The dead leader's last decision reaches the stream late: stamped with its old fence, it is refused.
+    await standby_stub.RejectOffer(
+        rt.RejectOfferRequest(agent="agents/fatima", contact=reply.contact.name), metadata=md
+    )
+    second = await standby_stub.RouteContact(route("second"), metadata=partner(settings))
+    await standby.bus.publish(
+        events.subject("gm0268", "contact", "offered"),
+        events.envelope(
+            "gm0268",
+            contact_changed=events_pb2.ContactChanged(
+                contact=second.contact.name, change="offered", agent="agents/fatima", fence=old_fence
+            ),
+        ),
+    )
+    await eventually(lambda: standby.state.refused_decisions == 1)
+    fresh = await asyncio.wait_for(desktop.read(), 5)  # the live leader's own offer, not the stale one
+    assert fresh.offer.contact.name == second.contact.name
+    assert (await stream_changes(standby, "offered"))[second.contact.name] == 2  # one refused, one applied
+    desktop.cancel()
+
+
+async def test_an_event_stored_after_its_caller_gave_up_is_applied_live(
+    replicas: list[RoutingApp], settings: Settings, channel_to
+) -> None:  # type: ignore[no-untyped-def]
+    """nats-py resends its buffer after a reconnect: a contact.routed whose RouteContact failed may still be
+    stored. Every replica applies it like any other; the partner's retry then finds it."""
+    leader, standby = replicas
+    name = f"tenants/gm0268/contacts/{contact_uuid('gm0268/late-call')}"
+    env = standby.servicer._routed(route("late-call"), standby.state.catalogues["gm0268"], name)
+    await leader.bus.publish(events.subject("gm0268", "contact", "routed"), env)
+    await eventually(lambda: all(name in app.state.router.contacts for app in replicas))
+    retry = await stub(channel_to(standby)).RouteContact(route("late-call"), metadata=partner(settings))
+    assert retry.contact.name == name and retry.contact.state == rt.Contact.STATE_QUEUED
+
+
+async def test_a_retry_returns_the_stored_contact_and_its_stored_recognition(
+    replicas: list[RoutingApp], settings: Settings, channel_to
+) -> None:  # type: ignore[no-untyped-def]
+    first = await stub(channel_to(replicas[0])).RouteContact(
+        route("call-1", question="mijn paspoort is verlopen"), metadata=partner(settings)
+    )
+    # The same request_id with other words (a partner's retry that re-transcribed the call)
+    retry = await stub(channel_to(replicas[1])).RouteContact(
+        route("call-1", question="ik wil mijn rijbewijs verlengen"), metadata=partner(settings)
+    )
+    assert first.contact.product_uri == UPL + "paspoort" and first.recognised
+    assert retry == first
+
+
+async def test_create_agent_never_replaces_an_agent(replicas: list[RoutingApp], channel_to, admin) -> None:  # type: ignore[no-untyped-def]
+    stubs = [stub(channel_to(app)) for app in replicas]
+    definition = rt.Agent(tenants=["tenants/gm0268"], display_name="Fatima")
+    await stubs[0].CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=definition, request_id="r1"), metadata=admin
+    )
+    again = await stubs[1].CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=definition, request_id="r1"), metadata=admin
+    )
+    assert again.display_name == "Fatima"  # a retry of the same request answers the agent
+    other = rt.Agent(tenants=["tenants/gm0202"], display_name="Someone else")
+    for request_id in ("", "r2"):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stubs[1].CreateAgent(
+                rt.CreateAgentRequest(agent_id="fatima", agent=other, request_id=request_id), metadata=admin
+            )
+        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert error_info(err.value).reason == "ALREADY_EXISTS"  # type: ignore[union-attr]
+    for app in replicas:
+        await eventually(lambda app=app: app.state.router.agents["agents/fatima"].tenants == {"gm0268"})
