@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from services.common import auth, client, telemetry
 from services.common.app import ServiceApp
 from services.common.config import Settings
-from services.common.natsserver import NatsServer, NatsServerError
+from services.common.natsserver import NatsCluster, NatsServer, NatsServerError
 from services.common.postgres import EmbeddedPostgres, PostgresError
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
@@ -69,6 +69,20 @@ def running_nats(server: NatsServer) -> Iterator[NatsServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nats-server nodes as one JetStream cluster on loopback; the test may kill(i) and restart(i)."""
+    cluster = NatsCluster(tmp_path / "nats-cluster")
+    try:
+        cluster.start()
+    except (NatsServerError, OSError) as exc:
+        unavailable(f"cannot start a nats-server cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @pytest.fixture

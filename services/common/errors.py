@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import TypeVar
 
 import grpc
+import nats.errors
+import nats.js.errors
+import sqlalchemy.exc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
@@ -54,6 +57,40 @@ class ApiError(Exception):
             details.append(packed_bad)
         status = status_pb2.Status(code=self.code.value[0], message=self.message, details=details)
         return rpc_status.to_status(status)
+
+
+class BackendUnavailable(Exception):
+    """A backend (JetStream, the database) did not answer in time; the call may be retried as it was."""
+
+
+# Outages that reach a handler from the NATS client or the database driver.
+_OUTAGES: tuple[type[Exception], ...] = (
+    BackendUnavailable,
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    sqlalchemy.exc.OperationalError,  # the server is down, restarting, or refuses connections
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free
+)
+
+
+def backend_unavailable(exc: BaseException) -> ApiError | None:
+    """UNAVAILABLE (reason BACKEND_UNAVAILABLE) if `exc` is a backend outage, else None: the client
+    retries with the same request_id, which returns what the first attempt stored, if anything."""
+    outage = isinstance(exc, _OUTAGES) or (isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated)
+    if not outage:
+        return None
+    return ApiError(
+        grpc.StatusCode.UNAVAILABLE,
+        "a backend is unavailable; retry with the same request_id",
+        "BACKEND_UNAVAILABLE",
+    )
 
 
 def invalid_argument(field: str, message: str, reason: str = "INVALID_ARGUMENT") -> ApiError:

@@ -3,22 +3,29 @@
 Durability comes from JetStream and the databases, never from process memory: the
 outbox (services/common/outbox.py) hands committed events to `publish`, and
 consumers (services/common/consumer.py) ack only after their own commit.
+
+A NATS node lost or a stream leader being elected is a pause, not an error: the bus connects
+to every configured server and reconnects forever, a publish is retried under the same
+`Nats-Msg-Id` (the stream stores it once) for up to PUBLISH_BUDGET_SECONDS, and only then
+fails with EventBusUnavailable, which the gRPC guard turns into UNAVAILABLE.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, NoStreamResponseError, NotFoundError
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -26,14 +33,75 @@ from opentelemetry.trace import SpanKind
 from kcc.events.v1 import events_pb2
 from services.common import telemetry
 from services.common.config import Settings
+from services.common.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 STREAM = "KCC"
-# Events carry pseudonymous keys, not phone numbers or notes; they are kept as long as a
-# closed callback may be (the default retention, one year) and then expire.
-STREAM_MAX_AGE_SECONDS = 366 * 24 * 3600
 DUPLICATE_WINDOW_SECONDS = 120
+# When a stream leader dies (SIGKILL), its followers elect a new one after a random 4-9 s
+# without heartbeats (nats-server's raft election timeout); publishes paused up to 9.6 s on a
+# 3-node cluster (tests/test_nats_cluster.py). Retries stay well inside the duplicate window,
+# so the stream keeps one copy of an event however often it is sent.
+PUBLISH_BUDGET_SECONDS = 12.0
+PUBLISH_ATTEMPT_SECONDS = 2.0
+# Stream info and KV creation at start: longer, as a service cannot serve without them.
+START_BUDGET_SECONDS = 30.0
+FIRST_BACKOFF_SECONDS = 0.05
+MAX_BACKOFF_SECONDS = 0.5
+# JetStream error codes: stream or bucket created meanwhile by another replica with other
+# settings; a stream without a quorum (its leader is being elected, or too few nodes run).
+STREAM_NAME_IN_USE = 10058
+STREAM_OFFLINE = 10118
+
+# No answer yet, worth asking again: the connection is being re-established, no stream leader
+# answered, or JetStream said 503.
+TRANSIENT = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    NoStreamResponseError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+)
+# The connection is gone for good (closed or draining): asking again cannot help.
+CLOSED = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError, nats.errors.NoServersError)
+
+
+class EventBusUnavailable(BackendUnavailable):
+    """JetStream did not take an event or answer a call within the retry budget."""
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, APIError):
+        return exc.code == 503 or exc.err_code == STREAM_OFFLINE
+    return isinstance(exc, TRANSIENT)
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    """The KCC stream as a service creates it. Events carry pseudonymous keys, not phone numbers
+    or notes; by default they are kept as long as a closed callback may be (one year)."""
+    return StreamConfig(
+        name=STREAM,
+        subjects=["kcc.>"],
+        storage=StorageType.FILE,
+        num_replicas=settings.stream_replicas,
+        max_age=settings.stream_max_age_seconds,
+        max_bytes=settings.stream_max_bytes,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+def raises(current: StreamConfig, wanted: StreamConfig) -> dict[str, int]:
+    """What a service changes on an existing stream: it raises replicas to the configured number,
+    and nothing else. It never lowers replicas, and leaves max age and max bytes to the operator
+    once the stream exists: a longer age would keep personal data longer than decided, more
+    bytes may not fit the disks, and less of either would drop events."""
+    if (wanted.num_replicas or 1) > (current.num_replicas or 1):
+        return {"num_replicas": wanted.num_replicas or 1}
+    return {}
 
 
 def subject(tenant: str, aggregate: str, event: str) -> str:
@@ -49,60 +117,146 @@ def envelope(tenant: str, event_id: str = "", **payload: object) -> events_pb2.E
 
 
 class EventBus:
-    def __init__(self, nc: NATS, js: JetStreamContext) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, settings: Settings | None = None) -> None:
         self.nc = nc
         self.js = js
+        self.settings = settings or Settings()
+        self.publish_budget = PUBLISH_BUDGET_SECONDS
+        self.start_budget = START_BUDGET_SECONDS
         self._tracer = telemetry.tracer("kcc.events")
 
     @classmethod
     async def connect(cls, settings: Settings, name: str) -> EventBus:
+        """Connects to every configured server (a cluster's list), reconnects forever, and makes
+        sure the KCC stream exists."""
+        nc = NATS()
+
+        async def disconnected() -> None:
+            if not (nc.is_closed or nc.is_draining):
+                log.warning("%s: NATS connection lost; reconnecting", name)
+
+        async def reconnected() -> None:
+            log.info("%s: NATS connection re-established (%s)", name, nc.connected_url)
+
+        async def error(exc: Exception) -> None:
+            log.warning("%s: NATS: %r", name, exc)
+
         options: dict[str, object] = {
             "name": name,
             "max_reconnect_attempts": -1,
             "reconnect_time_wait": 0.5,
             "connect_timeout": 5,
+            "disconnected_cb": disconnected,
+            "reconnected_cb": reconnected,
+            "error_cb": error,
         }
         if settings.nats_user:
             options.update(user=settings.nats_user, password=settings.nats_password)
-        nc = await nats.connect(settings.nats_url, **options)  # type: ignore[arg-type]
-        bus = cls(nc, nc.jetstream(timeout=10))
-        await bus.ensure_stream()
+        await nc.connect(servers=settings.nats_servers, **options)  # type: ignore[arg-type]
+        bus = cls(nc, nc.jetstream(timeout=10), settings)
+        try:
+            await bus.ensure_stream()
+        except BaseException:
+            await nc.close()
+            raise
         return bus
 
     async def ensure_stream(self) -> None:
-        """Creates the stream, or brings its config up to date; safe to run at every start."""
-        config = StreamConfig(
-            name=STREAM,
-            subjects=["kcc.>"],
-            storage=StorageType.FILE,
-            max_age=STREAM_MAX_AGE_SECONDS,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
-        )
+        """Creates the stream as configured; on an existing one only raises (see `raises`), so an
+        operator's R3 or byte limit survives every start. Safe for replicas starting together."""
+        wanted = stream_config(self.settings)
         try:
-            await self.js.stream_info(STREAM)
+            info = await self._at_start("stream info", lambda: self.js.stream_info(STREAM))
         except NotFoundError:
-            await self.js.add_stream(config)
+            try:
+                await self._at_start("stream create", lambda: self.js.add_stream(wanted))
+                return
+            except APIError as exc:
+                if exc.err_code != STREAM_NAME_IN_USE:
+                    raise
+            info = await self._at_start("stream info", lambda: self.js.stream_info(STREAM))
+        changes = raises(info.config, wanted)
+        if not changes:
             return
-        await self.js.update_stream(config)
+        try:
+            await self._at_start("stream update", lambda: self.js.update_stream(info.config.evolve(**changes)))
+            log.info("stream %s raised to %s", STREAM, changes)
+        except APIError as exc:
+            # E.g. R3 asked while too few nodes run: the stream serves as it is; say so loudly.
+            log.warning("stream %s kept as it is; raising it to %s failed: %s", STREAM, changes, exc)
 
     async def publish(
         self, subject: str, env: events_pb2.Envelope, trace_headers: dict[str, str] | None = None
     ) -> PubAck:
-        """Publishes and waits for JetStream's ack; `Nats-Msg-Id` makes a retry harmless."""
+        """Publishes and waits for JetStream's ack, retrying a pause (see module doc) under the same
+        `Nats-Msg-Id`; raises EventBusUnavailable after the budget."""
         parent = telemetry.extract(trace_headers) if trace_headers else None
         with telemetry.span(self._tracer, f"{subject} publish", SpanKind.PRODUCER, parent) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", subject)
             span.set_attribute("messaging.message.id", env.id)
             headers = {"Nats-Msg-Id": env.id, **telemetry.inject()}
-            return await self.js.publish(subject, env.SerializeToString(), headers=headers)
+            payload = env.SerializeToString()
+            try:
+                return await self.js.publish(subject, payload, timeout=PUBLISH_ATTEMPT_SECONDS, headers=headers)
+            except Exception as exc:  # noqa: BLE001 - sorted by _retry; the first try stays lean
+                first = exc
+            return await self._retry(
+                f"publish {env.id}",
+                lambda timeout: self.js.publish(subject, payload, timeout=timeout, headers=headers),
+                self.publish_budget,
+                first,
+            )
 
     async def key_value(self, bucket: str) -> KeyValue:
-        """A JetStream key-value bucket (latest value per key, file storage), created on first use."""
+        """A JetStream key-value bucket (latest value per key, file storage), created on first use
+        with the configured replicas; an existing bucket is used as it is."""
         try:
-            return await self.js.key_value(bucket)
+            return await self._at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
         except BucketNotFoundError:
-            return await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE))
+            pass
+        config = KeyValueConfig(
+            bucket=bucket, history=1, storage=StorageType.FILE, replicas=self.settings.bucket_replicas
+        )
+        try:
+            return await self._at_start(f"bucket {bucket} create", lambda: self.js.create_key_value(config))
+        except APIError as exc:
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+        return await self._at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
+
+    async def _at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A JetStream API call made at start, retried through an election for `start_budget`."""
+        try:
+            return await call()
+        except Exception as exc:  # noqa: BLE001 - sorted by _retry
+            first = exc
+        return await self._retry(what, lambda _timeout: call(), self.start_budget, first)
+
+    async def _retry(self, what: str, attempt: Callable[[float], Awaitable[T]], budget: float, first: Exception) -> T:
+        """Tries again after `first` failed, with exponential backoff, until `budget` seconds have
+        passed since; each attempt is given at most PUBLISH_ATTEMPT_SECONDS and what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        delay = FIRST_BACKOFF_SECONDS
+        failure = first
+        while True:
+            if isinstance(failure, CLOSED):
+                raise EventBusUnavailable(f"{what}: the NATS connection is closed") from failure
+            if not _transient(failure):
+                raise failure
+            left = deadline - loop.time()
+            if left <= 0:
+                raise EventBusUnavailable(
+                    f"{what}: no answer from JetStream within {budget:.0f} s ({failure})"
+                ) from failure
+            log.debug("%s: %r; retrying", what, failure)
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            try:
+                return await attempt(max(0.1, min(PUBLISH_ATTEMPT_SECONDS, deadline - loop.time())))
+            except Exception as exc:  # noqa: BLE001 - sorted at the top of the loop
+                failure = exc
 
     async def close(self) -> None:
         if not self.nc.is_closed:

@@ -1,0 +1,137 @@
+"""The event bus on a 3-node JetStream cluster: R3 as configured, never lowered, and a publish that
+rides out the loss of the stream's leader (kill -9) without an error, a loss or a duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
+
+from services.common.config import Settings
+from services.common.events import STREAM, EventBus, envelope
+from services.common.natsserver import NatsCluster
+
+SUBJECT = "kcc.gm0268.contact.routed"
+PUBLISHERS = 4
+
+
+async def stored_ids(bus: EventBus, expected: int) -> Counter[str]:
+    """Every `Nats-Msg-Id` in the stream, counted, read through an ordered consumer."""
+    ids: Counter[str] = Counter()
+    done = asyncio.Event()
+
+    async def on_message(msg) -> None:  # type: ignore[no-untyped-def]
+        ids[(msg.headers or {}).get("Nats-Msg-Id", "")] += 1
+        if msg.metadata.num_pending == 0:
+            done.set()
+
+    sub = await bus.js.subscribe(
+        "kcc.>", stream=STREAM, cb=on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    await asyncio.wait_for(done.wait(), 30)
+    await sub.unsubscribe()
+    assert sum(ids.values()) == expected
+    return ids
+
+
+async def test_publishes_ride_out_the_loss_of_the_stream_leader(
+    nats_cluster: NatsCluster, record_property: pytest.RecordProperty
+) -> None:
+    bus = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=3), "test-publisher")
+    try:
+        info = await bus.js.stream_info(STREAM)
+        assert info.config.num_replicas == 3 and info.cluster is not None
+        leader = nats_cluster.index(info.cluster.leader or "")
+
+        acked: list[str] = []
+        pauses: list[float] = []
+        stop = asyncio.Event()
+        progress = asyncio.Condition()
+
+        async def publisher(worker: int) -> None:
+            for n in range(1_000_000):
+                if stop.is_set():
+                    return
+                env = envelope("gm0268", event_id=f"{worker}-{n}")
+                started = time.monotonic()
+                await bus.publish(SUBJECT, env)  # any exception fails the test
+                pauses.append(time.monotonic() - started)
+                acked.append(env.id)
+                async with progress:
+                    progress.notify_all()
+
+        async def acked_more(count: int) -> None:
+            target = len(acked) + count
+            async with progress:
+                await progress.wait_for(lambda: len(acked) >= target)
+
+        workers = [asyncio.create_task(publisher(w)) for w in range(PUBLISHERS)]
+        try:
+            await acked_more(200)
+            nats_cluster.kill(leader)
+            killed_at = len(acked)
+            await asyncio.wait_for(acked_more(200), 30)  # a new leader took over
+            await asyncio.to_thread(nats_cluster.restart, leader)
+            await asyncio.wait_for(acked_more(200), 30)
+        finally:
+            stop.set()
+            await asyncio.gather(*workers)
+
+        info = await bus.js.stream_info(STREAM)
+        assert info.cluster is not None and info.cluster.leader != nats_cluster.nodes[leader].cluster.server_name  # type: ignore[union-attr]
+        ids = await stored_ids(bus, len(acked))
+        assert set(ids) == set(acked) and max(ids.values()) == 1
+        record_property("longest_publish_pause_s", round(max(pauses), 2))
+        print(f"\npublished {len(acked)} ({killed_at} before the kill); longest publish pause {max(pauses):.2f} s")
+    finally:
+        await bus.close()
+
+
+async def test_an_operators_r3_stream_and_bucket_survive_a_start_configured_with_r1(
+    nats_cluster: NatsCluster,
+) -> None:
+    operator = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=3), "operator")
+    try:
+        # The operator tightens the limits by hand (as `nats stream edit` would) and makes a bucket R3.
+        info = await operator.js.stream_info(STREAM)
+        await operator.js.update_stream(info.config.evolve(max_bytes=64 * 2**20, max_age=30 * 86400))
+        await operator.js.create_key_value(
+            KeyValueConfig(bucket="routing-agents", history=1, storage=StorageType.FILE, replicas=3)
+        )
+
+        service = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=1), "a-service")
+        try:
+            kv = await service.key_value("routing-agents")
+            await kv.put("agents.fatima", b"ready")
+            info = await service.js.stream_info(STREAM)
+            assert (info.config.num_replicas, info.config.max_bytes, info.config.max_age) == (
+                3,
+                64 * 2**20,
+                30 * 86400,
+            )
+            assert (await service.js.stream_info("KV_routing-agents")).config.num_replicas == 3
+            # A bucket the service creates itself gets the configured replicas.
+            await service.key_value("callbacks-leases")
+            assert (await service.js.stream_info("KV_callbacks-leases")).config.num_replicas == 1
+        finally:
+            await service.close()
+    finally:
+        await operator.close()
+
+
+async def test_a_start_configured_with_r3_raises_an_r1_stream(nats_cluster: NatsCluster) -> None:
+    first = await EventBus.connect(Settings(nats_url=nats_cluster.url), "single-node-days")
+    await first.publish(SUBJECT, envelope("gm0268", event_id="before"))
+    await first.close()
+
+    bus = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=3), "after-scale-up")
+    try:
+        info = await bus.js.stream_info(STREAM)
+        assert info.config.num_replicas == 3 and info.state.messages == 1
+        await bus.key_value("tenant-snapshots")  # KV replicas follow the stream's by default
+        assert (await bus.js.stream_info("KV_tenant-snapshots")).config.num_replicas == 3
+    finally:
+        await bus.close()
