@@ -215,3 +215,16 @@ async def test_create_agent_never_replaces_an_agent(replicas: list[RoutingApp], 
         assert error_info(err.value).reason == "ALREADY_EXISTS"  # type: ignore[union-attr]
     for app in replicas:
         await eventually(lambda app=app: app.state.router.agents["agents/fatima"].tenants == {"gm0268"})
+
+
+def test_stream_position_reads_what_nats_py_reads() -> None:
+    from nats.aio.msg import Msg
+
+    from services.routing.follower import stream_position
+
+    for reply in (
+        "$JS.ACK.KCC.abc.1.4077.12.1764750000000000000.0",
+        "$JS.ACK.hub.ACCHASH.KCC.abc.3.4077.12.1764750000000000000.25.token",
+    ):
+        meta = Msg.Metadata._from_reply(reply)
+        assert stream_position(reply) == (meta.sequence.stream, meta.num_pending)

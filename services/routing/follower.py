@@ -25,6 +25,16 @@ from services.common.events import STREAM, EventBus
 SUBJECTS = ["kcc.*.contact.>", "kcc.platform.agent.>", "kcc.platform.matcher.>"]
 
 
+def stream_position(reply: str) -> tuple[int, int]:
+    """(stream sequence, messages pending) from a JetStream delivery's reply subject: what nats-py's
+    `Msg.metadata` gives, without the datetime it also builds for every message."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<time>.<pending>
+        return int(tokens[5]), int(tokens[8])
+    meta = Msg.Metadata._from_reply(reply)  # the longer form with a domain and an account hash
+    return meta.sequence.stream, meta.num_pending
+
+
 class StreamFollower:
     def __init__(self, bus: EventBus, apply: Callable[[events_pb2.Envelope], None]) -> None:
         self.bus = bus
@@ -53,11 +63,11 @@ class StreamFollower:
         await asyncio.wait_for(self.caught_up.wait(), catch_up_seconds)
 
     async def _on_message(self, msg: Msg) -> None:
-        meta = msg.metadata
+        seq, pending = stream_position(msg.reply)
         self.apply(events_pb2.Envelope.FromString(msg.data))
         self.applied_events += 1
-        self.seq = meta.sequence.stream
-        if meta.num_pending == 0:
+        self.seq = seq
+        if pending == 0:
             self.caught_up.set()
         waiters = self._waiters
         while waiters and waiters[0][0] <= self.seq:
@@ -72,7 +82,8 @@ class StreamFollower:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (seq, next(self._order), future))
         try:
-            await asyncio.wait_for(future, self.wait_seconds)
+            async with asyncio.timeout(self.wait_seconds):
+                await future
         except TimeoutError:
             raise unavailable("routing has not yet seen its own event; retry with the same request_id") from None
 
