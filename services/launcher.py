@@ -19,7 +19,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import client
+from services.common import client, production
 from services.common.config import Settings
 from services.common.natsauth import LocalPasswords
 from services.common.natsserver import NatsServer
@@ -52,7 +52,11 @@ def _app(service: str) -> object:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    asyncio.run(_app(args.service).serve_forever())  # type: ignore[attr-defined]
+    try:
+        asyncio.run(_app(args.service).serve_forever())  # type: ignore[attr-defined]
+    except production.ConfigError as exc:
+        print(f"kcc serve {args.service}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -17,7 +17,7 @@ from google.protobuf import json_format
 from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.callbacks.v1.callbacks_pb2_grpc import CallbackServiceStub as Stub
-from services.common import client
+from services.common import client, nats_preflight
 from services.common.config import Settings
 
 
@@ -27,6 +27,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
     purge = group.add_parser("purge", help="delete closed callbacks older than each tenant's retention, once")
     purge.set_defaults(run=_purge)
+
+    reencrypt = group.add_parser(
+        "reencrypt", help="seal every callback's personal data with the newest key of KCC_ENCRYPTION_KEY"
+    )
+    reencrypt.set_defaults(run=_reencrypt)
 
     listing = group.add_parser("list", help="a tenant's callbacks as JSON lines")
     listing.add_argument("--tenant", required=True, help="e.g. gm0268")
@@ -173,6 +178,7 @@ async def purge_once(settings: Settings, now: datetime | None = None) -> int:
     from services.common.events import EventBus
     from services.common.snapshots import SnapshotFollower
 
+    await nats_preflight.check(settings, "kcc callbacks purge")
     engine = make_engine(settings.database_url_for("callbacks"), "callbacks")
     await asyncio.to_thread(migrate, engine, TABLES)
     bus = await EventBus.connect(settings, "kcc-callbacks-purge")
@@ -185,4 +191,26 @@ async def purge_once(settings: Settings, now: datetime | None = None) -> int:
         await bus.close()
         engine.dispose()
     print(json.dumps({"deleted": deleted, "total": sum(deleted.values())}))
+    return 0
+
+
+def _reencrypt(args: argparse.Namespace) -> int:
+    return asyncio.run(reencrypt_once(Settings()))
+
+
+async def reencrypt_once(settings: Settings) -> int:
+    """After a new key is put first in KCC_ENCRYPTION_KEY and every replica restarted: moves old rows
+    to it, so the old key can then be dropped. Idempotent; safe while the service runs."""
+    from services.callbacks.crypto import Vault, reencrypt
+    from services.common.db import Database, make_engine
+
+    if not settings.encryption_key.strip():
+        raise SystemExit("kcc callbacks reencrypt: KCC_ENCRYPTION_KEY is empty: nothing to re-encrypt to")
+    vault = Vault(settings)
+    engine = make_engine(settings.database_url_for("callbacks"), "callbacks")
+    try:
+        read, rewritten = await reencrypt(Database(engine), vault)
+    finally:
+        engine.dispose()
+    print(json.dumps({"callbacks": read, "reencrypted": rewritten}))
     return 0

@@ -27,7 +27,7 @@ from services.callbacks.crypto import Vault
 from services.callbacks.models import AuditRow, CallbackRow, CreateRequestRow, utc
 from services.callbacks.repository import department_id
 from services.common import auth, names, paging
-from services.common.citizen import citizen_key, normalise_phone
+from services.common.citizen import current_key, normalise_phone
 from services.common.config import Settings
 from services.common.db import Database
 from services.common.errors import ApiError, failed_precondition, invalid_argument, permission_denied
@@ -164,7 +164,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
         timing = deadlines.compute(deadlines.calendar_of(snapshot), sla, now, requested)
         sealed_phone = self.vault.seal(phone)
         sealed_note = self.vault.seal(given.note)
-        key = citizen_key(self.settings.citizen_key_secret, phone)
+        key = current_key(self.settings, phone)
 
         def work(session: Session) -> tuple[CallbackRow, bool]:
             if request_id:

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from sqlmodel import SQLModel
 
-from services.common import telemetry
+from services.common import health_listener, production, telemetry
 from services.common.config import Settings
 from services.common.consumer import ProcessedEvent
 from services.common.db import Database, make_engine, migrate
@@ -38,6 +38,7 @@ class ServiceApp:
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.server: grpc.aio.Server | None = None
+        self.health_server: grpc.aio.Server | None = None
         self.port = 0
         self.bus: EventBus
         self.db: Database
@@ -56,6 +57,7 @@ class ServiceApp:
         return RequestValidator(self.service_names)
 
     async def start(self, port: int | None = None) -> int:
+        production.check(self.settings)  # before anything binds or connects
         telemetry.setup(self.name, self.settings.telemetry_exporter)
         engine = make_engine(self.settings.database_url_for(self.name), self.name)
         await asyncio.to_thread(migrate, engine, [*self.tables, OutboxEvent, ProcessedEvent])
@@ -72,11 +74,14 @@ class ServiceApp:
             self.service_names,
             self.validator(),
         )
+        self.health_server = await health_listener.start(self.settings)
         log.info("%s serving on %s:%d", self.name, self.settings.host, self.port)
         return self.port
 
     async def stop(self, grace: float = 3.0) -> None:
         self.stop_event.set()
+        if self.health_server is not None:  # the probes see the drain at once
+            await self.health_server.stop(0)
         if self.server is not None:
             await self.server.stop(grace)
         for task in self.tasks:

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 import jwt
 
+from services.common import production
+from services.common.config import Settings
 from services.common.errors import permission_denied, unauthenticated
 
 ISSUER = "kcc-platform"
@@ -73,14 +75,39 @@ def unbind(token: contextvars.Token[Principal | None]) -> None:
     _current.reset(token)
 
 
+@dataclass(frozen=True)
+class KeyRing:
+    """Token keys by id, newest first: the newest signs, every one verifies. A token names its key
+    in the `kid` header, so a new key is added, then signs, then the old one goes: no downtime."""
+
+    keys: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, settings: Settings) -> KeyRing:
+        return cls(production.auth_keys(settings))
+
+    @classmethod
+    def single(cls, secret: str) -> KeyRing:
+        return cls(((production.DEFAULT_KEY_ID, secret),))
+
+    def secret(self, kid: str) -> str | None:
+        return next((secret for k, secret in self.keys if k == kid), None)
+
+
+def _ring(keys: str | KeyRing) -> KeyRing:
+    return keys if isinstance(keys, KeyRing) else KeyRing.single(keys)
+
+
 def issue_token(
-    secret: str,
+    keys: str | KeyRing,
     subject: str,
     role: Role,
     tenants: list[str] | None = None,
     department: str = "",
     ttl_seconds: int = 3600,
 ) -> str:
+    """Signs with the newest key of the ring (a plain secret is a ring of one, key id `default`)."""
+    kid, secret = _ring(keys).keys[0]
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -91,11 +118,14 @@ def issue_token(
         "iat": now,
         "exp": now + ttl_seconds,
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
 
 
-def verify_token(secret: str, token: str) -> Principal:
+def verify_token(keys: str | KeyRing, token: str) -> Principal:
     try:
+        secret = _ring(keys).secret(str(jwt.get_unverified_header(token).get("kid", "")))
+        if secret is None:
+            raise unauthenticated("invalid token: unknown key id")
         claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]})
         role = Role(claims["role"])
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
@@ -108,20 +138,20 @@ def verify_token(secret: str, token: str) -> Principal:
     )
 
 
-_verified: dict[tuple[str, str], tuple[Principal, float]] = {}
+_verified: dict[tuple[str | KeyRing, str], tuple[Principal, float]] = {}
 
 
-def from_metadata(secret: str, metadata: dict[str, str]) -> Principal:
+def from_metadata(keys: str | KeyRing, metadata: dict[str, str]) -> Principal:
     """Verifies the bearer token; a verified token is remembered until it expires (hot path)."""
     header = metadata.get("authorization", "")
     if not header.lower().startswith("bearer "):
         raise unauthenticated("missing bearer token")
     token = header[7:].strip()
-    cached = _verified.get((secret, token))
+    cached = _verified.get((keys, token))
     if cached is not None and cached[1] > time.time():
         return cached[0]
-    principal = verify_token(secret, token)
+    principal = verify_token(keys, token)
     if len(_verified) > 10_000:
         _verified.clear()
-    _verified[(secret, token)] = (principal, float(jwt.decode(token, options={"verify_signature": False})["exp"]))
+    _verified[(keys, token)] = (principal, float(jwt.decode(token, options={"verify_signature": False})["exp"]))
     return principal

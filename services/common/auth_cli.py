@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from services.common import auth, natsauth
+from services.common import auth, natsauth, production
 from services.common.config import Settings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("auth", help="credentials").add_subparsers(dest="auth_command", required=True)
-    issue = parser.add_parser("issue-token", help="sign a bearer token with KCC_AUTH_SECRET")
+    issue = parser.add_parser(
+        "issue-token", help="sign a bearer token with the newest key of KCC_AUTH_KEYS (or KCC_AUTH_SECRET)"
+    )
     issue.add_argument("--subject", required=True, help="who the token is for, e.g. nijmegen-telefonie")
     issue.add_argument("--role", required=True, choices=[r.value for r in auth.Role])
     issue.add_argument("--tenant", action="append", default=[], help="tenant id (gm0268); repeat for several")
@@ -36,7 +38,11 @@ def _issue(args: argparse.Namespace) -> int:
         raise SystemExit(f"{role.value} tokens name exactly one --tenant")
     if role == auth.Role.DEPARTMENT_USER and not args.department:
         raise SystemExit("department_user tokens need --department")
-    print(auth.issue_token(Settings().auth_secret, args.subject, role, args.tenant, args.department, args.ttl))
+    settings = Settings()
+    if settings.env == "production" and (found := production.problems(settings)):
+        raise SystemExit("kcc auth issue-token: " + str(production.ConfigError(found)))
+    keys = auth.KeyRing.of(settings)
+    print(auth.issue_token(keys, args.subject, role, args.tenant, args.department, args.ttl))
     return 0
 
 

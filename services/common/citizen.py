@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 
+from services.common.config import Settings
 from services.common.errors import invalid_argument
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -32,5 +33,19 @@ def normalise_phone(field: str, value: str, allow_short: bool = False) -> str:
     return digits
 
 
-def citizen_key(secret: str, phone_e164: str) -> str:
-    return hmac.new(secret.encode(), phone_e164.encode(), hashlib.sha256).hexdigest()[:32]
+def citizen_key(secret: str, phone_e164: str, version: str = "") -> str:
+    """The keyed hash, prefixed with the secret's version (`v2.` + 32 hex) when it has one: after a
+    rotation, keys under the old and new secret are never compared as if they were alike."""
+    digest = hmac.new(secret.encode(), phone_e164.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{version}.{digest}" if version else digest
+
+
+def key_version(key: str) -> str:
+    """The version a citizen key was made under ("" for an unversioned key)."""
+    version, sep, _ = key.rpartition(".")
+    return version if sep else ""
+
+
+def current_key(settings: Settings, phone_e164: str) -> str:
+    """The key under the configured secret and version: what callbacks stores and partners send."""
+    return citizen_key(settings.citizen_key_secret, phone_e164, settings.citizen_key_version)

@@ -27,7 +27,7 @@ class PlatformGuard:
     bound, validation, errors out. (A grpc.aio ServerInterceptor does the same per call, at a
     measurable cost on the RouteContact hot path.) Health and reflection are not wrapped."""
 
-    def __init__(self, secret: str, validate: Validator | None = None) -> None:
+    def __init__(self, secret: auth.KeyRing, validate: Validator | None = None) -> None:
         self.secret = secret
         self.validate = validate
         self.tracer = telemetry.tracer("kcc.grpc")
@@ -175,7 +175,7 @@ async def start_server(
 ) -> tuple[grpc.aio.Server, int]:
     """Starts a server with health and reflection; returns it and the bound port (address may end in :0)."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
-    registry = GuardedRegistry(server, PlatformGuard(settings.auth_secret, validate))
+    registry = GuardedRegistry(server, PlatformGuard(auth.KeyRing.of(settings), validate))
     for add in register:
         add(registry)
     health_servicer = health.aio.HealthServicer()

@@ -1,0 +1,253 @@
+"""KCC_ENV=production fails closed: a service refuses development keys and missing settings before it
+binds anything, names every problem at once, and starts on a complete configuration (PostgreSQL,
+TLS, its own keys) with plaintext health for the kubelet beside the TLS port. And a CLI command
+that lacks NATS credentials says so within seconds instead of retrying forever."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.fernet import Fernet
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.callbacks.cli import purge_once
+from services.common import natsauth, production
+from services.common.config import DEV_SECRET, ROOT, Settings
+from services.common.natsserver import NatsServer, free_port
+from services.tenancy.app import TenancyApp
+from tests.conftest import running_nats
+from tests.test_tls import make_ca, make_leaf, write_pem
+
+pytestmark = pytest.mark.timeout(60)
+
+AUTH = "k2026:" + "a" * 40
+CITIZEN = "c" * 40
+DEVELOPMENT_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("KCC_", "OTEL_"))}
+
+
+def production_settings(tmp_path: Path, **changes: object) -> Settings:
+    """A complete production configuration except for `changes` (TLS files need not exist for the check)."""
+    values: dict[str, object] = {
+        "env": "production",
+        "data_dir": tmp_path / "var",
+        "database_url": "postgresql://tenancy@db/kcc",
+        "host": "0.0.0.0",
+        "tls_cert": "/etc/kcc/tls/tls.crt",
+        "tls_key": "/etc/kcc/tls/tls.key",
+        "auth_keys": AUTH,
+        "citizen_key_secret": CITIZEN,
+        "citizen_key_version": "c1",
+        "encryption_key": Fernet.generate_key().decode(),
+    }
+    values.update(changes)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_a_complete_production_configuration_passes(tmp_path: Path) -> None:
+    assert production.problems(production_settings(tmp_path)) == []
+    # Loopback without TLS is fine: nothing leaves the machine.
+    assert production.problems(production_settings(tmp_path, host="127.0.0.1", tls_cert="", tls_key="")) == []
+
+
+def test_development_defaults_are_refused_all_at_once(tmp_path: Path) -> None:
+    settings = Settings(env="production", data_dir=tmp_path, host="0.0.0.0", database_url="", encryption_key="")
+    found = "\n".join(production.problems(settings))
+    for setting in (
+        "KCC_AUTH_SECRET is the development key",
+        "KCC_CITIZEN_KEY_SECRET is the development key",
+        "KCC_CITIZEN_KEY_VERSION is empty",
+        "KCC_ENCRYPTION_KEY is empty",
+        "KCC_DATABASE_URL is empty",
+        "KCC_HOST=0.0.0.0 serves plaintext gRPC off loopback",
+    ):
+        assert setting in found, found
+    # The same settings are fine for development.
+    assert production.problems(dataclasses.replace(settings, env="development")) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"auth_keys": f"new:{'n' * 40},old:{DEV_SECRET}"}, "KCC_AUTH_KEYS key old is the development key"),
+        ({"auth_keys": "", "auth_secret": "short"}, "KCC_AUTH_SECRET is shorter than 32"),
+        ({"auth_keys": "no-colon-here"}, "KCC_AUTH_KEYS entry 1 is not `kid:secret`"),
+        ({"auth_keys": f"k:{'a' * 40},k:{'b' * 40}"}, "KCC_AUTH_KEYS names key id k twice"),
+        ({"citizen_key_secret": DEV_SECRET + "-citizen"}, "KCC_CITIZEN_KEY_SECRET is the development key"),
+        ({"citizen_key_version": "v 2"}, "KCC_CITIZEN_KEY_VERSION must be"),
+        ({"encryption_key": "not-a-fernet-key"}, "KCC_ENCRYPTION_KEY key 1 is not a Fernet key"),
+        ({"database_url": "sqlite:////tmp/x.db"}, "KCC_DATABASE_URL must be a postgresql:// URL"),
+        ({"tls_key": ""}, "KCC_TLS_CERT and KCC_TLS_KEY go together"),
+        ({"env": "prod"}, "KCC_ENV must be one of development, production"),
+    ],
+)
+def test_each_wrong_setting_is_named(tmp_path: Path, changes: dict[str, object], expected: str) -> None:
+    found = production.problems(production_settings(tmp_path, **changes))
+    assert any(expected in p for p in found), found
+
+
+def test_the_development_encryption_key_is_refused_too(tmp_path: Path) -> None:
+    dev_key = production.development_fernet_key(DEV_SECRET).decode()
+    found = production.problems(production_settings(tmp_path, encryption_key=f"{Fernet.generate_key().decode()},{dev_key}"))
+    assert found == ["KCC_ENCRYPTION_KEY holds the development key"]
+
+
+def test_messages_never_carry_a_secret(tmp_path: Path) -> None:
+    secret = "s3cr3t-value-that-must-not-be-logged"
+    settings = production_settings(
+        tmp_path, auth_keys=f"k:{secret}", citizen_key_secret=secret, encryption_key=secret + "x"
+    )
+    assert secret not in str(production.ConfigError(production.problems(settings)))
+
+
+async def test_the_service_refuses_before_binding_its_port(tmp_path: Path) -> None:
+    port = free_port()
+    app = TenancyApp(production_settings(tmp_path, auth_keys="", database_url=""))
+    with pytest.raises(production.ConfigError) as refused:
+        await app.start(port)
+    assert "KCC_AUTH_SECRET" in str(refused.value) and "KCC_DATABASE_URL" in str(refused.value)
+    assert app.server is None
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", port))  # still free: nothing was bound
+    assert not (tmp_path / "var").exists()  # and no SQLite file was made
+
+
+def test_kcc_serve_exits_non_zero_with_the_message(tmp_path: Path) -> None:
+    env = {**DEVELOPMENT_ENV, "KCC_ENV": "production", "KCC_HOST": "0.0.0.0", "KCC_DATA_DIR": str(tmp_path)}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "serve", "routing"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 15
+    for setting in ("KCC_AUTH_SECRET", "KCC_ENCRYPTION_KEY", "KCC_DATABASE_URL", "KCC_TLS_CERT"):
+        assert setting in done.stderr
+    assert DEV_SECRET not in done.stderr + done.stdout
+
+
+@pytest.fixture
+def server_tls(tmp_path: Path) -> tuple[str, str, str]:
+    """A CA and a server certificate for 127.0.0.1: (ca, cert, key) paths."""
+    directory = tmp_path / "pki"
+    directory.mkdir()
+    ca = make_ca("KCC production test CA")
+    san: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert, key = write_pem(directory, "server", make_leaf(ca, "tenancy", ExtendedKeyUsageOID.SERVER_AUTH, san))
+    return write_pem(directory, "ca", ca)[0], cert, key
+
+
+async def test_a_production_service_serves_tls_and_plaintext_health_only(
+    tmp_path: Path, nats_url: str, postgres_url: str, server_tls: tuple[str, str, str]
+) -> None:
+    ca, cert, key = server_tls
+    health_port = free_port()
+    settings = production_settings(
+        tmp_path,
+        nats_url=nats_url,
+        database_url=postgres_url,
+        host="127.0.0.1",
+        tls_cert=cert,
+        tls_key=key,
+        health_port=health_port,
+        migrate_at_start=True,
+    )
+    app = TenancyApp(settings)
+    port = await app.start(0)
+    try:
+        # The kubelet's probe: plaintext, health only.
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+
+            with pytest.raises(grpc.aio.AioRpcError) as no_api:
+                await tenancy_pb2_grpc.TenancyServiceStub(channel).ListTenants(
+                    tenancy_pb2.ListTenantsRequest(), timeout=5
+                )
+            assert no_api.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        # The API port speaks TLS only.
+        with open(ca, "rb") as bundle:
+            credentials = grpc.ssl_channel_credentials(bundle.read())
+        async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await app.stop(0.5)
+    # After stop the probe fails at once (a draining pod leaves the Service's endpoints).
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+
+
+# -- a command that lacks credentials fails at once -----------------------------------------------
+
+
+@pytest.fixture
+def secured_nats(tmp_path: Path) -> Iterator[tuple[NatsServer, natsauth.LocalPasswords]]:
+    """A nats-server with the services' users (as `kcc up` and deploy/ configure it)."""
+    passwords = natsauth.LocalPasswords(tmp_path / "credentials", environ={})
+    for server in running_nats(NatsServer(tmp_path / "nats", config=passwords.server_config())):
+        yield server, passwords
+
+
+async def _purge_fails(settings: Settings) -> str:
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as failed:
+        await purge_once(settings)
+    assert time.monotonic() - started < 10
+    return str(failed.value)
+
+
+async def test_purge_without_nats_credentials_names_them(
+    tmp_path: Path, secured_nats: tuple[NatsServer, natsauth.LocalPasswords]
+) -> None:
+    server, _ = secured_nats
+    message = await _purge_fails(Settings(data_dir=tmp_path / "var", nats_url=server.url))
+    assert "requires a user" in message and "KCC_NATS_USER" in message and "KCC_NATS_PASSWORD" in message
+
+
+async def test_purge_with_a_wrong_password_says_it_was_refused(
+    tmp_path: Path, secured_nats: tuple[NatsServer, natsauth.LocalPasswords]
+) -> None:
+    server, _ = secured_nats
+    settings = Settings(data_dir=tmp_path / "var", nats_url=server.url, nats_user="callbacks", nats_password="wrong")
+    message = await _purge_fails(settings)
+    assert "refused user callbacks" in message and "wrong" not in message
+
+
+async def test_purge_with_an_unreachable_server_says_so(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", nats_url=f"nats://user:pw@127.0.0.1:{free_port()}")
+    message = await _purge_fails(settings)
+    assert "cannot reach NATS at 127.0.0.1:" in message and "pw" not in message
+
+
+async def test_purge_with_its_credentials_runs(
+    tmp_path: Path,
+    secured_nats: tuple[NatsServer, natsauth.LocalPasswords],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, passwords = secured_nats
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        nats_url=server.url,
+        nats_user="callbacks",
+        nats_password=passwords.get("callbacks"),
+    )
+    assert await purge_once(settings) == 0
+    assert '"total": 0' in capsys.readouterr().out
