@@ -25,11 +25,12 @@ from kcc.callbacks.v1 import callbacks_pb2 as cb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from services.callbacks.app import CallbacksApp
 from services.callbacks.crypto import Vault
-from services.callbacks.models import TABLES, CallbackRow
+from services.callbacks.models import CallbackRow
 from services.common import auth, client, snapshots
 from services.common.config import Settings
-from services.common.db import make_engine, migrate
+from services.common.db import make_engine
 from services.common.events import EventBus
+from services.common.migrations import upgrade
 from services.common.natsserver import NatsServer
 from services.common.snapshots import SlaSnapshot, TenantSnapshot
 
@@ -68,7 +69,7 @@ async def put_snapshots(settings: Settings, ids: list[str]) -> None:
 def bulk_insert(settings: Settings, ids: list[str], count: int) -> float:
     """`count` open callbacks; the first DUE get a warning moment one hour after T0, the rest days later."""
     engine = make_engine(settings.database_url_for("callbacks"), "callbacks")
-    migrate(engine, TABLES)
+    upgrade(engine, CallbacksApp.schema())
     sealed = Vault(settings).seal("+31612345678")
     started = time.perf_counter()
     with engine.begin() as conn:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "services.routing.cli",
     "services.tenancy.cli",
     "services.callbacks.cli",
+    "services.db_cli",
 )
 
 

@@ -21,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common import client, production
 from services.common.config import Settings
+from services.common.migrations import SchemaOutOfDate
 from services.common.natsauth import LocalPasswords
 from services.common.natsserver import NatsServer
 
@@ -52,12 +53,16 @@ def _app(service: str) -> object:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        asyncio.run(_app(args.service).serve_forever())  # type: ignore[attr-defined]
-    except production.ConfigError as exc:
-        print(f"kcc serve {args.service}: {exc}", file=sys.stderr)
-        return 2
+    _run(args.service)
     return 0
+
+
+def _run(service: str) -> None:
+    """Serves until stopped; a schema older than the code stops it with the message, not a traceback."""
+    try:
+        asyncio.run(_app(service).serve_forever())  # type: ignore[attr-defined]
+    except (SchemaOutOfDate, production.ConfigError) as exc:
+        raise SystemExit(f"kcc serve {service}: {exc}") from None
 
 
 def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None = None) -> None:
@@ -122,4 +127,4 @@ def _up(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     # `python -m services.launcher routing`: one service process, without the whole CLI.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_app(sys.argv[1]).serve_forever())  # type: ignore[attr-defined]
+    _run(sys.argv[1])

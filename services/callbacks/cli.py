@@ -173,14 +173,15 @@ def _purge(args: argparse.Namespace) -> int:
 async def purge_once(settings: Settings, now: datetime | None = None) -> int:
     """Connects to the service's database and NATS (for retention per tenant), purges, prints counts."""
     from services.callbacks import purge
-    from services.callbacks.models import TABLES
-    from services.common.db import Database, make_engine, migrate
+    from services.callbacks.app import CallbacksApp
+    from services.common.db import Database, make_engine
     from services.common.events import EventBus
+    from services.common.migrations import prepare
     from services.common.snapshots import SnapshotFollower
 
     await nats_preflight.check(settings, "kcc callbacks purge")
     engine = make_engine(settings.database_url_for("callbacks"), "callbacks")
-    await asyncio.to_thread(migrate, engine, TABLES)
+    await asyncio.to_thread(prepare, engine, CallbacksApp.schema(), settings.migrate_at_start)
     bus = await EventBus.connect(settings, "kcc-callbacks-purge")
     follower = SnapshotFollower()
     try:

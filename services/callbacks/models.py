@@ -31,6 +31,7 @@ class CallbackRow(SQLModel, table=True):
         Index("ix_callback_warn_due", "warned", "warn_at"),
         Index("ix_callback_breach_due", "breached", "deadline"),
         Index("ix_callback_closed", "tenant", "closed_time"),
+        Index("ix_callback_created", "tenant", "create_time"),  # usage reports and figures by creation date
     )
     tenant: str = Field(primary_key=True, max_length=16)
     id: str = Field(primary_key=True, max_length=64)

@@ -15,8 +15,9 @@ from sqlmodel import SQLModel
 from services.common import health_listener, production, telemetry
 from services.common.config import Settings
 from services.common.consumer import ProcessedEvent
-from services.common.db import Database, make_engine, migrate
+from services.common.db import Database, make_engine
 from services.common.events import EventBus
+from services.common.migrations import ServiceSchema, prepare
 from services.common.outbox import OutboxEvent, OutboxRelay
 from services.common.server import Validator, start_server
 from services.common.validation import RequestValidator
@@ -44,6 +45,11 @@ class ServiceApp:
         self.db: Database
         self.outbox: OutboxRelay
 
+    @classmethod
+    def schema(cls) -> ServiceSchema:
+        """The tables this service owns in its database, versioned by services/<name>/migrations."""
+        return ServiceSchema.of(cls.name, [*cls.tables, OutboxEvent, ProcessedEvent])
+
     def register(self, server: grpc.aio.Server) -> None:
         """Adds the servicers. `server` is a GuardedRegistry (services/common/server.py) standing in
         for the grpc.aio.Server, so that every method is registered behind the platform guard."""
@@ -60,7 +66,7 @@ class ServiceApp:
         production.check(self.settings)  # before anything binds or connects
         telemetry.setup(self.name, self.settings.telemetry_exporter)
         engine = make_engine(self.settings.database_url_for(self.name), self.name)
-        await asyncio.to_thread(migrate, engine, [*self.tables, OutboxEvent, ProcessedEvent])
+        await asyncio.to_thread(prepare, engine, self.schema(), self.settings.migrate_at_start)
         self.db = Database(engine)
         self.bus = await EventBus.connect(self.settings, f"kcc-{self.name}")
         self.outbox = OutboxRelay(self.db, self.bus)

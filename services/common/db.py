@@ -7,12 +7,11 @@ but not a schema, so none can read another's tables by accident.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, text
-from sqlalchemy.sql.schema import Table
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
 
@@ -37,27 +36,14 @@ def make_engine(url: str, schema: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(
+    # The schema itself is made by the first upgrade (services/common/migrations.py), under its lock.
+    return create_engine(
         url,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,
         connect_args={"options": f"-csearch_path={schema}"},
     )
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    return engine
-
-
-def migrate(engine: Engine, tables: Sequence[type[SQLModel]]) -> None:
-    """Creates the service's tables if missing (the schema is additive so far)."""
-    SQLModel.metadata.create_all(engine, tables=[_table(m) for m in tables])
-
-
-def _table(model: type[SQLModel]) -> Table:
-    table = getattr(model, "__table__", None)
-    assert isinstance(table, Table), f"{model} is not a table model"
-    return table
 
 
 class Database:

