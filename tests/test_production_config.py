@@ -22,6 +22,7 @@ from cryptography.fernet import Fernet
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from services.callbacks.cli import purge_once
 from services.common import natsauth, production
 from services.common.config import DEV_SECRET, ROOT, Settings
@@ -99,7 +100,9 @@ def test_each_wrong_setting_is_named(tmp_path: Path, changes: dict[str, object],
 
 def test_the_development_encryption_key_is_refused_too(tmp_path: Path) -> None:
     dev_key = production.development_fernet_key(DEV_SECRET).decode()
-    found = production.problems(production_settings(tmp_path, encryption_key=f"{Fernet.generate_key().decode()},{dev_key}"))
+    found = production.problems(
+        production_settings(tmp_path, encryption_key=f"{Fernet.generate_key().decode()},{dev_key}")
+    )
     assert found == ["KCC_ENCRYPTION_KEY holds the development key"]
 
 
@@ -142,18 +145,18 @@ def test_kcc_serve_exits_non_zero_with_the_message(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def server_tls(tmp_path: Path) -> tuple[str, str, str]:
-    """A CA and a server certificate for 127.0.0.1: (ca, cert, key) paths."""
+def server_tls(tmp_path: Path) -> tuple[bytes, str, str]:
+    """A CA and a server certificate for 127.0.0.1: the CA's PEM, and the certificate's and key's paths."""
     directory = tmp_path / "pki"
     directory.mkdir()
     ca = make_ca("KCC production test CA")
     san: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     cert, key = write_pem(directory, "server", make_leaf(ca, "tenancy", ExtendedKeyUsageOID.SERVER_AUTH, san))
-    return write_pem(directory, "ca", ca)[0], cert, key
+    return Path(write_pem(directory, "ca", ca)[0]).read_bytes(), cert, key
 
 
 async def test_a_production_service_serves_tls_and_plaintext_health_only(
-    tmp_path: Path, nats_url: str, postgres_url: str, server_tls: tuple[str, str, str]
+    tmp_path: Path, nats_url: str, postgres_url: str, server_tls: tuple[bytes, str, str]
 ) -> None:
     ca, cert, key = server_tls
     health_port = free_port()
@@ -174,16 +177,13 @@ async def test_a_production_service_serves_tls_and_plaintext_health_only(
         async with grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
-            from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
-
             with pytest.raises(grpc.aio.AioRpcError) as no_api:
                 await tenancy_pb2_grpc.TenancyServiceStub(channel).ListTenants(
                     tenancy_pb2.ListTenantsRequest(), timeout=5
                 )
             assert no_api.value.code() == grpc.StatusCode.UNIMPLEMENTED
         # The API port speaks TLS only.
-        with open(ca, "rb") as bundle:
-            credentials = grpc.ssl_channel_credentials(bundle.read())
+        credentials = grpc.ssl_channel_credentials(ca)
         async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
