@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 
-import pytest
 from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
 
 from services.common.config import Settings
@@ -38,7 +38,7 @@ async def stored_ids(bus: EventBus, expected: int) -> Counter[str]:
 
 
 async def test_publishes_ride_out_the_loss_of_the_stream_leader(
-    nats_cluster: NatsCluster, record_property: pytest.RecordProperty
+    nats_cluster: NatsCluster, record_property: Callable[[str, object], None]
 ) -> None:
     bus = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=3), "test-publisher")
     try:

@@ -13,6 +13,7 @@ fails with EventBusUnavailable, which the gRPC guard turns into UNAVAILABLE.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -139,7 +140,8 @@ class EventBus:
             log.info("%s: NATS connection re-established (%s)", name, nc.connected_url)
 
         async def error(exc: Exception) -> None:
-            log.warning("%s: NATS: %r", name, exc)
+            # A refused reconnect comes every reconnect_time_wait during an outage: said once above.
+            log.log(logging.DEBUG if isinstance(exc, OSError) else logging.WARNING, "%s: NATS: %r", name, exc)
 
         options: dict[str, object] = {
             "name": name,
@@ -259,8 +261,14 @@ class EventBus:
                 failure = exc
 
     async def close(self) -> None:
-        if not self.nc.is_closed:
+        """Drains a live connection; one still reconnecting (a NATS outage) is simply closed."""
+        if self.nc.is_connected:
             await self.nc.drain()
+        elif not self.nc.is_closed:
+            # nats-py writes what it buffered for the lost server into the dead socket on close, and
+            # fails there after it has stopped reconnecting; that buffer never reached a server.
+            with contextlib.suppress(ConnectionResetError):
+                await self.nc.close()
 
 
 @contextmanager

@@ -95,12 +95,15 @@ class PlatformGuard:
                     yield item
             except ApiError as err:
                 await _abort(context, err)
-            except Exception as exc:
-                outage = backend_unavailable(exc)
-                if outage is None:
+            except Exception as exc:  # noqa: BLE001 - never leak a stack trace, as in _unary
+                if isinstance(exc, grpc.aio.AbortError):
                     raise
-                log.warning("%s: backend unavailable: %r", method, exc)
-                await _abort(context, outage)
+                outage = backend_unavailable(exc)
+                if outage is not None:
+                    log.warning("%s: backend unavailable: %r", method, exc)
+                    await _abort(context, outage)
+                log.exception("internal error in %s", method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
                 # A cancelled stream is closed from another context; its own context ends with its task.
                 if token is not None:

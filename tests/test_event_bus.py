@@ -1,0 +1,204 @@
+"""The event bus against a real nats-server: the stream as configured, publishes that wait out a
+restarted server under the same `Nats-Msg-Id`, one well-defined error after the budget, and a
+backend outage reaching a gRPC caller as UNAVAILABLE (BACKEND_UNAVAILABLE), never INTERNAL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+import pytest
+import sqlalchemy
+from nats.js.api import DeliverPolicy
+
+from kcc.common.v1 import common_pb2
+from kcc.routing.v1 import routing_pb2 as rt
+from kcc.routing.v1 import routing_pb2_grpc
+from services.common import auth, client
+from services.common.config import Settings
+from services.common.errors import error_info
+from services.common.events import STREAM, EventBus, EventBusUnavailable, envelope
+from services.common.natsserver import NatsServer
+from services.common.server import start_server
+from services.routing.app import RoutingApp
+from services.tenancy.app import TenancyApp
+from tests.builders import make_tenant, routable
+
+SUBJECT = "kcc.gm0268.contact.routed"
+T = TypeVar("T")
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[EventBus]:
+    """An event bus on this test's nats-server."""
+    connected = await EventBus.connect(settings, "test-bus")
+    yield connected
+    await connected.close()
+
+
+async def copies(bus: EventBus, event_id: str) -> int:
+    """How many messages in the stream carry this `Nats-Msg-Id`."""
+    sub = await bus.js.subscribe("kcc.>", stream=STREAM, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    total = (await bus.js.stream_info(STREAM)).state.messages
+    found = 0
+    for _ in range(total):
+        msg = await sub.next_msg(timeout=5)
+        found += (msg.headers or {}).get("Nats-Msg-Id") == event_id
+    await sub.unsubscribe()
+    return found
+
+
+async def test_the_stream_is_created_as_configured(nats_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, nats_url=nats_url, stream_max_bytes=8 * 2**20, stream_max_age_seconds=7 * 86400
+    )
+    bus = await EventBus.connect(settings, "test-bus")
+    try:
+        config = (await bus.js.stream_info(STREAM)).config
+        assert (config.num_replicas, config.max_bytes, config.max_age) == (1, 8 * 2**20, 7 * 86400)
+    finally:
+        await bus.close()
+
+
+async def test_a_start_leaves_the_limits_an_operator_set(bus: EventBus, settings: Settings) -> None:
+    info = await bus.js.stream_info(STREAM)
+    await bus.js.update_stream(info.config.evolve(max_bytes=2**30, max_age=30 * 86400))
+    again = await EventBus.connect(settings, "second-start")  # configured: unlimited bytes, 366 days
+    try:
+        config = (await again.js.stream_info(STREAM)).config
+        assert (config.max_bytes, config.max_age) == (2**30, 30 * 86400)
+    finally:
+        await again.close()
+
+
+async def test_a_publish_waits_for_a_restarted_server_and_is_stored_once(
+    bus: EventBus, nats_server: NatsServer
+) -> None:
+    nats_server.kill()
+    env = envelope("gm0268")
+    publishing = asyncio.create_task(bus.publish(SUBJECT, env))
+    await asyncio.sleep(0.5)  # the server stays down a while: the publish has to wait, not fail
+    assert not publishing.done()
+    await asyncio.to_thread(nats_server.start)
+    ack = await asyncio.wait_for(publishing, 15)
+    assert ack.stream == STREAM and await copies(bus, env.id) == 1
+
+
+async def test_a_publish_gives_up_after_its_budget_with_event_bus_unavailable(
+    bus: EventBus, nats_server: NatsServer
+) -> None:
+    bus.publish_budget = 1.0
+    nats_server.kill()
+    started = time.monotonic()
+    with pytest.raises(EventBusUnavailable):
+        await bus.publish(SUBJECT, envelope("gm0268"))
+    assert time.monotonic() - started < 1.0 + 2.5  # the budget, plus at most one attempt's timeout
+
+
+# -- the gRPC guard ---------------------------------------------------------------------------
+
+OUTAGE = "kcc.test.Outage"
+
+
+def unreachable_database() -> Exception:
+    """A real OperationalError: PostgreSQL on a port where nothing listens."""
+    engine = sqlalchemy.create_engine("postgresql+psycopg://kcc@127.0.0.1:1/kcc", connect_args={"connect_timeout": 2})
+    try:
+        engine.connect()
+    except sqlalchemy.exc.OperationalError as exc:
+        return exc
+    finally:
+        engine.dispose()
+    raise AssertionError("a database on port 1 answered")
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (EventBusUnavailable("publish: no answer"), grpc.StatusCode.UNAVAILABLE),
+        (unreachable_database(), grpc.StatusCode.UNAVAILABLE),
+        (ValueError("a bug"), grpc.StatusCode.INTERNAL),
+    ],
+    ids=["event-bus", "database", "bug"],
+)
+async def test_the_guard_turns_an_outage_into_unavailable_and_a_bug_into_internal(
+    settings: Settings, failure: Exception, code: grpc.StatusCode
+) -> None:
+    async def unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        raise failure
+
+    async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        yield b"first"
+        raise failure
+
+    def register(registry: grpc.aio.Server) -> None:
+        handlers = {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "Stream": grpc.unary_stream_rpc_method_handler(stream),
+        }
+        registry.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(OUTAGE, handlers),))
+
+    server, port = await start_server(settings, "127.0.0.1:0", [register], [OUTAGE])
+    md = client.metadata(auth.issue_token(settings.auth_secret, "admin", auth.Role.PLATFORM_ADMIN))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as unary_error:
+                await channel.unary_unary(f"/{OUTAGE}/Unary")(b"", metadata=md)
+            with pytest.raises(grpc.aio.AioRpcError) as stream_error:
+                async for _ in channel.unary_stream(f"/{OUTAGE}/Stream")(b"", metadata=md):
+                    pass
+        for error in (unary_error.value, stream_error.value):
+            info = error_info(error)
+            assert error.code() == code
+            if code == grpc.StatusCode.UNAVAILABLE:
+                assert info is not None and info.reason == "BACKEND_UNAVAILABLE"
+    finally:
+        await server.stop(0)
+
+
+async def retried(call: Callable[[], Awaitable[T]], within: float = 20.0) -> T:
+    """Calls again on UNAVAILABLE, as a partner's system does, with the same request."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.2)
+
+
+async def test_route_contact_during_a_nats_outage_is_unavailable_and_its_retry_routes_once(
+    settings: Settings,
+    nats_server: NatsServer,
+    tenancy: TenancyApp,
+    routing: RoutingApp,
+    channel_to,  # type: ignore[no-untyped-def]
+    admin: tuple[tuple[str, str], ...],
+) -> None:
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
+    await routable(channel_to(routing), admin, "gm0268")
+    stub = routing_pb2_grpc.RoutingServiceStub(channel_to(routing))
+    request = rt.RouteContactRequest(
+        tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, question="paspoort verlopen", request_id="call-1"
+    )
+    routing.bus.publish_budget = 1.0
+    nats_server.kill()
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await stub.RouteContact(request, metadata=admin)
+    assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+    info = error_info(failed.value)
+    assert info is not None and info.reason == "BACKEND_UNAVAILABLE"
+
+    await asyncio.to_thread(nats_server.start)
+    routing.bus.publish_budget = 12.0
+    reply = await retried(lambda: stub.RouteContact(request, metadata=admin))
+    assert reply.contact.tenant == "tenants/gm0268"
+    # The first attempt may have reached the stream after all (the client resends its buffer on
+    # reconnect); the retry carries the same event id, so the contact is stored once.
+    stored = await routing.bus.js.stream_info(STREAM, subjects_filter=SUBJECT)
+    assert (stored.state.subjects or {}).get(SUBJECT) == 1
