@@ -1,0 +1,266 @@
+"""Schema migrations, on SQLite and PostgreSQL: data survives an upgrade, every model change has a
+revision, a service refuses a schema older than its code, and concurrent upgrades do not race."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Engine, MetaData, String, column, inspect, select, table, text
+
+from services.callbacks.app import CallbacksApp
+from services.cli import main
+from services.common.app import ServiceApp
+from services.common.config import Settings
+from services.common.db import make_engine
+from services.common.migrations import SchemaOutOfDate, ServiceSchema, current_revision, differences, prepare, upgrade
+from services.routing.app import RoutingApp
+from services.tenancy.app import TenancyApp
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS: dict[str, type[ServiceApp]] = {"tenancy": TenancyApp, "routing": RoutingApp, "callbacks": CallbacksApp}
+WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+EngineFor = Callable[[str], Engine]
+
+
+def service_url(database_url: str, tmp_path: Path, service: str) -> str:
+    """As config.database_url_for does it: a SQLite file per service, or one PostgreSQL database."""
+    return f"sqlite:///{tmp_path / f'{service}.db'}" if database_url.startswith("sqlite") else database_url
+
+
+@pytest.fixture
+def engine_for(database_url: str, tmp_path: Path) -> Iterator[EngineFor]:
+    made: list[Engine] = []
+
+    def make(service: str) -> Engine:
+        made.append(make_engine(service_url(database_url, tmp_path, service), service))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+def previous(schema: ServiceSchema) -> str:
+    """The revision before head: the schema of the code before the latest change."""
+    down = schema.script().get_revision(schema.head()).down_revision
+    assert isinstance(down, str), f"{schema.name} has no revision before its head"
+    return down
+
+
+def callback_row(**overrides: object) -> dict[str, object]:
+    """A callback as the first revision's columns hold it (written without the current model)."""
+    row: dict[str, object] = {
+        "tenant": "gm0268",
+        "id": "cb-1",
+        "department": "burgerzaken",
+        "product_uri": "http://standaarden.overheid.nl/owms/terms/paspoort",
+        "contact": "tenants/gm0268/contacts/c-1",
+        "channel": 1,
+        "phone_encrypted": "gAAAA-sealed",
+        "note_encrypted": "",
+        "preferred_times": "ochtend",
+        "citizen_key": "k" * 64,
+        "status": "REQUESTED",
+        "assignee": "",
+        "attempts": 0,
+        "outcome": "",
+        "create_time": WHEN,
+        "update_time": WHEN,
+        "deadline": WHEN.replace(day=4),
+        "warn_at": WHEN.replace(day=3),
+        "first_attempt_time": None,
+        "closed_time": None,
+        "warned": False,
+        "breached": False,
+        "escalated": False,
+        "max_attempts": 3,
+        "escalation_target": "",
+        "version": 1,
+    }
+    return {**row, **overrides}
+
+
+def insert(engine: Engine, name: str, rows: list[dict[str, object]]) -> None:
+    with engine.begin() as connection:
+        connection.execute(table(name, *[column(key) for key in rows[0]]).insert(), rows)
+
+
+def indexes(engine: Engine, name: str) -> set[str]:
+    with engine.connect() as connection:
+        return {str(index["name"]) for index in inspect(connection).get_indexes(name)}
+
+
+def test_upgrade_from_the_previous_schema_keeps_the_data(engine_for: EngineFor) -> None:
+    schema = CallbacksApp.schema()
+    engine = engine_for("callbacks")
+    assert upgrade(engine, schema, previous(schema)) == previous(schema)
+    assert "ix_callback_created" not in indexes(engine, "callback")
+    rows = [callback_row(), callback_row(id="cb-2", status="COMPLETED", closed_time=WHEN.replace(day=5))]
+    insert(engine, "callback", rows)
+    insert(
+        engine,
+        "outbox",
+        [
+            {
+                "event_id": "e-1",
+                "subject": "kcc.gm0268.callback.requested",
+                "payload": b"\x0a\x01x",
+                "trace_headers": "{}",
+                "created_at": WHEN,
+            }
+        ],
+    )
+    insert(
+        engine, "processed_event", [{"consumer": "callbacks-contact-usage", "event_id": "e-0", "processed_at": WHEN}]
+    )
+
+    assert upgrade(engine, schema) == schema.head()
+
+    assert "ix_callback_created" in indexes(engine, "callback")
+    with engine.connect() as connection:
+        stored = [dict(r._mapping) for r in connection.execute(select(schema.metadata().tables["callback"]))]
+        outbox = connection.execute(text("SELECT event_id, payload FROM outbox")).all()
+        processed = connection.execute(text("SELECT consumer, event_id FROM processed_event")).all()
+    assert sorted(stored, key=lambda r: str(r["id"])) == rows
+    assert [(e, bytes(p)) for e, p in outbox] == [("e-1", b"\x0a\x01x")]
+    assert [tuple(p) for p in processed] == [("callbacks-contact-usage", "e-0")]
+
+
+def test_a_database_from_before_migrations_is_adopted_at_the_first_revision(engine_for: EngineFor) -> None:
+    """Such a database has the first revision's tables (create_all made them) and no version table."""
+    schema = CallbacksApp.schema()
+    engine = engine_for("callbacks")
+    upgrade(engine, schema, previous(schema))
+    insert(engine, "callback", [callback_row()])
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+
+    prepare(engine, schema, migrate=True)
+
+    with engine.connect() as connection:
+        assert current_revision(connection) == schema.head()
+        assert connection.execute(text("SELECT id, preferred_times FROM callback")).all() == [("cb-1", "ochtend")]
+    assert "ix_callback_created" in indexes(engine, "callback")
+
+
+@pytest.mark.parametrize("service", APPS)
+def test_every_model_change_has_a_revision(engine_for: EngineFor, service: str) -> None:
+    """The revisions, run from nothing, make exactly the models' tables; otherwise `kcc db revision`."""
+    schema = APPS[service].schema()
+    engine = engine_for(service)
+    upgrade(engine, schema)
+    assert differences(engine, schema) == [], f"models of {service} changed without a revision: kcc db revision"
+
+
+def test_the_check_sees_a_model_change(engine_for: EngineFor) -> None:
+    """The check above can fail: a column or an index the revisions do not make is a difference."""
+    schema = CallbacksApp.schema()
+    engine = engine_for("callbacks")
+    upgrade(engine, schema)
+    metadata = MetaData()
+    changed = [t.to_metadata(metadata) for t in schema.tables]
+    callback = metadata.tables["callback"]
+    callback.append_column(Column("language", String(8), nullable=False, server_default="nl"))
+    callback.indexes = {i for i in callback.indexes if i.name != "ix_callback_created"}
+
+    found = differences(engine, ServiceSchema("callbacks", tuple(changed)))
+
+    kinds = sorted(d[0] if isinstance(d, tuple) else d[0][0] for d in found)
+    assert kinds == ["add_column", "remove_index"], found
+
+
+async def test_a_service_refuses_an_older_schema_until_kcc_db_upgrade(
+    engine_for: EngineFor, database_url: str, tmp_path: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = CallbacksApp.schema()
+    upgrade(engine_for("callbacks"), schema, previous(schema))
+    url = "" if database_url.startswith("sqlite") else database_url
+    settings = Settings(data_dir=tmp_path, database_url=url, nats_url=nats_url, migrate_at_start=False)
+
+    with pytest.raises(SchemaOutOfDate, match=r"revision callbacks_0001.*run `kcc db upgrade --service callbacks`"):
+        await CallbacksApp(settings).start(port=0)
+
+    monkeypatch.setenv("KCC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("KCC_DATABASE_URL", url)
+    assert main(["db", "current", "--service", "callbacks"]) == 1
+    assert main(["db", "upgrade", "--service", "callbacks"]) == 0
+    assert main(["db", "current", "--service", "callbacks"]) == 0
+    app = CallbacksApp(settings)
+    await app.start(port=0)
+    await app.stop(0)
+
+
+def test_an_empty_database_is_refused_without_migrate_at_start(engine_for: EngineFor) -> None:
+    with pytest.raises(SchemaOutOfDate, match="tenancy database has no schema version"):
+        prepare(engine_for("tenancy"), TenancyApp.schema(), migrate=False)
+
+
+def test_kcc_serve_on_an_older_schema_stops_with_the_message(tmp_path: Path) -> None:
+    schema = CallbacksApp.schema()
+    engine = make_engine(f"sqlite:///{tmp_path / 'callbacks.db'}", "callbacks")
+    upgrade(engine, schema, previous(schema))
+    engine.dispose()
+    env = {**os.environ, "KCC_DATA_DIR": str(tmp_path), "KCC_DATABASE_URL": "", "KCC_MIGRATE_AT_START": "false"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "services.launcher", "callbacks"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "kcc serve callbacks: the callbacks database has revision callbacks_0001" in done.stderr
+    assert "kcc db upgrade --service callbacks" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_migrate_at_start_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCC_MIGRATE_AT_START", raising=False)
+    monkeypatch.setenv("KCC_ENV", "production")
+    assert Settings().migrate_at_start is False
+    monkeypatch.setenv("KCC_ENV", "development")
+    assert Settings().migrate_at_start is True
+    monkeypatch.setenv("KCC_MIGRATE_AT_START", "false")
+    assert Settings().migrate_at_start is False
+    monkeypatch.setenv("KCC_MIGRATE_AT_START", "sometimes")
+    with pytest.raises(ValueError, match="KCC_MIGRATE_AT_START must be true or false"):
+        Settings()
+
+
+def test_two_replicas_migrating_at_once_do_not_race(engine_for: EngineFor) -> None:
+    """Both start on an empty database at the same moment; one migrates, the other waits and finds it done."""
+    schema = CallbacksApp.schema()
+    engines = [engine_for("callbacks"), engine_for("callbacks")]
+    start = threading.Barrier(len(engines))
+    results: list[str | None] = []
+    errors: list[BaseException] = []
+
+    def replica(engine: Engine) -> None:
+        start.wait()
+        try:
+            results.append(upgrade(engine, schema))
+        except BaseException as exc:  # reported below, with the other replica's outcome
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replica, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert results == [schema.head(), schema.head()]
+    with engines[0].connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [(schema.head(),)]
+    assert differences(engines[0], schema) == []
