@@ -227,4 +227,4 @@ def test_stream_position_reads_what_nats_py_reads() -> None:
         "$JS.ACK.hub.ACCHASH.KCC.abc.3.4077.12.1764750000000000000.25.token",
     ):
         meta = Msg.Metadata._from_reply(reply)
-        assert stream_position(reply) == (meta.sequence.stream, meta.num_pending)
+        assert stream_position(reply) == (meta.sequence.stream, meta.sequence.consumer, meta.num_pending)

@@ -42,6 +42,7 @@ class NatsUser:
     name: str
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    deny_publish: tuple[str, ...] = ()  # carved out of a wildcard in `publish`
 
 
 def _stream(name: str) -> list[str]:
@@ -75,7 +76,7 @@ def service_user(service: str) -> NatsUser:
     elif service == "routing":
         # Publishes contact events, agent sessions and matcher elections; follows snapshots;
         # keeps agents in its own bucket and the matcher's lease in another; follows contact,
-        # agent and callback events through ephemeral ordered consumers.
+        # agent and callback events through pull consumers of its own.
         publish = [
             *stream,
             _events("contact"),
@@ -84,9 +85,10 @@ def service_user(service: str) -> NatsUser:
             *_bucket(SNAPSHOTS, watch=True),
             *_bucket(AGENTS, get=True, watch=True, put=True),
             *_bucket(ROUTING_LEASES, get=True, put=True),
-            f"{API}.CONSUMER.CREATE.{STREAM}",
-            f"{API}.CONSUMER.INFO.{STREAM}.*",
-            f"$JS.FC.{STREAM}.>",
+            # the followers' pull consumers (services/routing/follower.py)
+            f"{API}.CONSUMER.CREATE.{STREAM}.>",
+            f"{API}.CONSUMER.MSG.NEXT.{STREAM}.*",
+            f"{API}.CONSUMER.DELETE.{STREAM}.*",
         ]
     elif service == "callbacks":
         # Outbox: callback events; follows snapshots; the scheduler's lease; counts contacts
@@ -104,7 +106,13 @@ def service_user(service: str) -> NatsUser:
         ]
     else:
         raise ValueError(f"unknown service {service!r}")
-    return NatsUser(service, tuple(publish), (INBOX,))
+    deny: tuple[str, ...] = ()
+    if service == "routing":  # its pull consumers have random names: not callbacks' durable one
+        usage = f"{STREAM}.{CONTACT_USAGE_CONSUMER}"
+        deny = tuple(
+            f"{API}.CONSUMER.{verb}.{usage}{tail}" for verb in ("CREATE", "MSG.NEXT", "DELETE") for tail in ("", ".>")
+        )
+    return NatsUser(service, tuple(publish), (INBOX,), deny)
 
 
 def tenant_user_name(tenant: str) -> str:
@@ -132,17 +140,20 @@ def render(all_users: Iterable[NatsUser], passwords: Mapping[str, str] | None = 
     reference that nats-server resolves from its environment (fails to start if one is missing)."""
     q = json.dumps  # a JSON string is a valid quoted string in the NATS config format
 
-    def subjects(verb: str, subjects: tuple[str, ...]) -> list[str]:
+    def subjects(verb: str, subjects: tuple[str, ...], deny: tuple[str, ...] = ()) -> list[str]:
         if not subjects:  # an empty allow list would mean "no limit": deny everything instead
             return [f'      {verb}: {{deny: [">"]}}']
-        return [f"      {verb}: {{allow: [", ",\n".join(f"        {q(s)}" for s in subjects), "      ]}"]
+        allow = [f"      {verb}: {{allow: [", ",\n".join(f"        {q(s)}" for s in subjects)]
+        if not deny:
+            return [*allow, "      ]}"]
+        return [*allow, "      ], deny: [", ",\n".join(f"        {q(s)}" for s in deny), "      ]}"]
 
     lines = ["authorization {", "  users = ["]
     for user in all_users:
         password = q(passwords[user.name]) if passwords is not None else "$" + password_variable(user.name)
         lines += [
             f"    {{user: {q(user.name)}, password: {password}, permissions: {{",
-            *subjects("publish", user.publish),
+            *subjects("publish", user.publish, user.deny_publish),
             *subjects("subscribe", user.subscribe),
             "    }}",
         ]

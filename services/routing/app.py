@@ -18,7 +18,6 @@ from kcc.routing.v1 import routing_pb2_grpc
 from services.common import telemetry
 from services.common.app import Loop, ServiceApp
 from services.common.lease import Lease
-from services.common.replay import replay
 from services.common.snapshots import SnapshotFollower, TenantSnapshot
 from services.routing import catalogue
 from services.routing.follower import StreamFollower
@@ -43,9 +42,14 @@ class RoutingApp(ServiceApp):
         await self.followers.start(self.bus)
         self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)
         await self._follow_agents(self.agents_kv)
-        self.callback_follow = await replay(self.bus, "kcc.*.callback.>", self.state.apply, follow=True)
-        self.follower = StreamFollower(self.bus, self.state.apply)
         started = time.perf_counter()
+        # Open callbacks may be older than the replay window: every callback event first. The
+        # follower then applies the window again, callback events included, in stream order,
+        # which ends in the same state (the index is state-based).
+        callbacks = StreamFollower(self.bus, self.state.apply, "kcc.*.callback.>")
+        await callbacks.start()
+        await callbacks.stop()
+        self.follower = StreamFollower(self.bus, self.state.apply)
         await self.follower.start(datetime.now(UTC) - REPLAY_WINDOW)
         log.info(
             "routing: %d events applied from the stream in %.1f s",
@@ -125,8 +129,6 @@ class RoutingApp(ServiceApp):
         self.stop_event.set()
         if self.server is not None:  # calls in flight still see their own events come back
             await self.server.stop(grace)
-        if getattr(self, "callback_follow", None) is not None:
-            await self.callback_follow.unsubscribe()  # type: ignore[union-attr]
         if getattr(self, "agent_watch", None) is not None:
             self.agent_watch.cancel()
         if getattr(self, "follower", None) is not None:
