@@ -1,0 +1,116 @@
+"""`kcc up --cluster` as a user runs it: three nats-server nodes, R3 streams, two replicas of each
+service answering health, NATS users on every node, and everything gone after SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nats
+import pytest
+
+from services.common.config import ROOT, Settings
+from services.common.events import STREAM
+from services.common.natsauth import LocalPasswords
+from services.common.natsserver import HOST, NatsServerError, find_nats_server, free_port
+from services.launcher import REPLICA_PORT_OFFSET, SERVICES, wait_healthy
+from tests.conftest import unavailable
+
+STARTUP_SECONDS = 90.0
+
+
+def replica_ports() -> int:
+    """A free port whose replica port (+ REPLICA_PORT_OFFSET) is free too."""
+    while True:
+        port = free_port()
+        if port + REPLICA_PORT_OFFSET < 65536 and _free(port + REPLICA_PORT_OFFSET):
+            return port
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+async def stream_replicas(url: str, password: str) -> int:
+    """The KCC stream's replicas, read on one node as the routing service's user."""
+    nc = await nats.connect(url, user="routing", password=password, allow_reconnect=False)
+    try:
+        return (await nc.jetstream().stream_info(STREAM)).config.num_replicas or 1
+    finally:
+        await nc.close()
+
+
+def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp_path: Path) -> None:
+    try:
+        find_nats_server()
+    except NatsServerError as exc:
+        unavailable(str(exc))
+    ports = {service: replica_ports() for service in SERVICES}
+    env = {
+        **os.environ,
+        "KCC_DATA_DIR": str(tmp_path / "var"),
+        **{f"KCC_{service.upper()}_PORT": str(port) for service, port in ports.items()},
+    }
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--cluster", "--no-demo", "--nats-port", "0"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + STARTUP_SECONDS
+        assert launcher.stdout is not None
+        while not lines or not lines[-1].startswith("serving"):
+            line = launcher.stdout.readline()
+            if not line or time.monotonic() > deadline:
+                pytest.fail(f"kcc up --cluster did not come up; it printed {lines}")
+            lines.append(line.strip())
+        output = "\n".join(lines)
+
+        settings = Settings(data_dir=tmp_path / "var")
+        for port in ports.values():
+            for replica in (port, port + REPLICA_PORT_OFFSET):
+                assert f"{HOST}:{replica} (pid" in output
+                wait_healthy(f"{HOST}:{replica}", timeout=5, settings=settings)
+        urls = re.findall(r"nats://[\d.]+:\d+", output)
+        pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", output)]
+        assert len(urls) == 3 and len(pids) == 3 + 2 * len(SERVICES)
+
+        # Each node holds the users: the routing service's own pair reads the stream, on any node.
+        password = LocalPasswords(tmp_path / "var").get("routing")
+        assert [asyncio.run(stream_replicas(url, password)) for url in urls] == [3, 3, 3]
+
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(30) == 0
+        stopped_by = time.monotonic() + 10
+        while any(alive(pid) for pid in pids) and time.monotonic() < stopped_by:
+            time.sleep(0.1)
+        assert [pid for pid in pids if alive(pid)] == []
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
