@@ -228,3 +228,36 @@ def test_stream_position_reads_what_nats_py_reads() -> None:
     ):
         meta = Msg.Metadata._from_reply(reply)
         assert stream_position(reply) == (meta.sequence.stream, meta.sequence.consumer, meta.num_pending)
+
+
+async def test_an_outage_is_unavailable_and_the_retry_finds_the_contact_once(
+    replicas: list[RoutingApp], settings: Settings, channel_to, nats_server
+) -> None:  # type: ignore[no-untyped-def]
+    """nats-server down: RouteContact is UNAVAILABLE (retryable), never INTERNAL; after it is back, the
+    partner's retry with the same request_id gets one contact, which every replica knows."""
+    for app in replicas:
+        app.bus.publish_budget = 2.0  # the outage outlasts it: the caller hears UNAVAILABLE sooner
+    routing = stub(channel_to(replicas[1]))
+    nats_server.kill()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await routing.RouteContact(route("during-outage"), metadata=partner(settings))
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_info(err.value).reason == "BACKEND_UNAVAILABLE"  # type: ignore[union-attr]
+    nats_server.restart()
+    reply = None
+    for _ in range(40):  # the partner retries, as its telephony would
+        try:
+            reply = await routing.RouteContact(route("during-outage"), metadata=partner(settings))
+            break
+        except grpc.aio.AioRpcError as retry_error:
+            assert retry_error.code() == grpc.StatusCode.UNAVAILABLE
+            await asyncio.sleep(0.5)
+    assert reply is not None
+    await eventually(lambda: all(reply.contact.name in app.state.router.contacts for app in replicas), 15)
+    sub = await replicas[0].bus.js.subscribe("kcc.gm0268.contact.routed", ordered_consumer=True)
+    routed = Counter()
+    with contextlib.suppress(TimeoutError):
+        while True:
+            msg = await sub.next_msg(timeout=0.5)
+            routed[events_pb2.Envelope.FromString(msg.data).contact_routed.contact] += 1
+    assert routed == {reply.contact.name: 1}
