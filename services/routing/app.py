@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import socket
 import time
 import uuid
 from datetime import UTC, datetime
@@ -36,7 +38,7 @@ class RoutingApp(ServiceApp):
     lease_ttl = LEASE_TTL_SECONDS
 
     async def prepare(self) -> list[Loop]:
-        self.replica = uuid.uuid4().hex[:12]
+        self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder
         self.state = RoutingState()
         self.followers = SnapshotFollower(self._on_snapshot)
         await self.followers.start(self.bus)
