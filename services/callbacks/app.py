@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
@@ -23,7 +22,6 @@ from services.callbacks.service import CallbackService, system_clock
 from services.common import telemetry
 from services.common.app import Loop, ServiceApp
 from services.common.config import Settings
-from services.common.consumer import consume
 from services.common.lease import Lease
 from services.common.snapshots import SnapshotFollower
 
@@ -74,15 +72,11 @@ class CallbacksApp(ServiceApp):
             self.db, lease, self.clock, self.committed, self.scheduler_interval, writer=self.servicer.writer
         )
         self._register_metrics()
-        usage = contacts.handler(self.db)
-
-        async def count_contacts(stop: asyncio.Event) -> None:
-            await consume(self.bus, contacts.CONSUMER, contacts.SUBJECT, usage, stop)
-
+        self.contact_usage = contacts.consumer(self.bus, self.db)
         return [
             self.scheduler.run,
             purge.daily(self.db, self.snapshots, self.clock, self.purge_every_seconds),
-            count_contacts,
+            self.contact_usage.run,
         ]
 
     def register(self, server: grpc.aio.Server) -> None:

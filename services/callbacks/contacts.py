@@ -1,7 +1,7 @@
 """Contacts per tenant, department and day, for the usage report (doorbelasting).
 
 Fed by routing's contact events through a durable pull consumer that is idempotent by
-event id in this service's own database and acks only after the commit.
+event id in this service's own database and acks only after the commit (one per fetched batch).
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ from __future__ import annotations
 from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, select
 
 from kcc.events.v1 import events_pb2
-from services.common.consumer import MessageHandler, idempotent
+from services.common.consumer import IdempotentConsumer
 from services.common.db import Database
+from services.common.events import EventBus
 
 CONSUMER = "callbacks-contact-usage"
 SUBJECT = "kcc.*.contact.>"
@@ -30,32 +33,44 @@ class ContactTally(SQLModel, table=True):
     abandoned: int = 0
 
 
-def _tally(session: Session, tenant: str, department: str, day: date) -> ContactTally:
-    row = session.get(ContactTally, (tenant, department, day))
-    if row is None:
-        row = ContactTally(tenant=tenant, department=department, day=day)
-    return row
+TallyKey = tuple[str, str, date]  # tenant, department, local day
+COUNTS = ("routed", "completed", "abandoned")
 
 
 def apply(session: Session, env: events_pb2.Envelope) -> None:
-    day = env.occurred_at.ToDatetime(UTC).astimezone(LOCAL).date()
+    """Notes what the event counts in the transaction; `finish` writes a batch's counts at once."""
     kind = env.WhichOneof("payload")
     if kind == "contact_routed":
-        row = _tally(session, env.tenant, env.contact_routed.department, day)
-        row.routed += 1
+        department, count = env.contact_routed.department, "routed"
     elif kind == "contact_changed" and env.contact_changed.change in ("completed", "abandoned"):
-        row = _tally(session, env.tenant, env.contact_changed.queue, day)
-        if env.contact_changed.change == "completed":
-            row.completed += 1
-        else:
-            row.abandoned += 1
+        department, count = env.contact_changed.queue, env.contact_changed.change
     else:
         return
-    session.add(row)
+    day = env.occurred_at.ToDatetime(UTC).astimezone(LOCAL).date()
+    pending: dict[TallyKey, dict[str, int]] = session.info.setdefault("contact_tally", {})
+    counts = pending.setdefault((env.tenant, department, day), dict.fromkeys(COUNTS, 0))
+    counts[count] += 1
 
 
-def handler(db: Database) -> MessageHandler:
-    return idempotent(db, CONSUMER, apply)
+def finish(session: Session) -> None:
+    """Adds the batch's counts to the tallies in one statement: an upsert that increments in the
+    database, so two replicas counting the same tally at once both count."""
+    pending: dict[TallyKey, dict[str, int]] = session.info.pop("contact_tally", {})
+    if not pending:
+        return
+    connection = session.connection()
+    table = ContactTally.__table__  # type: ignore[attr-defined]
+    upsert = (sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert)(table)
+    statement = upsert.on_conflict_do_update(
+        index_elements=[table.c.tenant, table.c.department, table.c.day],
+        set_={c: table.c[c] + upsert.excluded[c] for c in COUNTS},
+    )
+    rows = [{"tenant": t, "department": d, "day": day, **counts} for (t, d, day), counts in pending.items()]
+    connection.execute(statement, rows)
+
+
+def consumer(bus: EventBus, db: Database) -> IdempotentConsumer:
+    return IdempotentConsumer(bus, db, CONSUMER, SUBJECT, apply, finish)
 
 
 def tallies(session: Session, tenant: str, start: date, end: date) -> list[ContactTally]:
