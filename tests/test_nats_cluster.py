@@ -145,3 +145,22 @@ async def test_a_start_configured_with_r3_raises_an_r1_stream(nats_cluster: Nats
         assert (await bus.js.stream_info("KV_tenant-snapshots")).config.num_replicas == 3
     finally:
         await bus.close()
+
+
+async def test_a_service_starts_while_the_streams_leader_is_being_elected(nats_cluster: NatsCluster) -> None:
+    settings = Settings(nats_url=nats_cluster.url, stream_replicas=3)
+    first = await EventBus.connect(settings, "first-start")
+    await first.key_value("routing-agents")
+    info = await first.js.stream_info(STREAM)
+    await first.close()
+    assert info.cluster is not None
+    nats_cluster.kill(nats_cluster.index(info.cluster.leader or ""))
+
+    started = time.monotonic()
+    bus = await EventBus.connect(settings, "second-start")  # reads the stream's info: waits out the election
+    try:
+        await bus.key_value("routing-agents")
+        await bus.publish(SUBJECT, envelope("gm0268"))
+        print(f"\nstarted during the election in {time.monotonic() - started:.2f} s")
+    finally:
+        await bus.close()

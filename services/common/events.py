@@ -26,7 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
-from nats.js.errors import APIError, BucketNotFoundError, NoStreamResponseError, NotFoundError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -121,6 +121,8 @@ class EventBus:
     def __init__(self, nc: NATS, js: JetStreamContext, settings: Settings | None = None) -> None:
         self.nc = nc
         self.js = js
+        # JetStream API calls at start: short attempts, so one lost in an election is soon asked again.
+        self._api = nc.jetstream(timeout=PUBLISH_ATTEMPT_SECONDS)
         self.settings = settings or Settings()
         self.publish_budget = PUBLISH_BUDGET_SECONDS
         self.start_budget = START_BUDGET_SECONDS
@@ -168,20 +170,20 @@ class EventBus:
         operator's R3 or byte limit survives every start. Safe for replicas starting together."""
         wanted = stream_config(self.settings)
         try:
-            info = await self._at_start("stream info", lambda: self.js.stream_info(STREAM))
+            info = await self._at_start("stream info", lambda: self._api.stream_info(STREAM))
         except NotFoundError:
             try:
-                await self._at_start("stream create", lambda: self.js.add_stream(wanted))
+                await self._at_start("stream create", lambda: self._api.add_stream(wanted))
                 return
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-            info = await self._at_start("stream info", lambda: self.js.stream_info(STREAM))
+            info = await self._at_start("stream info", lambda: self._api.stream_info(STREAM))
         changes = raises(info.config, wanted)
         if not changes:
             return
         try:
-            await self._at_start("stream update", lambda: self.js.update_stream(info.config.evolve(**changes)))
+            await self._at_start("stream update", lambda: self._api.update_stream(info.config.evolve(**changes)))
             log.info("stream %s raised to %s", STREAM, changes)
         except APIError as exc:
             # E.g. R3 asked while too few nodes run: the stream serves as it is; say so loudly.
@@ -214,17 +216,16 @@ class EventBus:
         """A JetStream key-value bucket (latest value per key, file storage), created on first use
         with the configured replicas; an existing bucket is used as it is."""
         try:
-            return await self._at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
-        except BucketNotFoundError:
-            pass
-        config = KeyValueConfig(
-            bucket=bucket, history=1, storage=StorageType.FILE, replicas=self.settings.bucket_replicas
-        )
-        try:
-            return await self._at_start(f"bucket {bucket} create", lambda: self.js.create_key_value(config))
-        except APIError as exc:
-            if exc.err_code != STREAM_NAME_IN_USE:
-                raise
+            await self._at_start(f"bucket {bucket}", lambda: self._api.stream_info(f"KV_{bucket}"))
+        except NotFoundError:
+            config = KeyValueConfig(
+                bucket=bucket, history=1, storage=StorageType.FILE, replicas=self.settings.bucket_replicas
+            )
+            try:
+                await self._at_start(f"bucket {bucket} create", lambda: self._api.create_key_value(config))
+            except APIError as exc:
+                if exc.err_code != STREAM_NAME_IN_USE:
+                    raise
         return await self._at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
 
     async def _at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
