@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: demo up test lint proto bench clean
+.PHONY: demo up test lint proto bench image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,10 @@ proto: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/classify_accuracy.py
 	$(BIN)/python bench/route_contacts.py
+
+## The one image for every service and the CLI (needs a Docker engine; see Dockerfile).
+image:
+	docker build --build-arg VERSION=$(VERSION) -t kcc-router:$(VERSION) .
 
 clean:
 	rm -rf $(VENV) var

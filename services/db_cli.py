@@ -1,5 +1,7 @@
 """`kcc db`: the services' database schemas (Alembic, one version history per service).
 
+Alembic is imported only by these commands, not by every `kcc` invocation.
+
 An operator runs `kcc db upgrade` before rolling out a version whose services refuse an older
 schema; a developer who changed a model runs `kcc db revision` and commits what it writes.
 """
@@ -8,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from services.common.config import Settings
-from services.common.db import make_engine
-from services.common.migrations import SchemaOutOfDate, ServiceSchema, current_revision, new_revision, upgrade
+
+if TYPE_CHECKING:
+    from services.common.migrations import ServiceSchema
 
 # service -> "module:class" of its ServiceApp, imported only when asked for.
 APPS = {
@@ -53,6 +55,11 @@ def _services(args: argparse.Namespace) -> list[str]:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.common.db import make_engine
+    from services.common.migrations import SchemaOutOfDate, upgrade
+
     settings = Settings()
     if args.revision != "head" and not args.service:
         raise SystemExit("kcc db upgrade: --revision names one service's revision; give --service too")
@@ -70,6 +77,11 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 def _current(args: argparse.Namespace) -> int:
     """Exits 1 when a schema is behind its code, so a deploy script can wait on it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.common.db import make_engine
+    from services.common.migrations import current_revision
+
     settings = Settings()
     behind = False
     for service in _services(args):
@@ -90,6 +102,8 @@ def _current(args: argparse.Namespace) -> int:
 
 
 def _revision(args: argparse.Namespace) -> int:
+    from services.common.migrations import new_revision
+
     path = new_revision(service_schema(args.service), args.message)
     print(f"wrote {path}: read it, then ruff check --fix and ruff format it")
     return 0

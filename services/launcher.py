@@ -24,7 +24,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common import client, production
 from services.common.config import Settings
-from services.common.migrations import SchemaOutOfDate
 from services.common.natsauth import LocalPasswords
 from services.common.natsserver import NatsCluster, NatsServer
 
@@ -69,6 +68,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _run(service: str) -> None:
     """Serves until stopped; a schema older than the code stops it with the message, not a traceback."""
+    from services.common.migrations import SchemaOutOfDate
+
     try:
         asyncio.run(_app(service).serve_forever())  # type: ignore[attr-defined]
     except (SchemaOutOfDate, production.ConfigError) as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import logging
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,9 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, tex
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
+
+# Alembic announces each of its plugins at INFO; its migration steps stay at INFO.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class SchemaOutOfDate(RuntimeError):
