@@ -30,7 +30,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy import delete, insert
+from sqlalchemy import Index, delete, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from kcc.events.v1 import events_pb2
@@ -51,6 +51,7 @@ Delivery = tuple[Msg, events_pb2.Envelope]
 
 class ProcessedEvent(SQLModel, table=True):
     __tablename__ = "processed_event"
+    __table_args__ = (Index("ix_processed_event_age", "consumer", "processed_at"),)  # the prune reads by age
     consumer: str = Field(primary_key=True, max_length=64)
     event_id: str = Field(primary_key=True, max_length=64)
     processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
