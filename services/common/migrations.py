@@ -30,6 +30,7 @@ from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+log = logging.getLogger(__name__)
 # Alembic announces each of its plugins at INFO; its migration steps stay at INFO.
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
@@ -129,11 +130,19 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def prepare(engine: Engine, schema: ServiceSchema, migrate: bool) -> None:
-    """Called when a service starts: returns when the database is at head, migrating only if allowed."""
+    """Called when a service starts: returns when the database is at head, migrating only if allowed.
+
+    A database at a revision this code does not know was upgraded for a newer version (a rolling
+    update under way, or a rollback of the image): revisions keep the schema usable by the code
+    before them, so the service serves on it.
+    """
     head = schema.head()
     with engine.connect() as connection:
         current = current_revision(connection)
     if current == head:
+        return
+    if current is not None and current not in _known(schema):
+        log.warning("the %s database is at %s, newer than this code's %s; serving on it", schema.name, current, head)
         return
     if not migrate:
         found = f"revision {current}" if current else "no schema version"
