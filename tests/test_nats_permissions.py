@@ -8,7 +8,6 @@ import asyncio
 import json
 import re
 import subprocess
-import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -284,13 +283,12 @@ def test_nats_user_command_gives_a_gemeente_its_account(
 
 
 def test_deploy_runs_the_same_users_and_permissions(tmp_path: Path) -> None:
-    manifest = (ROOT / "deploy" / "kubernetes" / "nats.yaml").read_text()
-    conf = textwrap.dedent(manifest.split("nats.conf: |\n", 1)[1].split("\n---", 1)[0])
+    conf = (ROOT / "deploy" / "kubernetes" / "base" / "nats" / "auth.conf").read_text()
     block = conf[conf.index("authorization {") :]
     tenants = re.findall(r'user: "tenant-([^"]+)"', block)
     assert block.strip() == natsauth.render(natsauth.users(tenants)).strip(), "run `kcc auth nats-config`"
 
-    services = (ROOT / "deploy" / "kubernetes" / "services.yaml").read_text()
+    services = (ROOT / "deploy" / "kubernetes" / "base" / "services.yaml").read_text()
     for service in natsauth.SERVICES:
         assert f'{{name: KCC_NATS_USER, value: "{service}"}}' in services
         assert f"{{name: kcc-nats, key: {natsauth.password_variable(service)}}}" in services

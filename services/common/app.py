@@ -63,7 +63,7 @@ class ServiceApp:
         return RequestValidator(self.service_names)
 
     async def start(self, port: int | None = None) -> int:
-        production.check(self.settings)  # before anything binds or connects
+        production.check(self.settings, self.name)  # before anything binds or connects
         telemetry.setup(self.name, self.settings.telemetry_exporter)
         engine = make_engine(self.settings.database_url_for(self.name), self.name)
         await asyncio.to_thread(prepare, engine, self.schema(), self.settings.migrate_at_start)

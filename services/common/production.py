@@ -18,6 +18,10 @@ ENVIRONMENTS = ("development", "production")
 MIN_SECRET_LENGTH = 32
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 DEFAULT_KEY_ID = "default"
+# The keys each service reads: a service is not refused for a key it never uses, so each holds
+# only its own (deploy/ gives the personal-data keys to callbacks alone).
+ALL_KEYS = frozenset({"auth", "citizen", "encryption"})
+KEYS_USED = {"tenancy": frozenset({"auth"}), "routing": frozenset({"auth"}), "callbacks": ALL_KEYS}
 
 
 class ConfigError(ValueError):
@@ -66,8 +70,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def problems(settings: Settings) -> list[str]:
-    """Everything wrong for the configured environment; empty when the service may start."""
+def problems(settings: Settings, service: str = "") -> list[str]:
+    """Everything wrong for the configured environment; empty when the service may start.
+    `service` limits the key checks to the keys that service uses (default: all)."""
     if settings.env not in ENVIRONMENTS:
         return [f"KCC_ENV must be one of {', '.join(ENVIRONMENTS)}"]
     found: list[str] = []
@@ -85,22 +90,25 @@ def problems(settings: Settings) -> list[str]:
         found.append("KCC_CITIZEN_KEY_VERSION must be letters, digits, - or _ (at most 32)")
     if settings.env != "production":
         return found
-    for kid, secret in keys:
+    used = KEYS_USED.get(service, ALL_KEYS)
+    for kid, secret in keys if "auth" in used else ():
         where = "KCC_AUTH_KEYS key " + kid if settings.auth_keys.strip() else "KCC_AUTH_SECRET"
         if DEV_SECRET in secret:
             found.append(f"{where} is the development key (or unset): generate one, see deploy/README.md")
         elif len(secret) < MIN_SECRET_LENGTH:
             found.append(f"{where} is shorter than {MIN_SECRET_LENGTH} characters")
-    if DEV_SECRET in settings.citizen_key_secret:
-        found.append("KCC_CITIZEN_KEY_SECRET is the development key (or unset)")
-    elif len(settings.citizen_key_secret) < MIN_SECRET_LENGTH:
-        found.append(f"KCC_CITIZEN_KEY_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
-    if not settings.citizen_key_version:
-        found.append("KCC_CITIZEN_KEY_VERSION is empty: citizen keys must carry their secret's version")
-    if not settings.encryption_key.strip():
-        found.append("KCC_ENCRYPTION_KEY is empty: personal data would be encrypted with a development key")
-    elif development_fernet_key(DEV_SECRET) in fernet_keys:
-        found.append("KCC_ENCRYPTION_KEY holds the development key")
+    if "citizen" in used:
+        if DEV_SECRET in settings.citizen_key_secret:
+            found.append("KCC_CITIZEN_KEY_SECRET is the development key (or unset)")
+        elif len(settings.citizen_key_secret) < MIN_SECRET_LENGTH:
+            found.append(f"KCC_CITIZEN_KEY_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
+        if not settings.citizen_key_version:
+            found.append("KCC_CITIZEN_KEY_VERSION is empty: citizen keys must carry their secret's version")
+    if "encryption" in used:
+        if not settings.encryption_key.strip():
+            found.append("KCC_ENCRYPTION_KEY is empty: personal data would be encrypted with a development key")
+        elif development_fernet_key(DEV_SECRET) in fernet_keys:
+            found.append("KCC_ENCRYPTION_KEY holds the development key")
     if not settings.database_url:
         found.append("KCC_DATABASE_URL is empty: production keeps its data in PostgreSQL, not SQLite in the container")
     elif not settings.database_url.startswith(("postgresql://", "postgresql+psycopg://")):
@@ -112,9 +120,9 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
-def check(settings: Settings) -> None:
+def check(settings: Settings, service: str = "") -> None:
     """Raises ConfigError naming every problem; called before a service binds anything."""
-    found = problems(settings)
+    found = problems(settings, service)
     if found:
         raise ConfigError(found)
 
