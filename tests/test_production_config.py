@@ -98,6 +98,15 @@ def test_each_wrong_setting_is_named(tmp_path: Path, changes: dict[str, object],
     assert any(expected in p for p in found), found
 
 
+def test_a_service_needs_only_the_keys_it_uses(tmp_path: Path) -> None:
+    """Tenancy and routing never read personal data: they run without its keys; callbacks does not."""
+    without = production_settings(tmp_path, citizen_key_secret=DEV_SECRET + "-citizen", encryption_key="")
+    assert production.problems(without, "tenancy") == production.problems(without, "routing") == []
+    found = "\n".join(production.problems(without, "callbacks"))
+    assert "KCC_CITIZEN_KEY_SECRET" in found and "KCC_ENCRYPTION_KEY" in found
+    assert production.problems(without) == production.problems(without, "callbacks")
+
+
 def test_the_development_encryption_key_is_refused_too(tmp_path: Path) -> None:
     dev_key = production.development_fernet_key(DEV_SECRET).decode()
     found = production.problems(
@@ -130,7 +139,7 @@ def test_kcc_serve_exits_non_zero_with_the_message(tmp_path: Path) -> None:
     env = {**DEVELOPMENT_ENV, "KCC_ENV": "production", "KCC_HOST": "0.0.0.0", "KCC_DATA_DIR": str(tmp_path)}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "serve", "routing"],
+        [sys.executable, "-m", "services.cli", "serve", "callbacks"],
         env=env,
         cwd=ROOT,
         capture_output=True,
