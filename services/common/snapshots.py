@@ -84,6 +84,11 @@ class TenantSnapshot:
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
+    @staticmethod
+    def version_of(data: bytes) -> int:
+        """The version of a stored snapshot, to compare before replacing it."""
+        return int(json.loads(data).get("version", 0))
+
     @classmethod
     def from_json(cls, data: bytes) -> TenantSnapshot:
         raw = json.loads(data)
@@ -101,7 +106,12 @@ async def bucket(bus: EventBus) -> KeyValue:
 
 
 class SnapshotFollower:
-    """Keeps the latest snapshot of every tenant in memory; `on_change` runs for each update."""
+    """Keeps the newest snapshot of every tenant in memory; `on_change` runs for each update.
+
+    A snapshot older than the one held is ignored (a stale writer, e.g. an old tenancy replica
+    during a rolling update, must not take a tenant's catalogue back); the same version again is
+    taken, as tests and a re-import may rewrite a version.
+    """
 
     def __init__(self, on_change: Callable[[TenantSnapshot], None] | None = None) -> None:
         self.snapshots: dict[str, TenantSnapshot] = {}
@@ -124,6 +134,10 @@ class SnapshotFollower:
                 self.snapshots.pop(entry.key, None)
                 continue
             snapshot = TenantSnapshot.from_json(entry.value)
+            held = self.snapshots.get(snapshot.tenant)
+            if held is not None and snapshot.version < held.version:
+                log.warning("snapshot %s v%d ignored: v%d held", snapshot.tenant, snapshot.version, held.version)
+                continue
             self.snapshots[snapshot.tenant] = snapshot
             if self.on_change is not None:
                 try:

@@ -1,4 +1,10 @@
-"""Compiles a tenant's rows into its snapshot and writes it to the KV bucket after each commit."""
+"""Compiles a tenant's rows into its snapshot and writes it to the KV bucket after each commit.
+
+A snapshot only ever replaces an older version: the write is a compare-and-set on the key's
+revision, and a writer that loses the race reads again and writes only while its version is
+still newer. So two tenancy replicas, or a slow compile racing a quick one, never leave an older
+catalogue in the bucket.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import asyncio
 import json
 import logging
 
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 from sqlmodel import Session, select
 
 from services.common import snapshots
@@ -73,6 +81,26 @@ def compile_snapshot(session: Session, tenant: str) -> TenantSnapshot | None:
     )
 
 
+async def write_snapshot(kv: KeyValue, snapshot: TenantSnapshot) -> bool:
+    """Writes `snapshot` unless the bucket holds the same or a newer version; True if it wrote."""
+    value = snapshot.to_json()
+    while True:
+        try:
+            entry = await kv.get(snapshot.tenant)
+        except KeyNotFoundError:  # never written, or deleted
+            entry = None
+        try:
+            if entry is None or not entry.value:
+                await kv.create(snapshot.tenant, value)
+                return True
+            if TenantSnapshot.version_of(entry.value) >= snapshot.version:
+                return False
+            await kv.update(snapshot.tenant, value, last=entry.revision)
+            return True
+        except KeyWrongLastSequenceError:
+            continue  # written by someone else since we read it: compare again
+
+
 class SnapshotPublisher:
     """Recompiles changed tenants in the background; many quick changes cost one write each."""
 
@@ -117,7 +145,7 @@ class SnapshotPublisher:
                 try:
                     snapshot = await self.db.run(lambda s, t=tenant: compile_snapshot(s, t))  # type: ignore[misc]
                     if snapshot is not None:
-                        await kv.put(tenant, snapshot.to_json())
+                        await write_snapshot(kv, snapshot)
                 except Exception:  # noqa: BLE001 - NATS restarting: try the tenant again shortly
                     log.warning("snapshot of %s not written yet, retrying", tenant, exc_info=True)
                     self._dirty.add(tenant)
