@@ -4,7 +4,8 @@ The value holds the holder's id and an expiry timestamp (wall clock, seconds). T
 renewing are compare-and-set on the key's revision (`create`, `update(last=revision)`), so of
 two instances racing for a lapsed lease exactly one wins. A holder renews well before expiry;
 one that cannot renew (NATS down, process stuck) stops acting when its own expiry passes,
-before anyone else may take over.
+before anyone else may take over. That local deadline is kept on the monotonic clock and counted
+from before the write, so a step of the wall clock cannot stretch it past what the others see.
 """
 
 from __future__ import annotations
@@ -26,15 +27,21 @@ class Lease:
         self.holder = holder or uuid.uuid4().hex
         self.revision = 0
         self.expires_at = 0.0  # of our own lease, as we last wrote it
+        self._deadline = 0.0  # time.monotonic() at which we stop acting unless renewed
 
     @property
     def held(self) -> bool:
         """Whether we may act now: we hold it and our own expiry has not passed."""
-        return self.revision > 0 and time.time() < self.expires_at
+        return self.revision > 0 and time.monotonic() < self._deadline
+
+    @property
+    def remaining(self) -> float:
+        """Seconds until our own deadline; 0 when we do not hold the lease."""
+        return max(0.0, self._deadline - time.monotonic()) if self.revision > 0 else 0.0
 
     async def acquire(self) -> bool:
         """Takes the lease if free or lapsed, renews it if ours; False if someone else holds it."""
-        now = time.time()
+        started, now = time.monotonic(), time.time()
         value = json.dumps({"holder": self.holder, "expires_at": now + self.ttl}).encode()
         try:
             entry = await self.kv.get(self.key)
@@ -53,6 +60,7 @@ class Lease:
             self.revision = 0
             return False
         self.expires_at = now + self.ttl
+        self._deadline = started + self.ttl
         return True
 
     async def release(self) -> None:
@@ -64,3 +72,4 @@ class Lease:
             await self.kv.update(self.key, value, last=self.revision)
         self.revision = 0
         self.expires_at = 0.0
+        self._deadline = 0.0
