@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+# Alembic names each of its plugins at INFO as it is imported (below); its migration steps stay at INFO.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -31,8 +34,6 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 log = logging.getLogger(__name__)
-# Alembic announces each of its plugins at INFO; its migration steps stay at INFO.
-logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class SchemaOutOfDate(RuntimeError):
