@@ -129,9 +129,9 @@ class EventBus:
         self._tracer = telemetry.tracer("kcc.events")
 
     @classmethod
-    async def connect(cls, settings: Settings, name: str) -> EventBus:
-        """Connects to every configured server (a cluster's list), reconnects forever, and makes
-        sure the KCC stream exists."""
+    async def connect(cls, settings: Settings, name: str, start_budget: float = START_BUDGET_SECONDS) -> EventBus:
+        """Connects to any of the configured servers (a cluster's list) within `start_budget`,
+        reconnects forever once connected, and makes sure the KCC stream exists."""
         nc = NATS()
 
         async def disconnected() -> None:
@@ -156,8 +156,17 @@ class EventBus:
         }
         if settings.nats_user:
             options.update(user=settings.nats_user, password=settings.nats_password)
-        await nc.connect(servers=settings.nats_servers, **options)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait_for(nc.connect(servers=settings.nats_servers, **options), start_budget)  # type: ignore[arg-type]
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise EventBusUnavailable(
+                f"{name}: no NATS server of {settings.nats_url} let us in within {start_budget:.0f} s"
+                f" (last error: {nc.last_error!r})"
+            ) from None
         bus = cls(nc, nc.jetstream(timeout=10), settings)
+        bus.start_budget = start_budget
         try:
             await bus.ensure_stream()
         except BaseException:
