@@ -4,8 +4,8 @@ Durability comes from JetStream and the databases, never from process memory: th
 outbox (services/common/outbox.py) hands committed events to `publish`, and
 consumers (services/common/consumer.py) ack only after their own commit.
 
-A NATS node lost or a stream leader being elected is a pause, not an error: the bus connects
-to every configured server and reconnects forever, a publish is retried under the same
+A NATS node lost or a stream leader being elected is a pause, not an error: the bus knows
+every configured server and reconnects forever (to any of them), a publish is retried under the same
 `Nats-Msg-Id` (the stream stores it once) for up to PUBLISH_BUDGET_SECONDS, and only then
 fails with EventBusUnavailable, which the gRPC guard turns into UNAVAILABLE.
 """
@@ -43,17 +43,19 @@ T = TypeVar("T")
 STREAM = "KCC"
 DUPLICATE_WINDOW_SECONDS = 120
 # When a stream leader dies (SIGKILL), its followers elect a new one after a random 4-9 s
-# without heartbeats (nats-server's raft election timeout); publishes paused up to 9.6 s on a
-# 3-node cluster (tests/test_nats_cluster.py). Retries stay well inside the duplicate window,
+# without heartbeats (nats-server's raft election timeout); publishes paused 4.3-9.6 s on a
+# 3-node loopback cluster (tests/test_nats_cluster.py). Retries stay well inside the duplicate window,
 # so the stream keeps one copy of an event however often it is sent.
 PUBLISH_BUDGET_SECONDS = 12.0
 PUBLISH_ATTEMPT_SECONDS = 2.0
-# Stream info and KV creation at start: longer, as a service cannot serve without them.
+# Connecting, stream info and KV creation at start: longer, as a service cannot serve without
+# them; after it the service fails to start rather than hang.
 START_BUDGET_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 0.5
 # JetStream error codes: stream or bucket created meanwhile by another replica with other
-# settings; a stream without a quorum (its leader is being elected, or too few nodes run).
+# settings; a stream without a quorum (its leader is being elected, or too few nodes run;
+# JSStreamOfflineErr).
 STREAM_NAME_IN_USE = 10058
 STREAM_OFFLINE = 10118
 
@@ -95,7 +97,7 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-def raises(current: StreamConfig, wanted: StreamConfig) -> dict[str, int]:
+def changes_at_start(current: StreamConfig, wanted: StreamConfig) -> dict[str, int]:
     """What a service changes on an existing stream: it raises replicas to the configured number,
     and nothing else. It never lowers replicas, and leaves max age and max bytes to the operator
     once the stream exists: a longer age would keep personal data longer than decided, more
@@ -175,7 +177,7 @@ class EventBus:
         return bus
 
     async def ensure_stream(self) -> None:
-        """Creates the stream as configured; on an existing one only raises (see `raises`), so an
+        """Creates the stream as configured; on an existing one only raises (see `changes_at_start`), so an
         operator's R3 or byte limit survives every start. Safe for replicas starting together."""
         wanted = stream_config(self.settings)
         try:
@@ -188,7 +190,7 @@ class EventBus:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
             info = await self._at_start("stream info", lambda: self._api.stream_info(STREAM))
-        changes = raises(info.config, wanted)
+        changes = changes_at_start(info.config, wanted)
         if not changes:
             return
         try:
