@@ -72,7 +72,8 @@ class NatsServer:
     (sync_interval: always) fsyncs every write before the ack, which only matters if the
     machine dies: an acked message already survives a SIGKILL without it, as it is written
     to the file before the ack. It costs an fsync per message (publishing was about 6x
-    slower), so it is off by default.
+    slower), so it is off by default. `cluster` makes the server a node of a NatsCluster: a
+    server_name, routes to its peers and a monitoring port whose /healthz says JetStream is current.
     """
 
     def __init__(
