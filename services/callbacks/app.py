@@ -40,7 +40,8 @@ class CallbacksApp(ServiceApp):
         settings: Settings | None = None,
         clock: Callable[[], datetime] = system_clock,
         scheduler_interval: float = 5.0,
-        lease_ttl: float = 15.0,
+        lease_ttl: float = 10.0,
+        lease_standby_seconds: float = 1.0,
         watch_poll_seconds: float = 1.0,
         purge_every_seconds: float = purge.DAY_SECONDS,
     ) -> None:
@@ -49,6 +50,7 @@ class CallbacksApp(ServiceApp):
         self.clock = clock
         self.scheduler_interval = scheduler_interval
         self.lease_ttl = lease_ttl
+        self.lease_standby_seconds = lease_standby_seconds
         self.watch_poll_seconds = watch_poll_seconds
         self.purge_every_seconds = purge_every_seconds
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -69,7 +71,13 @@ class CallbacksApp(ServiceApp):
         )
         lease = Lease(await self.bus.key_value(LEASE_BUCKET), "scheduler", self.lease_ttl, self.instance)
         self.scheduler = Scheduler(
-            self.db, lease, self.clock, self.committed, self.scheduler_interval, writer=self.servicer.writer
+            self.db,
+            lease,
+            self.clock,
+            self.committed,
+            self.scheduler_interval,
+            writer=self.servicer.writer,
+            standby_seconds=self.lease_standby_seconds,
         )
         self._register_metrics()
         self.contact_usage = contacts.consumer(self.bus, self.db)

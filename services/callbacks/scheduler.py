@@ -79,6 +79,16 @@ def due_batch(session: Session, now: datetime, batch: int = BATCH) -> set[str]:
 
 
 class Scheduler:
+    """Runs passes only while it holds the lease, like routing's matcher.
+
+    The holder renews every `renew_seconds` (a quarter of the lease's time to live by default, so
+    two or three renewals can fail before it lapses) and runs a pass every `interval_seconds`; it
+    stops acting the moment its own deadline passes without a renewal (`Lease.held`), also in the
+    middle of a pass. A standby tries to take the lease every `standby_seconds` and runs a pass as
+    soon as it has it, so it takes over at most a time to live plus `standby_seconds` after the
+    holder's last renewal (10 s + 1 s with the defaults).
+    """
+
     def __init__(
         self,
         db: Database,
@@ -88,6 +98,8 @@ class Scheduler:
         interval_seconds: float = 5.0,
         batch: int = BATCH,
         writer: Writer | None = None,
+        renew_seconds: float | None = None,
+        standby_seconds: float = 1.0,
     ) -> None:
         self.db = db
         self.writer = writer or Writer(db)
@@ -96,14 +108,18 @@ class Scheduler:
         self.on_commit = on_commit
         self.interval = interval_seconds
         self.batch = batch
-        self.passes = 0
+        self.renew_every = lease.ttl / 4 if renew_seconds is None else renew_seconds
+        self.standby_every = standby_seconds
+        self.passes = 0  # passes run while holding the lease
 
     async def run_once(self) -> int:
-        """One pass over everything due now; returns how many batches changed something."""
+        """One pass over everything due now, if we hold the lease; returns how many batches changed something."""
+        if not self.lease.held:
+            return 0
         now = self.clock()
         rounds = 0
         while self.lease.held:
-            if self.lease.expires_at - time.time() < self.lease.ttl / 2 and not await self.lease.acquire():
+            if self._renewal_due() and not await self.lease.acquire():
                 break
             tenants = await self.writer.run(lambda s: due_batch(s, now, self.batch))
             if not tenants:
@@ -114,13 +130,26 @@ class Scheduler:
         return rounds
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Acts only while it holds the lease; renews it every interval (a third of its time to live)."""
+        next_pass = 0.0
         while not stop.is_set():
+            failed = False
             try:
-                if await self.lease.acquire():
+                if (not self.lease.held or self._renewal_due()) and not await self.lease.acquire():
+                    next_pass = 0.0  # standby: pass at once on taking over
+                if self.lease.held and time.monotonic() >= next_pass:
+                    next_pass = time.monotonic() + self.interval
                     await self.run_once()
-            except Exception:  # noqa: BLE001 - NATS or database restarting: next round
+            except Exception:  # noqa: BLE001 - NATS or database restarting: the lease lapses by itself
                 log.warning("scheduler pass failed", exc_info=True)
+                failed = True
+            if self.lease.held and not failed:
+                until_renewal = self.renew_every - (self.lease.ttl - self.lease.remaining)
+                pause = max(0.0, min(until_renewal, next_pass - time.monotonic()))
+            else:  # a standby, or a holder that could not renew: try again shortly
+                pause = self.standby_every
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+                await asyncio.wait_for(stop.wait(), pause)
         await self.lease.release()
+
+    def _renewal_due(self) -> bool:
+        return self.lease.ttl - self.lease.remaining >= self.renew_every
