@@ -4,6 +4,8 @@ revision, a service refuses a schema older than its code, and concurrent upgrade
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +21,15 @@ from services.cli import main
 from services.common.app import ServiceApp
 from services.common.config import Settings
 from services.common.db import make_engine
-from services.common.migrations import SchemaOutOfDate, ServiceSchema, current_revision, differences, prepare, upgrade
+from services.common.migrations import (
+    SchemaOutOfDate,
+    ServiceSchema,
+    current_revision,
+    differences,
+    new_revision,
+    prepare,
+    upgrade,
+)
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 
@@ -169,6 +179,28 @@ def test_the_check_sees_a_model_change(engine_for: EngineFor) -> None:
 
     kinds = sorted(d[0] if isinstance(d, tuple) else d[0][0] for d in found)
     assert kinds == ["add_column", "remove_index"], found
+
+
+def test_a_new_revision_brings_a_database_to_a_changed_model(engine_for: EngineFor, tmp_path: Path) -> None:
+    """What `kcc db revision` does for a developer, on a copy of the callbacks history."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(ROOT / "services" / "callbacks" / "migrations", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    known = CallbacksApp.schema()
+    metadata = MetaData()
+    tables = tuple(t.to_metadata(metadata) for t in known.tables)
+    metadata.tables["callback"].append_column(Column("language", String(8), nullable=True))
+    changed = ServiceSchema("callbacks", tables, location=str(copy))
+    engine = engine_for("callbacks")
+    upgrade(engine, changed)
+    assert differences(engine, changed) != []
+
+    written = new_revision(changed, "Callbacks remember the language the citizen asked in")
+
+    number = len(list(known.script().walk_revisions())) + 1
+    assert written.parent == copy / "versions" and written.name.startswith(f"callbacks_{number:04d}_")
+    assert re.search(r"add_column\(\s*sa\.Column\(['\"]language['\"], sa\.String\(length=8\)", written.read_text())
+    assert upgrade(engine, changed) == f"callbacks_{number:04d}"
+    assert differences(engine, changed) == []
 
 
 async def test_a_service_refuses_an_older_schema_until_kcc_db_upgrade(

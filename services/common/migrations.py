@@ -46,6 +46,12 @@ class ServiceSchema:
 
     name: str  # tenancy, routing, callbacks: also the PostgreSQL schema
     tables: tuple[Table, ...]
+    # Alembic's script location: the package's own unless a test works on a copy.
+    location: str = ""
+
+    @property
+    def script_location(self) -> str:
+        return self.location or f"services.{self.name}:migrations"
 
     @classmethod
     def of(cls, name: str, models: Sequence[type[SQLModel]]) -> ServiceSchema:
@@ -67,13 +73,13 @@ class ServiceSchema:
     def config(self, connection: Connection, compare: bool = False) -> Config:
         """`compare`: with the models' metadata, which only autogenerate needs (copying it takes time)."""
         config = Config()
-        config.set_main_option("script_location", f"services.{self.name}:migrations")
+        config.set_main_option("script_location", self.script_location)
         config.attributes["connection"] = connection
         config.attributes["metadata"] = self.metadata() if compare else None
         return config
 
     def script(self) -> ScriptDirectory:
-        return _script_directory(self.name)
+        return _script_directory(self.script_location)
 
     def head(self) -> str:
         heads = self.script().get_heads()
@@ -121,6 +127,7 @@ def new_revision(schema: ServiceSchema, message: str) -> Path:
                 )
         finally:
             engine.dispose()
+    _script_directory.cache_clear()  # the history has one more revision now
     if not isinstance(script, Script):
         raise RuntimeError(f"alembic wrote no single revision for {schema.name}")
     return Path(script.path)
@@ -183,10 +190,10 @@ def differences(engine: Engine, schema: ServiceSchema) -> list[Any]:
 
 
 @functools.cache
-def _script_directory(name: str) -> ScriptDirectory:
+def _script_directory(location: str) -> ScriptDirectory:
     """Read once per process: the revision files do not change under a running service."""
     config = Config()
-    config.set_main_option("script_location", f"services.{name}:migrations")
+    config.set_main_option("script_location", location)
     return ScriptDirectory.from_config(config)
 
 
