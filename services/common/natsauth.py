@@ -71,8 +71,9 @@ def service_user(service: str) -> NatsUser:
     """What each service does on NATS, read from its code (see services/*/app.py)."""
     stream = [*_stream(STREAM), f"{API}.STREAM.UPDATE.{STREAM}"]  # EventBus.ensure_stream
     if service == "tenancy":
-        # Outbox: kcc.<tenant>.tenancy.changed; writes the compiled snapshots.
-        publish = [*stream, _events("tenancy"), *_bucket(SNAPSHOTS, put=True)]
+        # Outbox: kcc.<tenant>.tenancy.changed; writes the compiled snapshots, each over an
+        # older version only (it reads the version held first).
+        publish = [*stream, _events("tenancy"), *_bucket(SNAPSHOTS, get=True, put=True)]
     elif service == "routing":
         # Publishes contact events, agent sessions and matcher elections; follows snapshots;
         # keeps agents in its own bucket and the matcher's lease in another; follows contact,
