@@ -23,8 +23,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+from services import cli
 from services.callbacks.cli import purge_once
-from services.common import natsauth, production
+from services.common import auth, client, natsauth, production
 from services.common.config import DEV_SECRET, ROOT, Settings
 from services.common.natsserver import NatsServer, free_port
 from services.tenancy.app import TenancyApp
@@ -205,6 +206,29 @@ async def test_a_production_service_serves_tls_and_plaintext_health_only(
 
 
 # -- a command that lacks credentials fails at once -----------------------------------------------
+
+
+def test_a_client_command_without_a_token_fails_at_once_in_production() -> None:
+    with pytest.raises(SystemExit, match="set KCC_TOKEN"):
+        client.token(Settings(env="production"))
+    with pytest.raises(SystemExit, match="set KCC_TOKEN"):
+        client.token(Settings(auth_keys=AUTH))
+
+
+def test_issue_token_signs_with_the_production_keys_and_refuses_the_development_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in [k for k in os.environ if k.startswith("KCC_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("KCC_ENV", "production")
+    command = ["auth", "issue-token", "--subject", "onboarding", "--role", "platform_admin"]
+    with pytest.raises(SystemExit, match="KCC_AUTH_SECRET is the development key"):
+        cli.main(command)
+    # A pod that holds only the token keys (tenancy) can mint an admin token.
+    monkeypatch.setenv("KCC_AUTH_KEYS", AUTH)
+    assert cli.main(command) == 0
+    token = capsys.readouterr().out.strip()
+    assert auth.verify_token(auth.KeyRing.of(Settings()), token).role == auth.Role.PLATFORM_ADMIN
 
 
 @pytest.fixture

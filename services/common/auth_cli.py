@@ -39,7 +39,7 @@ def _issue(args: argparse.Namespace) -> int:
     if role == auth.Role.DEPARTMENT_USER and not args.department:
         raise SystemExit("department_user tokens need --department")
     settings = Settings()
-    if settings.env == "production" and (found := production.problems(settings)):
+    if found := production.auth_problems(settings):
         raise SystemExit("kcc auth issue-token: " + str(production.ConfigError(found)))
     keys = auth.KeyRing.of(settings)
     print(auth.issue_token(keys, args.subject, role, args.tenant, args.department, args.ttl))

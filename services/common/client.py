@@ -17,7 +17,7 @@ def token(settings: Settings) -> str:
     configured = os.environ.get("KCC_TOKEN", "")
     if configured:
         return configured
-    if settings.auth_secret != DEV_SECRET:
+    if settings.auth_secret != DEV_SECRET or settings.auth_keys or settings.env == "production":
         raise SystemExit("set KCC_TOKEN (see `kcc auth issue-token`)")
     return auth.issue_token(settings.auth_secret, "local-admin", auth.Role.PLATFORM_ADMIN, ttl_seconds=3600)
 

@@ -70,17 +70,31 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def auth_problems(settings: Settings) -> list[str]:
+    """What is wrong with the token keys: malformed always, development or short in production."""
+    try:
+        keys = auth_keys(settings)
+    except ConfigError as exc:
+        return exc.problems
+    if settings.env != "production":
+        return []
+    found = []
+    for kid, secret in keys:
+        where = "KCC_AUTH_KEYS key " + kid if settings.auth_keys.strip() else "KCC_AUTH_SECRET"
+        if DEV_SECRET in secret:
+            found.append(f"{where} is the development key (or unset): generate one, see deploy/README.md")
+        elif len(secret) < MIN_SECRET_LENGTH:
+            found.append(f"{where} is shorter than {MIN_SECRET_LENGTH} characters")
+    return found
+
+
 def problems(settings: Settings, service: str = "") -> list[str]:
     """Everything wrong for the configured environment; empty when the service may start.
     `service` limits the key checks to the keys that service uses (default: all)."""
     if settings.env not in ENVIRONMENTS:
         return [f"KCC_ENV must be one of {', '.join(ENVIRONMENTS)}"]
-    found: list[str] = []
-    try:
-        keys = auth_keys(settings)
-    except ConfigError as exc:
-        found += exc.problems
-        keys = ()
+    used = KEYS_USED.get(service, ALL_KEYS)
+    found = auth_problems(settings) if "auth" in used else []
     try:
         fernet_keys = encryption_keys(settings)
     except ConfigError as exc:
@@ -90,13 +104,6 @@ def problems(settings: Settings, service: str = "") -> list[str]:
         found.append("KCC_CITIZEN_KEY_VERSION must be letters, digits, - or _ (at most 32)")
     if settings.env != "production":
         return found
-    used = KEYS_USED.get(service, ALL_KEYS)
-    for kid, secret in keys if "auth" in used else ():
-        where = "KCC_AUTH_KEYS key " + kid if settings.auth_keys.strip() else "KCC_AUTH_SECRET"
-        if DEV_SECRET in secret:
-            found.append(f"{where} is the development key (or unset): generate one, see deploy/README.md")
-        elif len(secret) < MIN_SECRET_LENGTH:
-            found.append(f"{where} is shorter than {MIN_SECRET_LENGTH} characters")
     if "citizen" in used:
         if DEV_SECRET in settings.citizen_key_secret:
             found.append("KCC_CITIZEN_KEY_SECRET is the development key (or unset)")
