@@ -18,7 +18,7 @@ from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client
-from services.common.citizen import citizen_key
+from services.common.citizen import current_key
 from services.common.config import Settings
 from services.tenancy.onboarding import onboard_tenant
 
@@ -82,7 +82,7 @@ async def run_demo(settings: Settings) -> None:
                     entry_point=rt.EntryPointRef(kind=1, value=dict((g[0], g[2]) for g in GEMEENTEN)[tenant]),
                     channel=common_pb2.CHANNEL_PHONE,
                     question=question,
-                    citizen_key=citizen_key(settings.citizen_key_secret, phone),
+                    citizen_key=current_key(settings, phone),
                     request_id=f"demo-{run}-{phone}",
                 ),
                 metadata=partner,
@@ -137,7 +137,7 @@ async def run_demo(settings: Settings) -> None:
                 tenant=f"tenants/{tenant}",
                 channel=common_pb2.CHANNEL_PHONE,
                 question="Ik bel nog een keer over mijn paspoort",
-                citizen_key=citizen_key(settings.citizen_key_secret, phone),
+                citizen_key=current_key(settings, phone),
                 request_id=f"demo-{run}-again",
             ),
             metadata=_partner(settings, tenant),
