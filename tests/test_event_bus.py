@@ -22,7 +22,7 @@ from services.common import auth, client
 from services.common.config import Settings
 from services.common.errors import error_info
 from services.common.events import STREAM, EventBus, EventBusUnavailable, envelope
-from services.common.natsserver import NatsServer, free_port
+from services.common.natsserver import NatsServer, free_ports
 from services.common.server import start_server
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
@@ -100,7 +100,7 @@ async def test_a_publish_gives_up_after_its_budget_with_event_bus_unavailable(
 
 
 async def test_a_start_without_any_reachable_server_fails_within_its_budget(tmp_path: Path) -> None:
-    nowhere = ",".join(f"nats://127.0.0.1:{free_port()}" for _ in range(3))
+    nowhere = ",".join(f"nats://127.0.0.1:{port}" for port in free_ports(3))
     started = time.monotonic()
     with pytest.raises(EventBusUnavailable, match="ConnectionRefused"):
         await EventBus.connect(Settings(data_dir=tmp_path, nats_url=nowhere), "test-bus", start_budget=1.0)

@@ -311,11 +311,18 @@ def _greets(port: int) -> bool:
 
 
 def free_port() -> int:
-    """A loopback port free right now. Only for route ports, which every node must know before
-    any of them starts; client and monitoring ports are picked by the server itself."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free right now (see free_ports)."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback ports free right now. Only for route ports, which every node must know
+    before any of them starts; client and monitoring ports are picked by the server itself."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 class NatsCluster:
@@ -343,7 +350,7 @@ class NatsCluster:
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="kcc-nats-cluster-")).resolve()
         self.name = name
         self.start_timeout = start_timeout
-        route_ports = [free_port() for _ in range(size)]
+        route_ports = free_ports(size)
         client_ports = [*ports, *[0] * size][:size]
         self.nodes = [
             NatsServer(
