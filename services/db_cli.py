@@ -50,6 +50,14 @@ def service_schema(service: str) -> ServiceSchema:
     return schema
 
 
+def _settings(command: str) -> Settings:
+    """In production a migration goes to the PostgreSQL database, never to a SQLite file it would make."""
+    settings = Settings()
+    if settings.env == "production" and not settings.database_url:
+        raise SystemExit(f"kcc db {command}: KCC_ENV=production needs KCC_DATABASE_URL (the PostgreSQL database)")
+    return settings
+
+
 def _services(args: argparse.Namespace) -> list[str]:
     return [args.service] if args.service else list(APPS)
 
@@ -60,7 +68,7 @@ def _upgrade(args: argparse.Namespace) -> int:
     from services.common.db import make_engine
     from services.common.migrations import SchemaOutOfDate, upgrade
 
-    settings = Settings()
+    settings = _settings("upgrade")
     if args.revision != "head" and not args.service:
         raise SystemExit("kcc db upgrade: --revision names one service's revision; give --service too")
     for service in _services(args):
@@ -82,7 +90,7 @@ def _current(args: argparse.Namespace) -> int:
     from services.common.db import make_engine
     from services.common.migrations import current_revision
 
-    settings = Settings()
+    settings = _settings("current")
     behind = False
     for service in _services(args):
         schema = service_schema(service)

@@ -224,6 +224,17 @@ async def test_a_service_refuses_an_older_schema_until_kcc_db_upgrade(
     await app.stop(0)
 
 
+def test_kcc_db_in_production_needs_the_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KCC_ENV", "production")
+    monkeypatch.setenv("KCC_DATABASE_URL", "")
+    monkeypatch.setenv("KCC_DATA_DIR", str(tmp_path))
+
+    with pytest.raises(SystemExit, match="kcc db upgrade: KCC_ENV=production needs KCC_DATABASE_URL"):
+        main(["db", "upgrade"])
+
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_database_is_refused_without_migrate_at_start(engine_for: EngineFor) -> None:
     with pytest.raises(SchemaOutOfDate, match="tenancy database has no schema version"):
         prepare(engine_for("tenancy"), TenancyApp.schema(), migrate=False)
