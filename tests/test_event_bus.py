@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -71,6 +72,19 @@ async def test_a_start_leaves_the_limits_an_operator_set(bus: EventBus, settings
     try:
         config = (await again.js.stream_info(STREAM)).config
         assert (config.max_bytes, config.max_age) == (2**30, 30 * 86400)
+    finally:
+        await again.close()
+
+
+async def test_replicas_that_cannot_be_raised_leave_the_stream_serving_with_a_warning(
+    bus: EventBus, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # R3 configured against a single node (an R1 stream already there): the service still starts.
+    again = await EventBus.connect(replace(settings, stream_replicas=3), "misconfigured")
+    try:
+        assert (await again.js.stream_info(STREAM)).config.num_replicas == 1
+        await again.publish(SUBJECT, envelope("gm0268"))
+        assert "kept as it is" in caplog.text and "non-clustered" in caplog.text
     finally:
         await again.close()
 
