@@ -40,7 +40,7 @@ from services.common.natsserver import NatsServer
 
 TENANTS = [f"gm{100 + i:04d}" for i in range(40)]
 DEPARTMENTS = ("burgerzaken", "belastingen", "wmo", "vergunningen", "algemeen")
-FETCH = 100
+FETCH = 100  # the consumer's default batch; --fetch changes it for both
 
 
 def contact_event(tenant: str, rng: random.Random) -> tuple[str, events_pb2.Envelope]:
@@ -168,5 +168,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--fetch", type=int, default=FETCH)
     args = parser.parse_args()
+    FETCH = args.fetch
     asyncio.run(main(args.events, args.seed))
