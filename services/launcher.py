@@ -38,7 +38,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     serve.set_defaults(run=_serve)
     up = sub.add_parser("up", help="start nats-server and every service locally, then run the demo")
     up.add_argument("--no-demo", action="store_true", help="only start the platform")
-    up.add_argument("--nats-port", type=int, default=4222, help="client port (with --cluster: of the first node)")
+    up.add_argument(
+        "--nats-port", type=int, default=4222, help="client port, 0 for any (with --cluster: the first node's)"
+    )
     up.add_argument(
         "--cluster",
         action="store_true",
