@@ -3,6 +3,7 @@ its commit; a bad event redelivered alone; processed events pruned past the hori
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer, ProcessedEvent
 from services.common.db import Database
 from services.common.events import STREAM, EventBus, envelope, subject
+from tests.builders import eventually
 from tests.test_outbox import open_database
 
 TENANT = "gm0268"
@@ -46,6 +48,10 @@ async def drain(consumer: IdempotentConsumer) -> None:
 def tallies(db: Database) -> dict[str, tuple[int, int, int]]:
     rows = db.transaction(lambda s: list(s.exec(select(ContactTally))))
     return {r.department: (r.routed, r.completed, r.abandoned) for r in rows}
+
+
+def processed_ids(db: Database) -> set[str]:
+    return db.transaction(lambda s: set(s.exec(select(ProcessedEvent.event_id))))
 
 
 @pytest.fixture
@@ -127,4 +133,23 @@ async def test_pruning_keeps_recent_processed_events_so_a_redelivery_is_still_dr
     await drain(consumer)
     assert tallies(db) == {}
     await consumer.close()
+    db.engine.dispose()
+
+
+async def test_the_consumer_loop_prunes_on_its_own(bus: EventBus, database_url: str) -> None:
+    db = open_database(database_url, ContactTally, ProcessedEvent)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    db.transaction(lambda s: s.add(ProcessedEvent(consumer=contacts.CONSUMER, event_id="old", processed_at=long_ago)))
+    consumer = IdempotentConsumer(
+        bus, db, contacts.CONSUMER, contacts.SUBJECT, contacts.apply, contacts.finish, prune_every=0.0
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    await publish(bus, routed("burgerzaken"))
+    try:
+        await eventually(lambda: "old" not in processed_ids(db) and tallies(db) == {"burgerzaken": (1, 0, 0)})
+        assert len(processed_ids(db)) == 1  # the new event's
+    finally:
+        stop.set()
+        await running
     db.engine.dispose()
