@@ -240,10 +240,10 @@ def test_an_empty_database_is_refused_without_migrate_at_start(engine_for: Engin
         prepare(engine_for("tenancy"), TenancyApp.schema(), migrate=False)
 
 
-def test_a_newer_schema_is_served_but_not_upgraded_by_older_code(
+def test_older_code_serves_on_a_newer_schema_and_leaves_it_alone(
     engine_for: EngineFor, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """During a rolling update the old replicas restart on the new schema; they cannot migrate it."""
+    """During a rolling update or a rollback, old pods start (and run `kcc db upgrade`) on the new schema."""
     schema = TenancyApp.schema()
     engine = engine_for("tenancy")
     upgrade(engine, schema)
@@ -251,10 +251,11 @@ def test_a_newer_schema_is_served_but_not_upgraded_by_older_code(
         connection.execute(text("UPDATE alembic_version SET version_num = 'tenancy_9999'"))
 
     prepare(engine, schema, migrate=False)
+    assert upgrade(engine, schema) == "tenancy_9999"  # an old pod's `kcc db upgrade`: nothing to do
 
     assert "the tenancy database is at tenancy_9999, newer than this code's" in caplog.text
     with pytest.raises(SchemaOutOfDate, match="revision tenancy_9999, which this code does not know"):
-        upgrade(engine, schema)
+        upgrade(engine, schema, first(schema))
 
 
 def test_kcc_serve_on_an_older_schema_stops_with_the_message(tmp_path: Path) -> None:

@@ -162,7 +162,11 @@ def prepare(engine: Engine, schema: ServiceSchema, migrate: bool) -> None:
 
 
 def upgrade(engine: Engine, schema: ServiceSchema, revision: str = "head") -> str | None:
-    """Upgrades under the schema's lock; a no-op for a database already there. Returns the new revision."""
+    """Upgrades under the schema's lock and returns the revision the database is at.
+
+    A no-op for a database already there, and for "head" on a database a newer version migrated
+    (an older pod's `kcc db upgrade` during a rolling update or a rollback): it is past this code.
+    """
     with engine.connect() as connection, _migration_lock(connection, schema.name):
         if connection.dialect.name == "postgresql":
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema.name}"'))
@@ -170,9 +174,17 @@ def upgrade(engine: Engine, schema: ServiceSchema, revision: str = "head") -> st
         config = schema.config(connection)
         current = current_revision(connection)
         if current is not None and current not in _known(schema):
+            if revision == "head":
+                log.warning(
+                    "the %s database is at %s, newer than this code's %s: nothing to do",
+                    schema.name,
+                    current,
+                    schema.head(),
+                )
+                return current
             raise SchemaOutOfDate(
                 f"the {schema.name} database is at revision {current}, which this code does not know "
-                "(was it migrated by a newer version?)"
+                f"(a newer version migrated it): it cannot go to {revision}"
             )
         if current is None and _has_tables(connection, schema):
             (first,) = schema.script().get_bases()
