@@ -4,17 +4,18 @@ A fetched batch is applied in one database transaction: the processed-event rows
 batch are looked up with one query, each new event is applied and noted, one commit, then every
 message is acked. One commit per batch instead of one per event is what lets a consumer keep up
 with the stream (bench/consumers.py). If the batch fails, its events are applied one by one, so
-a single bad event is redelivered (nak) without holding up the others.
+a single bad event is redelivered (nak) without holding up the others, after a delay that doubles
+with each delivery (up to a minute), so a database outage of up to ~15 minutes loses nothing.
 
 The processed-event rows are pruned past the deduplication horizon, `KEEP_PROCESSED` (24 h). An
 event can come again only (a) as a redelivery of a message not acked, which JetStream gives up
-after MAX_DELIVER deliveries ACK_WAIT apart (10 minutes), or (b) published again by an outbox
-relay that crashed between JetStream's ack and its delete, which JetStream itself drops within
-its duplicate window (2 minutes) and which the relay does as soon as it runs again. A day covers
-both with a wide margin; only a relay that stays down for more than a day between publishing a
-row and deleting it would count an event twice. Pruning runs in the consumer loop at most once
-a minute, and never in the first minute after a start, when the messages a crashed consumer
-committed but did not ack come back first.
+after MAX_DELIVER deliveries (about 15 minutes of nak delays, or 10 minutes of ACK_WAIT), or
+(b) published again by an outbox relay that crashed between JetStream's ack and its delete,
+which JetStream itself drops within its duplicate window (2 minutes) and which the relay does
+as soon as it runs again. A day covers both with a wide margin; only a relay that stays down for
+more than a day between publishing a row and deleting it would count an event twice. Pruning
+runs in the consumer loop at most once a minute, and never in the first minute after a start,
+when the messages a crashed consumer committed but did not ack come back first.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_DELIVER = 20
 ACK_WAIT_SECONDS = 30
+MAX_NAK_DELAY_SECONDS = 60
 KEEP_PROCESSED = timedelta(hours=24)
 PRUNE_EVERY_SECONDS = 60.0
 
@@ -180,7 +182,7 @@ class IdempotentConsumer:
             except Exception:  # noqa: BLE001 - redeliver later; the id keeps it idempotent
                 log.exception("consumer %s: event %s failed", self.durable, env.id)
                 with contextlib.suppress(Exception):
-                    await msg.nak(delay=1)
+                    await msg.nak(delay=min(MAX_NAK_DELAY_SECONDS, 2**msg.metadata.num_delivered))
                 continue
             await self._ack(msg)
 
