@@ -111,6 +111,12 @@ def test_the_installed_wheel_recognises_a_question_from_another_directory(instal
     assert answer["products"][0]["uri"].endswith("/paspoort"), answer
 
 
+def test_the_installed_wheel_reads_the_shipped_upl_list(installed: Path, tmp_path: Path) -> None:
+    mapping = run([installed / "kcc", "tenancy", "mapping"], cwd=tmp_path)
+    assert mapping.returncode == 0, mapping.stderr
+    assert mapping.stdout.startswith("default mapping of 450 products:")
+
+
 def test_the_installed_wheel_migrates_every_schema(installed: Path, tmp_path: Path) -> None:
     upgraded = run(
         [installed / "kcc", "db", "upgrade"], cwd=tmp_path, KCC_DATA_DIR=str(tmp_path / "var"), KCC_DATABASE_URL=""
