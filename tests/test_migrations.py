@@ -258,6 +258,15 @@ def test_older_code_serves_on_a_newer_schema_and_leaves_it_alone(
         upgrade(engine, schema, first(schema))
 
 
+def test_two_services_in_one_sqlite_file_are_refused(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}", "shared")
+    upgrade(engine, TenancyApp.schema())
+
+    with pytest.raises(SchemaOutOfDate, match="callbacks database holds another service's schema"):
+        prepare(engine, CallbacksApp.schema(), migrate=True)
+    engine.dispose()
+
+
 def test_kcc_serve_on_an_older_schema_stops_with_the_message(tmp_path: Path) -> None:
     schema = CallbacksApp.schema()
     engine = make_engine(f"sqlite:///{tmp_path / 'callbacks.db'}", "callbacks")

@@ -150,6 +150,7 @@ def prepare(engine: Engine, schema: ServiceSchema, migrate: bool) -> None:
     if current == head:
         return
     if current is not None and current not in _known(schema):
+        _refuse_foreign(current, schema)
         log.warning("the %s database is at %s, newer than this code's %s; serving on it", schema.name, current, head)
         return
     if not migrate:
@@ -174,6 +175,7 @@ def upgrade(engine: Engine, schema: ServiceSchema, revision: str = "head") -> st
         config = schema.config(connection)
         current = current_revision(connection)
         if current is not None and current not in _known(schema):
+            _refuse_foreign(current, schema)
             if revision == "head":
                 log.warning(
                     "the %s database is at %s, newer than this code's %s: nothing to do",
@@ -211,6 +213,15 @@ def _script_directory(location: str) -> ScriptDirectory:
 
 def _known(schema: ServiceSchema) -> set[str]:
     return {script.revision for script in schema.script().walk_revisions()}
+
+
+def _refuse_foreign(current: str, schema: ServiceSchema) -> None:
+    """Revisions are named `<service>_<n>`: another name means two services share one database."""
+    if not current.startswith(f"{schema.name}_"):
+        raise SchemaOutOfDate(
+            f"the {schema.name} database holds another service's schema (revision {current}): each service "
+            "needs its own SQLite file or PostgreSQL schema (leave KCC_DATABASE_URL empty, or use PostgreSQL)"
+        )
 
 
 def _has_tables(connection: Connection, schema: ServiceSchema) -> bool:
