@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -18,6 +19,7 @@ from services.common.config import Settings
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, make_tenant, routable
+from tests.test_callbacks_kit import running, settings_for
 
 
 async def counts(app: CallbacksApp) -> dict[str, tuple[int, int, int]]:
@@ -75,3 +77,30 @@ async def test_contacts_are_counted_once_across_redelivery_and_restart(
         assert all(isinstance(r.day, date) for r in rows)
     finally:
         await restarted.stop()
+
+
+async def test_two_callbacks_replicas_share_the_consumer_and_count_every_event_once(
+    tmp_path: Path, nats_url: str, database_url: str
+) -> None:
+    """Both replicas fetch from the one durable consumer and add to the same tallies at once:
+    the counts are increments in the database (an upsert), so none is lost."""
+    settings = settings_for(tmp_path, nats_url, database_url)
+    departments = ("burgerzaken", "belastingen", "wmo")
+    async with running(settings) as first, running(settings) as second:
+        for n in range(1500):
+            department = departments[n % len(departments)]
+            if n % 5 == 4:
+                change = events_pb2.ContactChanged(contact=f"c{n}", change="completed", queue=department)
+                env = events.envelope("gm0268", contact_changed=change)
+            else:
+                env = events.envelope(
+                    "gm0268", contact_routed=events_pb2.ContactRouted(contact=f"c{n}", department=department)
+                )
+            kind = "changed" if n % 5 == 4 else "routed"
+            await first.bus.publish(events.subject("gm0268", "contact", kind), env)
+        expected = {d: (400, 100, 0) for d in departments}
+        for _ in range(300):
+            if await counts(second) == expected:
+                break
+            await asyncio.sleep(0.05)
+        assert await counts(first) == expected
