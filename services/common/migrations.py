@@ -1,7 +1,7 @@
 """Schema versions with Alembic: one history per service, in `services/<service>/migrations`.
 
-A service serves only on a database at its code's head revision. `kcc db upgrade` brings the
-database there; with KCC_MIGRATE_AT_START the service does it itself when it starts, under a lock,
+A service serves on a database at its code's head revision (or a newer one: `prepare`). `kcc db
+upgrade` brings the database there; with KCC_MIGRATE_AT_START the service does it itself when it starts, under a lock,
 so that two replicas never migrate at once (PostgreSQL: an advisory lock per schema; SQLite: a lock
 file beside the database). A database made by `create_all` before there were migrations holds the
 first revision's tables without a version table: it is stamped with that revision, then upgraded.
