@@ -56,6 +56,11 @@ def setup(service: str, exporter: str, span_exporter: SpanExporter | None = None
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
+def recording() -> bool:
+    """Whether spans are exported; where a span would cost on every event, it is made only then."""
+    return _recording
+
+
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 

@@ -28,8 +28,9 @@ from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from kcc.events.v1 import events_pb2
+from services.common import telemetry
 from services.common.errors import unavailable
-from services.common.events import STREAM, EventBus
+from services.common.events import STREAM, EventBus, consumer_span
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class StreamFollower:
         self.applied_events = 0
         self.restarts = 0  # consumers started again after a loss or a gap
         self.caught_up = asyncio.Event()
+        self.traced = telemetry.recording()  # live events get a CONSUMER span under the producer's
         # How long a handler waits for its own event: past the publish's own retries, the
         # caller is better served by UNAVAILABLE and a retry with the same request_id.
         self.wait_seconds = 5.0
@@ -147,7 +149,12 @@ class StreamFollower:
         self._consumer_seq = consumer_seq
         self._pulled += 1
         if seq > self.seq:  # else applied before this consumer started
-            self.apply(events_pb2.Envelope.FromString(msg.data))
+            env = events_pb2.Envelope.FromString(msg.data)
+            if self.traced and self.caught_up.is_set():
+                with consumer_span(msg, env, f"routing:{self.subject}"):
+                    self.apply(env)
+            else:
+                self.apply(env)
             self.applied_events += 1
             self.seq = seq
             waiters = self._waiters
