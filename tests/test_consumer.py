@@ -73,6 +73,7 @@ async def test_a_batch_counts_each_event_once_and_is_acked_after_its_commit(bus:
     await publish(bus, *[routed("burgerzaken") for _ in range(250)], twice, completed("burgerzaken"), seen_before)
     # the same envelope again under another broker message id: JetStream stores it, we must not count it
     await bus.js.publish(subject(TENANT, "contact", "routed"), twice.SerializeToString(), headers={"Nats-Msg-Id": "x"})
+    await bus.js.publish(subject(TENANT, "contact", "routed"), b"\xff not an envelope")  # dropped, not redelivered
     consumer = usage_consumer(bus, db, batch=100)
     assert await consumer.run_once() == 100  # one fetch, one transaction
     assert tallies(db) == {"burgerzaken": (100, 0, 0)}

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import nats.errors
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -131,14 +132,22 @@ class IdempotentConsumer:
             msgs = await self._sub.fetch(self.batch, timeout=wait_seconds)
         except (nats.errors.TimeoutError, TimeoutError):
             return 0
-        deliveries = [(msg, events_pb2.Envelope.FromString(msg.data)) for msg in msgs]
+        deliveries: list[Delivery] = []
+        for msg in msgs:
+            try:
+                deliveries.append((msg, events_pb2.Envelope.FromString(msg.data)))
+            except DecodeError:  # not an envelope: no redelivery will make it one
+                log.error("consumer %s: a message on %s is not an envelope, dropped", self.durable, msg.subject)
+                await msg.term()
+        if not deliveries:
+            return len(msgs)
         try:
             await self.db.run(lambda s: self._apply_batch(s, deliveries))
         except Exception:  # noqa: BLE001 - find the bad event: one transaction each
-            log.warning("consumer %s: batch of %d failed, applying one by one", self.durable, len(msgs))
+            log.warning("consumer %s: batch of %d failed, applying one by one", self.durable, len(deliveries))
             await self._one_by_one(deliveries)
             return len(msgs)
-        for msg in msgs:
+        for msg, _env in deliveries:
             await self._ack(msg)
         return len(msgs)
 
