@@ -4,7 +4,7 @@ Everything runs in this process against a nats-server the script starts itself
 (services/common/natsserver.py):
 
 1. backlog: N contact events are stored first; then a bare consumer (fetch and ack, no
-   database) and the idempotent consumer (`callbacks-contact-usage`'s handler on a fresh
+   database) and the idempotent consumer (the `callbacks-contact-usage` apply and finish on a fresh
    SQLite file), each with its own durable and the same fetch size, drain them. Prints both
    rates, their ratio and the catch-up time of the idempotent consumer.
 2. live: N more events are published (acked, one by one, as routing does) while the
