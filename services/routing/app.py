@@ -9,7 +9,7 @@ import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from nats.js.kv import KeyValue
@@ -30,6 +30,9 @@ from services.routing.state import REPLAY_WINDOW, RoutingState, agent_from_messa
 log = logging.getLogger(__name__)
 
 AGENTS_BUCKET = "routing-agents"
+# Callbacks still open after this long (weeks past any deadline) no longer mark repeat contacts;
+# reading a year of callback events would make a national replica's start take many minutes.
+CALLBACK_WINDOW = timedelta(days=62)
 
 
 class RoutingApp(ServiceApp):
@@ -45,11 +48,11 @@ class RoutingApp(ServiceApp):
         self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)
         await self._follow_agents(self.agents_kv)
         started = time.perf_counter()
-        # Open callbacks may be older than the replay window: every callback event first. The
-        # follower then applies the window again, callback events included, in stream order,
-        # which ends in the same state (the index is state-based).
+        # Open callbacks may be older than the contact window: their events first, from further
+        # back. The follower then applies its window again, callback events included, in stream
+        # order, which ends in the same state (the index is state-based).
         callbacks = StreamFollower(self.bus, self.state.apply, "kcc.*.callback.>")
-        await callbacks.start()
+        await callbacks.start(datetime.now(UTC) - CALLBACK_WINDOW)
         await callbacks.stop()
         self.follower = StreamFollower(self.bus, self.state.apply)
         await self.follower.start(datetime.now(UTC) - REPLAY_WINDOW)
