@@ -33,7 +33,7 @@ from pathlib import Path
 
 import grpc
 import nats
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
@@ -178,10 +178,17 @@ async def call(stubs: list, method: str, request: object, md: object, tally: Tal
 
 
 async def route_contacts(
-    stubs: list, tenants: list[str], count: int, tally: Tally, rng: random.Random, pace: float, until: asyncio.Event
-) -> None:  # type: ignore[type-arg]
-    """`count` contacts at `pace`, and more until `until` is set: offers must be waiting whenever a
-    fault strikes, or a takeover would have nothing to show."""
+    stubs: list,  # type: ignore[type-arg]
+    tenants: list[str],
+    count: int,
+    tally: Tally,
+    rng: random.Random,
+    pace: float,
+    counted: asyncio.Event,
+    until: asyncio.Event,
+) -> None:
+    """`count` contacts at `pace` (then sets `counted`), and more until `until` is set: offers must be
+    waiting whenever a fault strikes, or a takeover would have nothing to show."""
 
     async def one(i: int) -> None:
         tenant = tenants[i % len(tenants)]
@@ -201,6 +208,8 @@ async def route_contacts(
     while i < count or not until.is_set():
         pending.add(asyncio.create_task(one(i)))
         i += 1
+        if i == count:
+            counted.set()
         await asyncio.sleep(pace)
     await asyncio.gather(*pending)
 
@@ -210,6 +219,7 @@ async def agent(
 ) -> None:  # type: ignore[type-arg]
     """Connects to a random replica, accepts and completes what it is offered, reconnects when its replica dies."""
     md = metadata(auth.Role.AGENT, name.removeprefix("agents/"), tenants)
+    back = asyncio.create_task(back_from_break(name, md, stubs, rng, stop))
     while not stop.is_set():
         desktop = rng.choice(stubs).ConnectAgent(rt.ConnectAgentRequest(name=name), metadata=md)
         held = ""
@@ -250,6 +260,20 @@ async def agent(
         finally:
             desktop.cancel()
         await asyncio.sleep(0.2)
+    back.cancel()
+
+
+async def back_from_break(name: str, md: object, stubs: list, rng: random.Random, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    """An offer that timed out (its desktop was on a replica that died) puts the agent on break;
+    like a real agent, it makes itself available again."""
+    while not stop.is_set():
+        await asyncio.sleep(2)
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            stub = rng.choice(stubs)
+            found = await stub.GetAgent(rt.GetAgentRequest(name=name), metadata=md, timeout=5)
+            if found.state == rt.Agent.STATE_BREAK:
+                request = rt.SetAgentStateRequest(name=name, state=rt.Agent.STATE_AVAILABLE)
+                await stub.SetAgentState(request, metadata=md, timeout=CALL_SECONDS)
 
 
 async def create_callbacks(
@@ -393,15 +417,24 @@ async def progress(tally: Tally, started: float) -> None:
 
 
 async def read_stream(urls: list[str]) -> list[tuple[str, events_pb2.Envelope]]:
+    """Every event in the stream, in order (the cluster may still be settling after the last fault)."""
     nc = await nats.connect(urls)
     js = nc.jetstream(timeout=30)
-    info = await js.stream_info("KCC")
-    last = info.state.last_seq
-    sub = await js.pull_subscribe("kcc.>", stream="KCC", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    last = (await js.stream_info("KCC")).state.last_seq
+    sub = await js.pull_subscribe(
+        "kcc.>", stream="KCC", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE)
+    )
     stored: list[tuple[str, events_pb2.Envelope]] = []
     seq = 0
+    deadline = time.monotonic() + 120
     while seq < last:
-        for msg in await sub.fetch(1000, timeout=10):
+        try:
+            msgs = await sub.fetch(1000, timeout=5)
+        except (nats.errors.TimeoutError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            continue
+        for msg in msgs:
             stored.append((msg.subject, events_pb2.Envelope.FromString(msg.data)))
             seq = msg.metadata.sequence.stream
     await nc.close()
@@ -546,12 +579,15 @@ async def run(
             monkey.add_done_callback(lambda _t: faults_done.set())
             started = time.monotonic()
             reporter = asyncio.create_task(progress(tally, started))
-            await asyncio.gather(
-                route_contacts(routing, tenants, contacts, tally, rng, duration / contacts, faults_done),
-                create_callbacks(callback_stubs, tenants, callbacks, tally, rng, duration / callbacks),
+            counted = asyncio.Event()
+            routes = asyncio.create_task(
+                route_contacts(routing, tenants, contacts, tally, rng, duration / contacts, counted, faults_done)
             )
-            load_done.set()
+            await create_callbacks(callback_stubs, tenants, callbacks, tally, rng, duration / callbacks)
+            await counted.wait()
+            load_done.set()  # the fault round under way is the last
             await monkey
+            await routes
             print(f"load and faults done in {time.monotonic() - started:.0f} s", flush=True)
             # Quiet down: every acknowledged contact answered, every deadline passed and handled.
             acknowledged = set(tally.contacts.values())
