@@ -67,15 +67,8 @@ class PlatformGuard:
                     span.set_status(Status(StatusCode.ERROR, err.reason))
                     await _abort(context, err)
                 except Exception as exc:  # noqa: BLE001 - never leak a stack trace or crash
-                    if isinstance(exc, grpc.aio.AbortError):
-                        raise
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    outage = backend_unavailable(exc)
-                    if outage is not None:
-                        log.warning("%s: backend unavailable: %r", method, exc)
-                        await _abort(context, outage)
-                    log.exception("internal error in %s", method)
-                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                    await _abort_unexpected(context, method, exc)
                 finally:
                     if token is not None:
                         auth.unbind(token)
@@ -96,14 +89,7 @@ class PlatformGuard:
             except ApiError as err:
                 await _abort(context, err)
             except Exception as exc:  # noqa: BLE001 - never leak a stack trace, as in _unary
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                outage = backend_unavailable(exc)
-                if outage is not None:
-                    log.warning("%s: backend unavailable: %r", method, exc)
-                    await _abort(context, outage)
-                log.exception("internal error in %s", method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                await _abort_unexpected(context, method, exc)
             finally:
                 # A cancelled stream is closed from another context; its own context ends with its task.
                 if token is not None:
@@ -111,6 +97,19 @@ class PlatformGuard:
                         auth.unbind(token)
 
         return wrapper
+
+
+async def _abort_unexpected(context: grpc.aio.ServicerContext, method: str, exc: Exception) -> None:
+    """Ends a call that raised something other than an ApiError: a backend outage is UNAVAILABLE (retry
+    with the same request_id), anything else INTERNAL, with its trace in the log and not in the answer."""
+    if isinstance(exc, grpc.aio.AbortError):
+        raise exc
+    outage = backend_unavailable(exc)
+    if outage is not None:
+        log.warning("%s: backend unavailable: %r", method, exc)
+        await _abort(context, outage)
+    log.exception("internal error in %s", method)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
