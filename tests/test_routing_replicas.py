@@ -261,3 +261,47 @@ async def test_an_outage_is_unavailable_and_the_retry_finds_the_contact_once(
             msg = await sub.next_msg(timeout=0.5)
             routed[events_pb2.Envelope.FromString(msg.data).contact_routed.contact] += 1
     assert routed == {reply.contact.name: 1}
+
+
+async def test_a_rolling_update_loses_nothing(
+    replicas: list[RoutingApp], settings: Settings, tenancy: TenancyApp, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """Contacts keep coming while the leader is stopped (SIGTERM) and a new replica starts: the lease is
+    handed over at once, and every acknowledged contact is on every replica that runs."""
+    old, standby = replicas
+    acknowledged: list[str] = []
+    stop = asyncio.Event()
+
+    async def partner_calls() -> None:
+        stubs = [stub(channel_to(app)) for app in replicas]
+        i = 0
+        while not stop.is_set():
+            for s in list(stubs):
+                try:
+                    reply = await s.RouteContact(route(f"rolling-{i}"), metadata=partner(settings))
+                    acknowledged.append(reply.contact.name)
+                except grpc.aio.AioRpcError as err:  # the stopping replica: the partner tries the other
+                    assert err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+                    stubs.remove(s)
+                    continue
+                i += 1
+            await asyncio.sleep(0.01)
+
+    calls = asyncio.create_task(partner_calls())
+    await asyncio.sleep(0.5)
+    stopped = time.monotonic()
+    await old.stop()
+    await eventually(lambda: standby.matcher.leading and standby.state.fence == standby.matcher.term_fence)
+    handover = time.monotonic() - stopped
+    new = RoutingApp(settings)
+    new.lease_ttl = LEASE_TTL
+    await new.start(0)
+    replicas.append(new)
+    await asyncio.sleep(0.5)
+    stop.set()
+    await calls
+    assert len(acknowledged) > 20
+    for app in (standby, new):
+        await eventually(lambda app=app: set(acknowledged) <= app.state.router.contacts.keys())
+    assert handover < LEASE_TTL, f"the lease was released, not left to lapse ({handover:.1f} s)"
+    assert not new.matcher.leading

@@ -25,6 +25,8 @@ from services.common.validation import RequestValidator
 log = logging.getLogger(__name__)
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+# How long background loops get to finish after the stop event, before they are cancelled.
+LOOP_STOP_SECONDS = 2.0
 
 
 class ServiceApp:
@@ -90,6 +92,8 @@ class ServiceApp:
             await self.health_server.stop(0)
         if self.server is not None:
             await self.server.stop(grace)
+        if self.tasks:  # a moment to end on their own: a lease holder releases its lease
+            await asyncio.wait(self.tasks, timeout=LOOP_STOP_SECONDS)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
