@@ -215,3 +215,17 @@ def test_a_newer_desktop_session_replaces_the_older_one() -> None:
     assert router.disconnect("a1", "s1", 5.0) == "" and a.connected and a.offer == "c1"
     assert router.disconnect("a1", "s2", 6.0) == "c1" and not a.connected
     assert router.contacts["c1"].state == "QUEUED"
+
+
+def test_finished_contacts_are_forgotten_after_the_window_and_waiting_ones_kept() -> None:
+    router = Router()
+    a1 = agent(router, "a1", 0.0, {"gm0268"})
+    for i, at in enumerate((1.0, 2.0, 3.0, 50.0)):
+        router.enqueue(contact(f"c{i}", at=at))
+    decide(router, now=4.0)
+    router.accept(a1.name, "c0", 4.0)
+    router.complete(a1.name, "c0", 5.0)
+    router.abandon("c1", 6.0)
+    router.forget_finished(before=10.0)
+    assert list(router.contacts) == ["c2", "c3"]  # c2 still waits; c3 is recent
+    assert router.queue_figures("gm0268", now=60.0)[0]["offered"] == 4

@@ -169,10 +169,15 @@ class Router:
         return revoked
 
     def forget_finished(self, before: float) -> None:
-        """Drops finished contacts older than `before`; the figures keep their counts."""
-        for name in [
-            n for n, c in self.contacts.items() if c.state in ("COMPLETED", "ABANDONED") and c.enqueued_at < before
-        ]:
+        """Drops finished contacts routed before `before`; the figures keep their counts. Contacts are
+        held in routing order, so only the old head of the dict is read, not the whole day."""
+        finished = []
+        for name, contact in self.contacts.items():
+            if contact.enqueued_at >= before:
+                break
+            if contact.state in ("COMPLETED", "ABANDONED"):
+                finished.append(name)
+        for name in finished:
             del self.contacts[name]
 
     # Agents -----------------------------------------------------------------
