@@ -305,3 +305,32 @@ async def test_a_rolling_update_loses_nothing(
         await eventually(lambda app=app: set(acknowledged) <= app.state.router.contacts.keys())
     assert handover < LEASE_TTL, f"the lease was released, not left to lapse ({handover:.1f} s)"
     assert not new.matcher.leading
+
+
+async def test_accept_and_complete_may_be_retried(
+    replicas: list[RoutingApp], settings: Settings, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """A desktop that lost the answer to AcceptOffer or CompleteContact (its replica died) asks again,
+    on any replica: the same agent gets the same answer; another agent still cannot take the contact."""
+    first, second = (stub(channel_to(app)) for app in replicas)
+    for agent_id in ("fatima", "joost"):
+        await first.CreateAgent(
+            rt.CreateAgentRequest(agent_id=agent_id, agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+        )
+    md = agent_md(settings, "fatima")
+    desktop = second.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)
+    await desktop.read()
+    reply = await first.RouteContact(route("retried"), metadata=partner(settings))
+    await asyncio.wait_for(desktop.read(), 10)
+    accept = rt.AcceptOfferRequest(agent="agents/fatima", contact=reply.contact.name)
+    accepted = await first.AcceptOffer(accept, metadata=md)
+    assert await second.AcceptOffer(accept, metadata=md) == accepted
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        joost = rt.AcceptOfferRequest(agent="agents/joost", contact=reply.contact.name)
+        await first.AcceptOffer(joost, metadata=agent_md(settings, "joost"))
+    assert error_info(err.value).reason == "NO_SUCH_OFFER"  # type: ignore[union-attr]
+    complete = rt.CompleteContactRequest(agent="agents/fatima", contact=reply.contact.name, outcome="ok")
+    done = await second.CompleteContact(complete, metadata=md)
+    assert await first.CompleteContact(complete, metadata=md) == done
+    assert done.state == rt.Contact.STATE_COMPLETED
+    desktop.cancel()

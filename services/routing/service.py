@@ -393,6 +393,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return contact
 
     async def _answer_offer(self, request: pb.AcceptOfferRequest | pb.RejectOfferRequest, change: str) -> pb.Contact:
+        if change == "accepted":
+            known = self._contact("contact", request.contact)
+            if known.state == "CONNECTED" and known.agent == self._agent(request.agent).name:
+                return self.state.contact_message(known)  # a retry whose first answer was lost
         contact = self._offered_to(request.agent, request.contact)
         message = await self._change(contact, change, agent=request.agent)
         if change == "accepted" and (contact.state != "CONNECTED" or contact.agent != request.agent):
@@ -408,6 +412,8 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     async def CompleteContact(self, request: pb.CompleteContactRequest, context: Any) -> pb.Contact:
         self._agent(request.agent)
         contact = self._contact("contact", request.contact)
+        if contact.agent == request.agent and contact.state == "COMPLETED":
+            return self.state.contact_message(contact)  # a retry whose first answer was lost
         if contact.agent != request.agent or contact.state != "CONNECTED":
             raise failed_precondition("CONTACT_NOT_CONNECTED", "this agent is not connected to this contact")
         if len(request.outcome) > 64:
