@@ -77,8 +77,11 @@ async def run(args: argparse.Namespace) -> int:
             md = client.metadata(auth.issue_token(settings.auth_secret, "bench", auth.Role.PLATFORM_ADMIN))
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
             stub = tenancy_pb2_grpc.TenancyServiceStub(channel)
-            print(f"onboarding {len(gemeenten)} gemeenten x {len(products)} products on {database}, "
-                  f"concurrency {args.concurrency}", flush=True)
+            print(
+                f"onboarding {len(gemeenten)} gemeenten x {len(products)} products on {database}, "
+                f"concurrency {args.concurrency}",
+                flush=True,
+            )
 
             started = time.perf_counter()
             results, failures = await onboard_all(stub, md, gemeenten, products, args.concurrency)
@@ -98,15 +101,19 @@ async def run(args: argparse.Namespace) -> int:
             print(f"  products/s            {created_products / onboard_seconds:8.0f}")
             print(f"snapshots current after {total_seconds:8.2f} s ({waited:.2f} s after the last RPC)")
             print(f"  KV keys               {len(keys):8d}")
-            print(f"  {sample.tenant}: version {sample.version}, {len(sample.products)} products, "
-                  f"{len(sample.departments)} departments, {len(sample.to_json()) / 1024:.0f} KiB")
+            print(
+                f"  {sample.tenant}: version {sample.version}, {len(sample.products)} products, "
+                f"{len(sample.departments)} departments, {len(sample.to_json()) / 1024:.0f} KiB"
+            )
 
             again_started = time.perf_counter()
             again, again_failures = await onboard_all(stub, md, gemeenten, products, args.concurrency)
             again_seconds = time.perf_counter() - again_started
             changed_again = sum(r.changed for r in again)
-            print(f"second run (idempotent) {again_seconds:8.2f} s, {changed_again} tenant(s) changed, "
-                  f"{len(again_failures)} failed")
+            print(
+                f"second run (idempotent) {again_seconds:8.2f} s, {changed_again} tenant(s) changed, "
+                f"{len(again_failures)} failed"
+            )
             await channel.close()
             ok = not failures and not again_failures and changed_again == 0 and len(keys) == len(gemeenten)
             print(

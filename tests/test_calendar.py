@@ -74,15 +74,11 @@ def test_known_answer_friday_before_koningsdag() -> None:
 
 def test_weekend_crossing_plain() -> None:
     # Fri 12 Jun 2026 16:00 + 2h: 1h on Friday, 1h on Monday 15 Jun.
-    assert DEFAULT_CALENDAR.add_working_hours(at("2026-06-12T16:00:00+02:00"), 2) == at(
-        "2026-06-15T09:30:00+02:00"
-    )
-    assert DEFAULT_CALENDAR.add_working_hours(
-        at("2026-06-12T16:00:00+02:00"), timedelta(minutes=90)
-    ) == at("2026-06-15T09:00:00+02:00")
-    assert DEFAULT_CALENDAR.add_working_hours(at("2026-06-12T16:00:00+02:00"), 1.5) == at(
+    assert DEFAULT_CALENDAR.add_working_hours(at("2026-06-12T16:00:00+02:00"), 2) == at("2026-06-15T09:30:00+02:00")
+    assert DEFAULT_CALENDAR.add_working_hours(at("2026-06-12T16:00:00+02:00"), timedelta(minutes=90)) == at(
         "2026-06-15T09:00:00+02:00"
     )
+    assert DEFAULT_CALENDAR.add_working_hours(at("2026-06-12T16:00:00+02:00"), 1.5) == at("2026-06-15T09:00:00+02:00")
 
 
 @pytest.mark.parametrize(
@@ -153,9 +149,7 @@ def test_public_holidays_exact_sets() -> None:
 
 def test_holiday_on_the_same_day_keeps_both_names() -> None:
     # 5 May 2005 was both Hemelvaartsdag and (lustrum) Bevrijdingsdag.
-    assert DEFAULT_CALENDAR.public_holidays(2005)[date(2005, 5, 5)] == (
-        "Hemelvaartsdag; Bevrijdingsdag"
-    )
+    assert DEFAULT_CALENDAR.public_holidays(2005)[date(2005, 5, 5)] == ("Hemelvaartsdag; Bevrijdingsdag")
 
 
 def test_public_holidays_returns_a_copy() -> None:
@@ -275,21 +269,13 @@ def test_closures_and_extra_openings() -> None:
         },
     )
     assert not calendar.is_working_day(date(2026, 6, 12))
-    assert calendar.add_working_hours(at("2026-06-11T16:00:00+02:00"), 2) == at(
-        "2026-06-15T09:30:00+02:00"
-    )
+    assert calendar.add_working_hours(at("2026-06-11T16:00:00+02:00"), 2) == at("2026-06-15T09:30:00+02:00")
     assert calendar.periods_on(date(2026, 6, 17)) == (period("12:00", "20:00"),)
     assert not calendar.is_open(at("2026-06-17T09:00:00+02:00"))
-    assert calendar.add_working_hours(at("2026-06-17T09:00:00+02:00"), 1) == at(
-        "2026-06-17T13:00:00+02:00"
-    )
-    assert calendar.add_working_hours(at("2026-06-16T16:00:00+02:00"), 8) == at(
-        "2026-06-17T19:00:00+02:00"
-    )
+    assert calendar.add_working_hours(at("2026-06-17T09:00:00+02:00"), 1) == at("2026-06-17T13:00:00+02:00")
+    assert calendar.add_working_hours(at("2026-06-16T16:00:00+02:00"), 8) == at("2026-06-17T19:00:00+02:00")
     assert calendar.is_working_day(date(2026, 4, 27))
-    assert calendar.add_working_hours(at("2026-04-24T16:00:00+02:00"), 2) == at(
-        "2026-04-27T11:00:00+02:00"
-    )
+    assert calendar.add_working_hours(at("2026-04-24T16:00:00+02:00"), 2) == at("2026-04-27T11:00:00+02:00")
 
 
 # --------------------------------------------------------------------------- summer time
@@ -318,9 +304,7 @@ def test_spring_forward_inside_a_period() -> None:
     assert SUNDAY_NIGHT.add_working_hours(start, 2.5) == at("2026-03-29T03:30:00+02:00")
     assert SUNDAY_NIGHT.add_working_hours(start, 5) == at("2026-03-29T06:00:00+02:00")
     assert SUNDAY_NIGHT.add_working_hours(start, 6) == at("2026-04-05T01:00:00+02:00")
-    assert SUNDAY_NIGHT.working_time_between(start, at("2026-03-29T12:00:00+02:00")) == timedelta(
-        hours=5
-    )
+    assert SUNDAY_NIGHT.working_time_between(start, at("2026-03-29T12:00:00+02:00")) == timedelta(hours=5)
     assert not SUNDAY_NIGHT.is_open(at("2026-03-29T06:00:00+02:00"))
     assert SUNDAY_NIGHT.is_open(at("2026-03-29T05:59:59+02:00"))
 
@@ -365,9 +349,7 @@ def test_period_edges_inside_the_switch_hours() -> None:
     # Autumn: all three periods exist, the repeated hour counts once more after 02:50.
     assert DST_EDGES.working_time_between(
         at("2026-10-25T00:00:00+02:00"), at("2026-10-25T12:00:00+01:00")
-    ) == timedelta(hours=2, minutes=15) + timedelta(minutes=15) + timedelta(
-        hours=3, minutes=10
-    ) + timedelta(hours=1)
+    ) == timedelta(hours=2, minutes=15) + timedelta(minutes=15) + timedelta(hours=3, minutes=10) + timedelta(hours=1)
     # The day before the autumn switch stays ordinary.
     assert DST_EDGES.working_time_between(
         at("2026-10-18T00:00:00+02:00"), at("2026-10-18T12:00:00+02:00")
@@ -427,9 +409,7 @@ def test_working_time_between() -> None:
     assert DEFAULT_CALENDAR.working_time_between(b, a) == -timedelta(hours=16)
     assert DEFAULT_CALENDAR.working_time_between(a, a) == timedelta(0)
     sat = at("2026-04-25T10:00:00+02:00")
-    assert DEFAULT_CALENDAR.working_time_between(sat, at("2026-04-26T10:00:00+02:00")) == (
-        timedelta(0)
-    )
+    assert DEFAULT_CALENDAR.working_time_between(sat, at("2026-04-26T10:00:00+02:00")) == (timedelta(0))
     assert TWO_PERIODS.working_time_between(
         at("2026-06-08T11:00:00+02:00"), at("2026-06-08T14:00:00+02:00")
     ) == timedelta(hours=2)
@@ -440,9 +420,7 @@ INSTANTS = st.datetimes(
     max_value=datetime(2027, 12, 31),
     timezones=st.sampled_from([UTC, AMS]),
 )
-DURATIONS = st.integers(min_value=0, max_value=120 * 3600 * 10**6).map(
-    lambda us: timedelta(microseconds=us)
-)
+DURATIONS = st.integers(min_value=0, max_value=120 * 3600 * 10**6).map(lambda us: timedelta(microseconds=us))
 CALENDARS = st.sampled_from([DEFAULT_CALENDAR, TWO_PERIODS, SUNDAY_NIGHT, DST_EDGES])
 
 
@@ -480,9 +458,7 @@ def test_add_working_hours_composes(
 ) -> None:
     second += timedelta(microseconds=1)  # zero would jump to the next opening, by design
     middle = calendar.add_working_hours(start, first)
-    assert utc(calendar.add_working_hours(middle, second)) == utc(
-        calendar.add_working_hours(start, first + second)
-    )
+    assert utc(calendar.add_working_hours(middle, second)) == utc(calendar.add_working_hours(start, first + second))
 
 
 @settings(deadline=None)
@@ -492,9 +468,7 @@ def test_add_working_hours_composes(
     later=st.integers(0, 14 * 24 * 3600),
     days=st.integers(0, 12),
 )
-def test_add_working_days_is_monotonic(
-    calendar: BusinessCalendar, start: datetime, later: int, days: int
-) -> None:
+def test_add_working_days_is_monotonic(calendar: BusinessCalendar, start: datetime, later: int, days: int) -> None:
     other = utc(start) + timedelta(seconds=later)
     early = utc(calendar.add_working_days(start, days))
     assert early <= utc(calendar.add_working_days(other, days))
@@ -549,9 +523,7 @@ def test_bad_amounts_are_rejected() -> None:
             "wall-clock",
         ),
         (
-            lambda: BusinessCalendar(
-                weekly_hours={0: (period("08:30", "12:00"), period("11:00", "13:00"))}
-            ),
+            lambda: BusinessCalendar(weekly_hours={0: (period("08:30", "12:00"), period("11:00", "13:00"))}),
             "overlap",
         ),
         (lambda: BusinessCalendar(weekly_hours={7: OFFICE}), "weekday"),
@@ -571,9 +543,7 @@ def test_bad_amounts_are_rejected() -> None:
         (
             lambda: BusinessCalendar(
                 weekly_hours={},
-                extra_openings={
-                    date(2026, 6, 13): (period("10:00", "12:00"), period("11:30", "14:00"))
-                },
+                extra_openings={date(2026, 6, 13): (period("10:00", "12:00"), period("11:30", "14:00"))},
             ),
             "overlap",
         ),
@@ -586,16 +556,12 @@ def test_validation_errors(build: object, message: str) -> None:
 
 
 def test_adjacent_periods_are_not_an_overlap() -> None:
-    calendar = BusinessCalendar(
-        weekly_hours={0: (period("13:00", "17:00"), period("08:30", "13:00"))}
-    )
+    calendar = BusinessCalendar(weekly_hours={0: (period("13:00", "17:00"), period("08:30", "13:00"))})
     assert calendar.periods_on(date(2026, 6, 8)) == (
         period("08:30", "13:00"),
         period("13:00", "17:00"),
     )
-    assert calendar.add_working_hours(at("2026-06-08T12:00:00+02:00"), 2) == at(
-        "2026-06-08T14:00:00+02:00"
-    )
+    assert calendar.add_working_hours(at("2026-06-08T12:00:00+02:00"), 2) == at("2026-06-08T14:00:00+02:00")
 
 
 def test_calendar_without_opening_hours_fails_fast() -> None:
@@ -652,9 +618,7 @@ def test_default_calendar_hours() -> None:
 # --------------------------------------------------------------------------- serialisation
 
 
-@pytest.mark.parametrize(
-    "calendar", [DEFAULT_CALENDAR, TWO_PERIODS, SUNDAY_NIGHT, DST_EDGES], ids=repr
-)
+@pytest.mark.parametrize("calendar", [DEFAULT_CALENDAR, TWO_PERIODS, SUNDAY_NIGHT, DST_EDGES], ids=repr)
 def test_serialisation_round_trip(calendar: BusinessCalendar) -> None:
     snapshot = json.loads(json.dumps(calendar.to_dict()))
     restored = BusinessCalendar.from_dict(snapshot)

@@ -54,9 +54,7 @@ async def test_acked_message_survives_kill_and_restart(nats_server: NatsServer) 
     try:
         js = nc.jetstream(timeout=5)
         await js.add_stream(name="EVENTS", subjects=["events.>"], storage=StorageType.FILE)
-        ack = await js.publish(
-            "events.created", b'{"id": 1}', headers={"Nats-Msg-Id": "evt-1", "Kcc-Tenant": "0363"}
-        )
+        ack = await js.publish("events.created", b'{"id": 1}', headers={"Nats-Msg-Id": "evt-1", "Kcc-Tenant": "0363"})
         assert ack.stream == "EVENTS"
         port, pid = nats_server.port, nats_server.pid
 
@@ -148,9 +146,7 @@ def test_postgres_server_runs_postgresql_18(postgres_server: EmbeddedPostgres) -
     assert fsync == "off"
 
 
-def test_database_url_covers_both_backends(
-    database_url: str, request: pytest.FixtureRequest
-) -> None:
+def test_database_url_covers_both_backends(database_url: str, request: pytest.FixtureRequest) -> None:
     backend = request.node.callspec.params["database_url"]
     assert _round_trip(database_url) == backend
     assert request.node.get_closest_marker("postgres") is not None or backend == "sqlite"

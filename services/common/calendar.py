@@ -201,11 +201,7 @@ def _wall_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime:
     # Inside a gap: fold=0 lands after the switch, fold=1 before it; bisect for the switch itself.
     low = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
     high = instant
-    if (
-        not low.astimezone(tz).replace(tzinfo=None)
-        < naive
-        < high.astimezone(tz).replace(tzinfo=None)
-    ):
+    if not low.astimezone(tz).replace(tzinfo=None) < naive < high.astimezone(tz).replace(tzinfo=None):
         return instant
     while high - low > _MICROSECOND:
         middle = low + (high - low) // 2
@@ -260,9 +256,7 @@ class BusinessCalendar:
 
     weekly_hours: Mapping[int, tuple[OpeningPeriod, ...]]
     closures: frozenset[date] = frozenset()
-    extra_openings: Mapping[date, tuple[OpeningPeriod, ...]] = field(
-        default_factory=_empty_openings
-    )
+    extra_openings: Mapping[date, tuple[OpeningPeriod, ...]] = field(default_factory=_empty_openings)
     timezone: str = "Europe/Amsterdam"
     observe_public_holidays: bool = True
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
@@ -277,9 +271,7 @@ class BusinessCalendar:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         if not isinstance(self.observe_public_holidays, bool):
-            raise TypeError(
-                f"observe_public_holidays must be a bool, got {self.observe_public_holidays!r}"
-            )
+            raise TypeError(f"observe_public_holidays must be a bool, got {self.observe_public_holidays!r}")
         if not isinstance(self.weekly_hours, Mapping):
             raise TypeError("weekly_hours must map weekday (0 = Monday) to opening periods")
         if not isinstance(self.extra_openings, Mapping):
@@ -303,13 +295,10 @@ class BusinessCalendar:
             normalized = _normalize_periods(periods, day.isoformat())
             if not normalized:
                 raise ValueError(
-                    f"extra opening on {day.isoformat()} has no periods; "
-                    f"list the date in closures to close the office"
+                    f"extra opening on {day.isoformat()} has no periods; list the date in closures to close the office"
                 )
             if day in closures:
-                raise ValueError(
-                    f"{day.isoformat()} is both a closure and an extra opening; pick one"
-                )
+                raise ValueError(f"{day.isoformat()} is both a closure and an extra opening; pick one")
             extra[day] = normalized
 
         object.__setattr__(self, "weekly_hours", _FrozenMap(dict(sorted(weekly.items()))))
@@ -427,14 +416,10 @@ class BusinessCalendar:
             "version": _SNAPSHOT_VERSION,
             "timezone": self.timezone,
             "observe_public_holidays": self.observe_public_holidays,
-            "weekly_hours": {
-                str(weekday): _periods_to_json(periods)
-                for weekday, periods in self.weekly_hours.items()
-            },
+            "weekly_hours": {str(weekday): _periods_to_json(periods) for weekday, periods in self.weekly_hours.items()},
             "closures": sorted(day.isoformat() for day in self.closures),
             "extra_openings": {
-                day.isoformat(): _periods_to_json(periods)
-                for day, periods in self.extra_openings.items()
+                day.isoformat(): _periods_to_json(periods) for day, periods in self.extra_openings.items()
             },
         }
 
@@ -462,9 +447,7 @@ class BusinessCalendar:
                 _parse_weekday(key): _periods_from_json(value)
                 for key, value in _mapping(data.get("weekly_hours", {}), "weekly_hours").items()
             }
-            closures = frozenset(
-                _parse_date(value) for value in _list(data.get("closures", []), "closures")
-            )
+            closures = frozenset(_parse_date(value) for value in _list(data.get("closures", []), "closures"))
             extra = {
                 _parse_date(key): _periods_from_json(value)
                 for key, value in _mapping(data.get("extra_openings", {}), "extra_openings").items()
@@ -501,9 +484,7 @@ class BusinessCalendar:
         return spans
 
     def _check_can_open(self, day: date) -> None:
-        if not self.weekly_hours and (
-            self._last_extra_opening is None or self._last_extra_opening < day
-        ):
+        if not self.weekly_hours and (self._last_extra_opening is None or self._last_extra_opening < day):
             raise ValueError(f"calendar has no opening hours on or after {day.isoformat()}")
 
     def _next_day(self, day: date) -> date:

@@ -26,9 +26,7 @@ def calendar_from_msg(msg: pb.BusinessCalendar) -> BusinessCalendar:
     for day in msg.weekly_hours:
         if not 1 <= day.iso_weekday <= 7:
             raise invalid_argument("business_calendar.weekly_hours.iso_weekday", "must be 1..7")
-        weekly[day.iso_weekday - 1] = tuple(
-            _period("business_calendar.weekly_hours.periods", p) for p in day.periods
-        )
+        weekly[day.iso_weekday - 1] = tuple(_period("business_calendar.weekly_hours.periods", p) for p in day.periods)
     closures: set[date] = set()
     extra: dict[date, tuple[OpeningPeriod, ...]] = {}
     for special in msg.special_days:

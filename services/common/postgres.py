@@ -114,9 +114,7 @@ class EmbeddedPostgres:
 
     def conninfo(self, database: str = SUPERUSER) -> str:
         """libpq connection string, for psycopg or psql."""
-        return psycopg.conninfo.make_conninfo(
-            host=str(self.socket_dir), port=PORT, user=SUPERUSER, dbname=database
-        )
+        return psycopg.conninfo.make_conninfo(host=str(self.socket_dir), port=PORT, user=SUPERUSER, dbname=database)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -337,18 +335,14 @@ class EmbeddedPostgres:
         delay = 0.01
         while True:
             if proc.poll() is not None:
-                raise PostgresError(
-                    f"postgres exited with code {proc.returncode} while starting\n{self.log_tail()}"
-                )
+                raise PostgresError(f"postgres exited with code {proc.returncode} while starting\n{self.log_tail()}")
             with contextlib.suppress(OSError):
                 lines = pidfile.read_text().splitlines()
                 ours = len(lines) >= 8 and lines[0].strip() == str(proc.pid)
                 if ours and lines[7].strip() == "ready":
                     return
             if time.monotonic() > deadline:
-                raise PostgresError(
-                    f"postgres was not ready within {self.start_timeout}s\n{self.log_tail()}"
-                )
+                raise PostgresError(f"postgres was not ready within {self.start_timeout}s\n{self.log_tail()}")
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
 

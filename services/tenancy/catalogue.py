@@ -42,51 +42,81 @@ DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     ("burgerzaken", r"^upl-naam nog niet beschikbaar$|rijbewijs"),
     ("algemeen", r"^(bezwaar|beroep|klacht|zienswijze|verzoekschrift|rectificatie|mededelingen|meldpunt algemeen)$"),
     ("afval-openbare-ruimte", r"blindengeleidehond|gladheid|straatnaamgeving|huisnummertoekenning"),
-    ("wonen-vergunningen", r"bestemmingsplan|bouwwerk|omgevingsvergunning|welstand|vooroverleg|planschade"
-     r"|voorkeursrecht|voorbereidingsbesluit|bag inzage|kadastrale|woning zoeken|huurtoeslag|verhuurdersverklaring"
-     r"|vrijkomen woonruimte"
-     r"|blijverslening|starterslening|duurzaamheidslening|funderingsherstel|onderhoudsplan vve|woonconsumenten"
-     r"|woonkostentoeslag|asbest|bodem|olietank|wet milieubeheer|gebruiksmelding|puinbreker|brandveilig"
-     r"|erfpacht|onroerendezaak huur|groenstroken|bouwgrond|grondexploitatie|woonwagen|monument"
-     r"|woningen samenvoeg|milieuvriendelijk bouw"),
-    ("veiligheid", r"vuurwerk|carbid|handhaving|gedoog|huisverbod|gebiedsverbod|inbewaringstelling|crisis|ramp"
-     r"|calamiteit"
-     r"|alarmsirene|brandbeheersing|risicokaart|ongewoon voorval|betoging|nachtregister|opkopersregister|wapen"
-     r"|integriteitsbeoordeling|aanschrijving|wegsleep|dierziekte|besmetting|epidemiologie|luchtvaartterrein"
-     r"|gevaarlijke stoffen|seksbedrijf|kansspel|speelautoma"),
+    (
+        "wonen-vergunningen",
+        r"bestemmingsplan|bouwwerk|omgevingsvergunning|welstand|vooroverleg|planschade"
+        r"|voorkeursrecht|voorbereidingsbesluit|bag inzage|kadastrale|woning zoeken|huurtoeslag|verhuurdersverklaring"
+        r"|vrijkomen woonruimte"
+        r"|blijverslening|starterslening|duurzaamheidslening|funderingsherstel|onderhoudsplan vve|woonconsumenten"
+        r"|woonkostentoeslag|asbest|bodem|olietank|wet milieubeheer|gebruiksmelding|puinbreker|brandveilig"
+        r"|erfpacht|onroerendezaak huur|groenstroken|bouwgrond|grondexploitatie|woonwagen|monument"
+        r"|woningen samenvoeg|milieuvriendelijk bouw",
+    ),
+    (
+        "veiligheid",
+        r"vuurwerk|carbid|handhaving|gedoog|huisverbod|gebiedsverbod|inbewaringstelling|crisis|ramp"
+        r"|calamiteit"
+        r"|alarmsirene|brandbeheersing|risicokaart|ongewoon voorval|betoging|nachtregister|opkopersregister|wapen"
+        r"|integriteitsbeoordeling|aanschrijving|wegsleep|dierziekte|besmetting|epidemiologie|luchtvaartterrein"
+        r"|gevaarlijke stoffen|seksbedrijf|kansspel|speelautoma",
+    ),
     # Taxes and charges; `ontheffing` contains `heffing`, so only a whole-word heffing counts.
-    ("belastingen", r"belasting|\bwoz\b|woz-|(?<!ont)heffing|kwijtschelding|\bleges\b|precario|reinigingsrecht"
-     r"|marktgelden|biz-bijdrage|incasso|aanslag"),
-    ("jeugd-onderwijs", r"jeugd|leerling|leerplicht|school|onderwijs|kinderopvang|kindercentrum|kinderdagverblijf"
-     r"|peuter|dyslexie|studietoeslag|studiefinanciering|opvoeding|volwasseneneducatie|speelvoorziening"),
-    ("zorg-wmo", r"wmo|zorg|mantel|huishoudelijke hulp|rolstoel|scootmobiel|vervoer|gehandicapt|schuldhulp|wsnp"
-     r"|beschermd|maatschappelijk|woningaanpassing|hulpmiddel|tillift|meubelaanpassing|auto-aanpassing|dagbesteding"
-     r"|dagverzorging|boodschappenhulp|maaltijdservice|personenalarmering|persoonsgebonden budget|logeerhuis"
-     r"|vrouwenopvang|regiotaxi|taxivergoeding|valys|ov-begeleiderskaart|ziekenbezoek|woonsubsidie ouderen"
-     r"|woonvoorziening|aanleunwoning|seniorenwoning|gezondheid|tolk|wlz|voedselbank|ziektekosten|palliatie"),
-    ("werk-inkomen", r"bijstand|uitkering|inkomen|re-integratie|participatie|minima|\bioaw|\bioaz|\bbbz\b"
-     r"|inburgering|beschut werk|begeleid werken|werkvoorziening|werkzoekenden|werklozen|werkplekaanpassing"
-     r"|loonkosten|loonsuppletie|stadspas|tegenprestatie|rechtmatigheid|rechtshulp|garantverklaring"
-     r"|verblijfsgerechtigden|molukkers|vrijwilligersverzekering"),
-    ("burgerzaken", r"paspoort|identiteitskaart|rijbewijs|verhuis|\bbrp|uittreksel|geboorte|huwelijk|partnerschap"
-     r"|overlijden|naturalisatie|nationaliteit|nederlanderschap|naamwijziging|naamgebruik|naamskeuze|verklaring omtrent"
-     r"|adres|\brni\b|erkenning kind|burgerservicenummer|reisdocument|legalisatie|kiezer|stem(men|pas)|verkiezing"
-     r"|volmacht|begraaf|begraven|crematie|cremeren|graf|asverstrooiing|stoffelijk overschot|doodgeboren|adoptie"
-     r"|burgerlijke stand|echtscheiding|geslachtswijziging|vaderschap|in leven zijn|onder eed|trouwlocatie"
-     r"|digid|eherkenning|toeristenvisum|referendum|politiekegroepering|burgerinitiatief|koninklijk|hofleverancier"
-     r"|onderscheiding|gevonden of verloren"),
-    ("economie-cultuur-sport", r"subsidie|ondernem|starterskrediet|bedrijfsterrein|bedrijfsverzamelgebouw|koopzondag"
-     r"|winkeltijden|sport|museum|kunst|omroep|toerisme|markt|standplaats|venten|ventvergunning|collecte|horeca"
-     r"|terras|evenement|festiviteit|energieaudit|bedrijf aan huis|alcohol|drankverkoop|volkstuin|gemeentelijke panden"
-     r"|uitlening gemeentelijke"),
-    ("afval-openbare-ruimte", r"afval|container|vuil|riool|boom|groen|openbare ruimte|openbare weg|straat|lantaarn"
-     r"|verlichting|ongedierte|onkruid|zwerf|graffiti|parkeer|verkeer|speelplaats|hond|\bkap\b|bladkorf|compostvat"
-     r"|antireclame|dieren|dode-gezelschapsdier|infrastructuur|laadpaal|kabels|leidingen|hoogspanning|havenverordening"
-     r"|ligplaats|vaarvergunning|objectvergunning|uitweg|schademelding|aansprakelijk|luchtkwaliteit|inzamelaar"
-     r"|natuur|landschap|bijenhoud|uitvlieg|stookontheffing|plantsoenen|natuurgebied|ontgronding|watervergunning"
-     r"|visvergunning"),
-    ("wonen-vergunningen", r"vergunning|ontheffing|bouw|omgeving|woning|woonruimte|huisvesting|monument|erfgoed"
-     r"|exploitatie|sloop|splitsing|kamerverhuur|woonwagen|urgentie|woonomgeving|melding"),
+    (
+        "belastingen",
+        r"belasting|\bwoz\b|woz-|(?<!ont)heffing|kwijtschelding|\bleges\b|precario|reinigingsrecht"
+        r"|marktgelden|biz-bijdrage|incasso|aanslag",
+    ),
+    (
+        "jeugd-onderwijs",
+        r"jeugd|leerling|leerplicht|school|onderwijs|kinderopvang|kindercentrum|kinderdagverblijf"
+        r"|peuter|dyslexie|studietoeslag|studiefinanciering|opvoeding|volwasseneneducatie|speelvoorziening",
+    ),
+    (
+        "zorg-wmo",
+        r"wmo|zorg|mantel|huishoudelijke hulp|rolstoel|scootmobiel|vervoer|gehandicapt|schuldhulp|wsnp"
+        r"|beschermd|maatschappelijk|woningaanpassing|hulpmiddel|tillift|meubelaanpassing|auto-aanpassing|dagbesteding"
+        r"|dagverzorging|boodschappenhulp|maaltijdservice|personenalarmering|persoonsgebonden budget|logeerhuis"
+        r"|vrouwenopvang|regiotaxi|taxivergoeding|valys|ov-begeleiderskaart|ziekenbezoek|woonsubsidie ouderen"
+        r"|woonvoorziening|aanleunwoning|seniorenwoning|gezondheid|tolk|wlz|voedselbank|ziektekosten|palliatie",
+    ),
+    (
+        "werk-inkomen",
+        r"bijstand|uitkering|inkomen|re-integratie|participatie|minima|\bioaw|\bioaz|\bbbz\b"
+        r"|inburgering|beschut werk|begeleid werken|werkvoorziening|werkzoekenden|werklozen|werkplekaanpassing"
+        r"|loonkosten|loonsuppletie|stadspas|tegenprestatie|rechtmatigheid|rechtshulp|garantverklaring"
+        r"|verblijfsgerechtigden|molukkers|vrijwilligersverzekering",
+    ),
+    (
+        "burgerzaken",
+        r"paspoort|identiteitskaart|rijbewijs|verhuis|\bbrp|uittreksel|geboorte|huwelijk|partnerschap"
+        r"|overlijden|naturalisatie|nationaliteit|nederlanderschap|naamwijziging|naamgebruik|naamskeuze|verklaring omtrent"
+        r"|adres|\brni\b|erkenning kind|burgerservicenummer|reisdocument|legalisatie|kiezer|stem(men|pas)|verkiezing"
+        r"|volmacht|begraaf|begraven|crematie|cremeren|graf|asverstrooiing|stoffelijk overschot|doodgeboren|adoptie"
+        r"|burgerlijke stand|echtscheiding|geslachtswijziging|vaderschap|in leven zijn|onder eed|trouwlocatie"
+        r"|digid|eherkenning|toeristenvisum|referendum|politiekegroepering|burgerinitiatief|koninklijk|hofleverancier"
+        r"|onderscheiding|gevonden of verloren",
+    ),
+    (
+        "economie-cultuur-sport",
+        r"subsidie|ondernem|starterskrediet|bedrijfsterrein|bedrijfsverzamelgebouw|koopzondag"
+        r"|winkeltijden|sport|museum|kunst|omroep|toerisme|markt|standplaats|venten|ventvergunning|collecte|horeca"
+        r"|terras|evenement|festiviteit|energieaudit|bedrijf aan huis|alcohol|drankverkoop|volkstuin|gemeentelijke panden"
+        r"|uitlening gemeentelijke",
+    ),
+    (
+        "afval-openbare-ruimte",
+        r"afval|container|vuil|riool|boom|groen|openbare ruimte|openbare weg|straat|lantaarn"
+        r"|verlichting|ongedierte|onkruid|zwerf|graffiti|parkeer|verkeer|speelplaats|hond|\bkap\b|bladkorf|compostvat"
+        r"|antireclame|dieren|dode-gezelschapsdier|infrastructuur|laadpaal|kabels|leidingen|hoogspanning|havenverordening"
+        r"|ligplaats|vaarvergunning|objectvergunning|uitweg|schademelding|aansprakelijk|luchtkwaliteit|inzamelaar"
+        r"|natuur|landschap|bijenhoud|uitvlieg|stookontheffing|plantsoenen|natuurgebied|ontgronding|watervergunning"
+        r"|visvergunning",
+    ),
+    (
+        "wonen-vergunningen",
+        r"vergunning|ontheffing|bouw|omgeving|woning|woonruimte|huisvesting|monument|erfgoed"
+        r"|exploitatie|sloop|splitsing|kamerverhuur|woonwagen|urgentie|woonomgeving|melding",
+    ),
 )
 _RULES = tuple((department, re.compile(pattern)) for department, pattern in DEPARTMENT_RULES)
 

@@ -41,11 +41,28 @@ Command = Callable[[Stub, Metadata, argparse.Namespace], Awaitable[int]]
 TIMEOUT = 60.0
 HANDLINGS = ("FIRST_LINE", "CALLBACK")
 CHANNELS = ("PHONE", "CHAT", "EMAIL", "COUNTER", "WEB_FORM")
-ENTRY_KINDS = {"phone": pb.EntryPoint.KIND_PHONE_NUMBER, "web-form": pb.EntryPoint.KIND_WEB_FORM_ORIGIN,
-               "chat": pb.EntryPoint.KIND_CHAT_WIDGET}
+ENTRY_KINDS = {
+    "phone": pb.EntryPoint.KIND_PHONE_NUMBER,
+    "web-form": pb.EntryPoint.KIND_WEB_FORM_ORIGIN,
+    "chat": pb.EntryPoint.KIND_CHAT_WIDGET,
+}
 STATES = ("ONBOARDING", "ACTIVE", "SUSPENDED")
-WEEKDAYS = {"ma": 1, "mon": 1, "di": 2, "tue": 2, "wo": 3, "wed": 3, "do": 4, "thu": 4, "vr": 5, "fri": 5,
-            "za": 6, "sat": 6, "zo": 7, "sun": 7}
+WEEKDAYS = {
+    "ma": 1,
+    "mon": 1,
+    "di": 2,
+    "tue": 2,
+    "wo": 3,
+    "wed": 3,
+    "do": 4,
+    "thu": 4,
+    "vr": 5,
+    "fri": 5,
+    "za": 6,
+    "sat": 6,
+    "zo": 7,
+    "sun": 7,
+}
 DAY_NAMES = ("", "ma", "di", "wo", "do", "vr", "za", "zo")
 
 
@@ -399,8 +416,10 @@ async def _departments_list(stub: Stub, md: Metadata, args: argparse.Namespace) 
     async for p in _all_products(stub, md, parent):
         counts[_last(p.department)] = counts.get(_last(p.department), 0) + 1
     _table(
-        [[_last(d.name), d.display_name, "yes" if d.fallback else "", str(counts.get(_last(d.name), 0))]
-         for d in departments],
+        [
+            [_last(d.name), d.display_name, "yes" if d.fallback else "", str(counts.get(_last(d.name), 0))]
+            for d in departments
+        ],
         ["DEPARTMENT", "NAME", "FALLBACK", "PRODUCTS"],
     )
     print(f"{len(departments)} department(s)")

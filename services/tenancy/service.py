@@ -310,9 +310,7 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
 
     async def GetDepartment(self, request: pb.GetDepartmentRequest, context: Any) -> pb.Department:
         tenant, dep_id = names.parse("name", request.name, "tenants", "departments")
-        return await self.db.run(
-            lambda s: convert.department_msg(_get(s, tenant, DepartmentRow, dep_id, request.name))
-        )
+        return await self.db.run(lambda s: convert.department_msg(_get(s, tenant, DepartmentRow, dep_id, request.name)))
 
     async def ListDepartments(self, request: pb.ListDepartmentsRequest, context: Any) -> pb.ListDepartmentsResponse:
         (tenant,) = names.parse("parent", request.parent, "tenants")
@@ -349,9 +347,9 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
 
         def work(session: Session) -> empty_pb2.Empty:
             in_use = session.exec(
-                select(func.count()).select_from(ProductRow).where(
-                    ProductRow.tenant == tenant, ProductRow.department == dep_id
-                )
+                select(func.count())
+                .select_from(ProductRow)
+                .where(ProductRow.tenant == tenant, ProductRow.department == dep_id)
             ).one()
             if in_use:
                 raise failed_precondition("DEPARTMENT_IN_USE", f"{in_use} products still map to {request.name}")
@@ -754,8 +752,7 @@ def _sla_values(tenant: str, policy: pb.SlaPolicy) -> dict[str, Any]:
         "product": product,
         "answer_seconds": target.seconds or 20,
         "answer_percent": target.percent or 80,
-        "callback_working_hours": policy.callback_working_hours
-        or (0 if policy.callback_working_days else 16),
+        "callback_working_hours": policy.callback_working_hours or (0 if policy.callback_working_days else 16),
         "callback_working_days": policy.callback_working_days,
         "warning_percent": policy.warning_percent or 75,
         "max_callback_attempts": policy.max_callback_attempts or 3,
