@@ -89,7 +89,8 @@ DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     (
         "burgerzaken",
         r"paspoort|identiteitskaart|rijbewijs|verhuis|\bbrp|uittreksel|geboorte|huwelijk|partnerschap"
-        r"|overlijden|naturalisatie|nationaliteit|nederlanderschap|naamwijziging|naamgebruik|naamskeuze|verklaring omtrent"
+        r"|overlijden|naturalisatie|nationaliteit|nederlanderschap|naamwijziging|naamgebruik|naamskeuze"
+        r"|verklaring omtrent"
         r"|adres|\brni\b|erkenning kind|burgerservicenummer|reisdocument|legalisatie|kiezer|stem(men|pas)|verkiezing"
         r"|volmacht|begraaf|begraven|crematie|cremeren|graf|asverstrooiing|stoffelijk overschot|doodgeboren|adoptie"
         r"|burgerlijke stand|echtscheiding|geslachtswijziging|vaderschap|in leven zijn|onder eed|trouwlocatie"
@@ -100,7 +101,8 @@ DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
         "economie-cultuur-sport",
         r"subsidie|ondernem|starterskrediet|bedrijfsterrein|bedrijfsverzamelgebouw|koopzondag"
         r"|winkeltijden|sport|museum|kunst|omroep|toerisme|markt|standplaats|venten|ventvergunning|collecte|horeca"
-        r"|terras|evenement|festiviteit|energieaudit|bedrijf aan huis|alcohol|drankverkoop|volkstuin|gemeentelijke panden"
+        r"|terras|evenement|festiviteit|energieaudit|bedrijf aan huis|alcohol|drankverkoop|volkstuin"
+        r"|gemeentelijke panden"
         r"|uitlening gemeentelijke",
     ),
     (
