@@ -334,3 +334,28 @@ async def test_accept_and_complete_may_be_retried(
     assert await first.CompleteContact(complete, metadata=md) == done
     assert done.state == rt.Contact.STATE_COMPLETED
     desktop.cancel()
+
+
+async def test_the_desktops_of_a_replica_that_died_are_let_go(
+    replicas: list[RoutingApp], settings: Settings, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """A desktop whose replica was killed and that never comes back: the leader ends its session once the
+    replica stops beating, so the next contact waits for a real desktop instead of timing out on a ghost."""
+    leader, doomed = replicas
+    await stub(channel_to(leader)).CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    await eventually(lambda: "agents/fatima" in doomed.state.router.agents)
+    desktop = stub(channel_to(doomed)).ConnectAgent(
+        rt.ConnectAgentRequest(name="agents/fatima"), metadata=agent_md(settings, "fatima")
+    )
+    await desktop.read()
+    fatima = leader.state.router.agents["agents/fatima"]
+    assert fatima.connected and fatima.replica == doomed.replica
+    await crash(doomed)
+    await eventually(lambda: not fatima.connected, within=4 * LEASE_TTL)
+    assert fatima.state == "OFFLINE"
+    reply = await stub(channel_to(leader)).RouteContact(route("after"), metadata=partner(settings))
+    await asyncio.sleep(0.5)
+    assert leader.state.router.contacts[reply.contact.name].state == "QUEUED"  # nobody to offer it to
+    desktop.cancel()

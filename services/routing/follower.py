@@ -179,6 +179,11 @@ class StreamFollower:
         except TimeoutError:
             raise unavailable("routing has not yet seen its own event; retry with the same request_id") from None
 
+    async def sync(self) -> None:
+        """Waits until everything the stream holds now is applied here: reading your own writes, or
+        another replica's, before saying a contact or an offer does not exist."""
+        await self.applied((await self.bus.js.stream_info(STREAM)).state.last_seq)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

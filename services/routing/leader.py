@@ -6,23 +6,29 @@ decision with its current revision. `RoutingState.apply` refuses a decision stam
 current term, so a leader that lost its lease without knowing (paused, partitioned) cannot
 offer a contact twice. It stops deciding as soon as its own lease deadline passes without a
 renewal; a standby takes over once the lease lapses in the bucket.
+
+Every replica also beats in the same bucket (`replicas.<replica>`). A desktop session held by a
+replica whose beat has stopped (killed, or the whole platform restarted) is ended by the leader
+with a `disconnected` event, so no offer goes to a desktop that nobody holds any more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
 from nats.js.api import PubAck
+from nats.js.errors import KeyNotFoundError
 
 from kcc.events.v1 import events_pb2
 from services.common import events
 from services.common.events import EventBus
 from services.common.lease import Lease
 from services.routing.follower import StreamFollower
-from services.routing.matching import Offer
+from services.routing.matching import AgentState, Offer
 from services.routing.state import RoutingState
 
 log = logging.getLogger(__name__)
@@ -34,11 +40,15 @@ TICK_SECONDS = 0.5  # offer time-outs and overflow thresholds are checked this o
 
 
 class Matcher:
-    def __init__(self, state: RoutingState, bus: EventBus, follower: StreamFollower, lease: Lease) -> None:
+    def __init__(
+        self, state: RoutingState, bus: EventBus, follower: StreamFollower, lease: Lease, replica: str = ""
+    ) -> None:
         self.state = state
         self.bus = bus
         self.follower = follower
         self.lease = lease
+        self.replica = replica
+        self._swept_at = 0.0
         self.terms = 0  # how often this replica became the leader
         self.term_fence = -1  # the fence this replica opened its current term with
         self.passes = 0
@@ -52,6 +62,7 @@ class Matcher:
         while not stop.is_set():
             was_leading = self.leading
             try:
+                await self.lease.kv.put(f"replicas.{self.replica}", json.dumps({"at": time.time()}).encode())
                 if await self.lease.acquire() and not was_leading:
                     await self._open_term()
             except Exception:  # noqa: BLE001 - NATS electing or away: the lease lapses by itself
@@ -104,8 +115,34 @@ class Matcher:
         if decisions:
             acks = await asyncio.gather(*(self._publish(change, offer) for change, offer in decisions))
             await self.follower.applied(max(ack.seq for ack in acks))
+        if now - self._swept_at >= self.lease.ttl / 2:
+            self._swept_at = now
+            await self.end_orphaned_sessions(now)
         self.passes += 1
         return len(decisions)
+
+    async def end_orphaned_sessions(self, now: float) -> int:
+        """Ends the desktop sessions of replicas that stopped beating a lease's time to live ago."""
+        holders: dict[str, list[AgentState]] = {}
+        for agent in self.state.router.agents.values():
+            if agent.connected and agent.replica != self.replica:
+                holders.setdefault(agent.replica, []).append(agent)
+        ended = []
+        for replica, agents in holders.items():
+            beat = {}
+            with contextlib.suppress(KeyNotFoundError):
+                if replica:  # a session from before replicas were named has none
+                    beat = json.loads((await self.lease.kv.get(f"replicas.{replica}")).value or b"{}")
+            if float(beat.get("at", 0)) < now - self.lease.ttl:
+                ended += agents
+        for agent in ended:
+            changed = events_pb2.AgentChanged(agent=agent.name, change="disconnected", session=agent.session)
+            env = events.envelope("platform", agent_changed=changed)
+            ack = await self.bus.publish(events.subject("platform", "agent", "disconnected"), env)
+            await self.follower.applied(ack.seq)
+        if ended:
+            log.info("matcher: ended %d desktop sessions held by replicas that stopped", len(ended))
+        return len(ended)
 
     async def _publish(self, change: str, offer: Offer) -> PubAck:
         contact = self.state.router.contacts[offer.contact]

@@ -38,6 +38,7 @@ class AgentState:
     active: dict[str, str] = field(default_factory=dict)  # contact -> channel
     offer: str = ""  # contact currently offered to this agent
     session: str = ""  # the desktop stream that is connected
+    replica: str = ""  # the routing replica that holds it
 
     def free_on(self, channel: str) -> bool:
         used = sum(1 for c in self.active.values() if c == channel)
@@ -187,16 +188,16 @@ class Router:
         if existing is not None:
             agent.state, agent.state_since, agent.idle_since = existing.state, existing.state_since, existing.idle_since
             agent.connected, agent.active, agent.offer = existing.connected, existing.active, existing.offer
-            agent.session = existing.session
+            agent.session, agent.replica = existing.session, existing.replica
         self.agents[agent.name] = agent
 
-    def connect(self, name: str, session: str, now: float) -> str:
+    def connect(self, name: str, session: str, now: float, replica: str = "") -> str:
         """A desktop stream opened: the agent is AVAILABLE. Returns the session it replaces ("" if none)."""
         agent = self.agents.get(name)
         if agent is None:
             return ""
         replaced = agent.session if agent.connected and agent.session != session else ""
-        agent.connected, agent.session = True, session
+        agent.connected, agent.session, agent.replica = True, session, replica
         self.set_state(name, "AVAILABLE", now)
         return replaced
 

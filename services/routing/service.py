@@ -14,7 +14,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from typing import Any
 
@@ -118,7 +118,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         follower: StreamFollower,
         agents_kv: KeyValue,
         recognition_cache_size: int = 4096,
+        replica: str = "",
     ) -> None:
+        self.replica = replica  # named in the desktop sessions held here
         self.state = state
         self.bus = bus
         self.follower = follower
@@ -240,15 +242,22 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             add_candidate(uri=c.uri, name=c.name, score=c.score)
         return response
 
-    def _contact(self, field: str, name: str) -> ContactState:
+    async def _caught_up(self, holds: Callable[[], bool]) -> bool:
+        """Whether `holds()`, if need be once this replica has applied all the stream holds so far: a
+        step taken through another replica (a contact routed, an offer made) may not be here yet."""
+        if holds():
+            return True
+        await self.follower.sync()
+        return holds()
+
+    async def _contact(self, field: str, name: str) -> ContactState:
         principal = auth.current()
         principal.require_role(*CONTACT_ROLES)
         tenant, _ = names.parse(field, name, "tenants", "contacts")
         principal.require_tenant(tenant)
-        contact = self.state.router.contacts.get(name)
-        if contact is None:
+        if not await self._caught_up(lambda: name in self.state.router.contacts):
             raise not_found(name)
-        return contact
+        return self.state.router.contacts[name]
 
     async def _change(self, contact: ContactState, change: str, agent: str = "", outcome: str = "") -> pb.Contact:
         env = events.envelope(
@@ -262,13 +271,13 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
 
     async def WithdrawContact(self, request: pb.WithdrawContactRequest, context: Any) -> pb.Contact:
         auth.current().require_role(*ROUTING_ROLES)
-        contact = self._contact("name", request.name)
+        contact = await self._contact("name", request.name)
         if contact.state not in ("QUEUED", "OFFERED"):
             raise failed_precondition("CONTACT_NOT_WAITING", f"contact is {contact.state.lower()}")
         return await self._change(contact, "abandoned")
 
     async def GetContact(self, request: pb.GetContactRequest, context: Any) -> pb.Contact:
-        return self.state.contact_message(self._contact("name", request.name))
+        return self.state.contact_message(await self._contact("name", request.name))
 
     async def ClassifyQuestion(self, request: pb.ClassifyQuestionRequest, context: Any) -> pb.ClassifyQuestionResponse:
         auth.current().require_role(*CONTACT_ROLES)
@@ -299,9 +308,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return agent
 
     async def _agent_change(self, agent: str, change: str, state: int = 0, session: str = "") -> None:
-        env = events.envelope(
-            "platform", agent_changed=events_pb2.AgentChanged(agent=agent, change=change, state=state, session=session)
-        )
+        changed = events_pb2.AgentChanged(agent=agent, change=change, state=state, session=session)
+        if change == "connected":
+            changed.replica = self.replica
+        env = events.envelope("platform", agent_changed=changed)
         await self._commit(events.subject("platform", "agent", change), env)
 
     async def CreateAgent(self, request: pb.CreateAgentRequest, context: Any) -> pb.Agent:
@@ -354,7 +364,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         state = pb.Agent.State.Name(request.state).removeprefix("STATE_")
         if state in ("UNSPECIFIED", "BUSY"):
             raise invalid_argument("state", "set AVAILABLE, WRAP_UP, BREAK or OFFLINE (BUSY follows from contacts)")
-        if state == "AVAILABLE" and not agent.connected:
+        if state == "AVAILABLE" and not await self._caught_up(lambda: agent.connected):
             raise failed_precondition("AGENT_NOT_CONNECTED", "connect the desktop stream first")
         await self._agent_change(agent.name, "state", state=request.state)
         return agent_message(self.state.router.agents[agent.name])
@@ -385,19 +395,19 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             disconnect = asyncio.ensure_future(self._agent_change(agent.name, "disconnected", session=desktop.session))
             disconnect.add_done_callback(lambda f: f.cancelled() or f.exception())
 
-    def _offered_to(self, agent_name: str, contact_name: str, field: str = "contact") -> ContactState:
+    async def _offered_to(self, agent_name: str, contact_name: str, field: str = "contact") -> ContactState:
         agent = self._agent(agent_name)
-        contact = self._contact(field, contact_name)
-        if contact.agent != agent.name or contact.state != "OFFERED":
+        contact = await self._contact(field, contact_name)
+        if not await self._caught_up(lambda: contact.agent == agent.name and contact.state == "OFFERED"):
             raise failed_precondition("NO_SUCH_OFFER", "this contact is not offered to this agent")
         return contact
 
     async def _answer_offer(self, request: pb.AcceptOfferRequest | pb.RejectOfferRequest, change: str) -> pb.Contact:
         if change == "accepted":
-            known = self._contact("contact", request.contact)
+            known = await self._contact("contact", request.contact)
             if known.state == "CONNECTED" and known.agent == self._agent(request.agent).name:
                 return self.state.contact_message(known)  # a retry whose first answer was lost
-        contact = self._offered_to(request.agent, request.contact)
+        contact = await self._offered_to(request.agent, request.contact)
         message = await self._change(contact, change, agent=request.agent)
         if change == "accepted" and (contact.state != "CONNECTED" or contact.agent != request.agent):
             raise failed_precondition("NO_SUCH_OFFER", "the offer was withdrawn or timed out first")
@@ -411,7 +421,8 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
 
     async def CompleteContact(self, request: pb.CompleteContactRequest, context: Any) -> pb.Contact:
         self._agent(request.agent)
-        contact = self._contact("contact", request.contact)
+        contact = await self._contact("contact", request.contact)
+        await self._caught_up(lambda: contact.agent == request.agent and contact.state in ("CONNECTED", "COMPLETED"))
         if contact.agent == request.agent and contact.state == "COMPLETED":
             return self.state.contact_message(contact)  # a retry whose first answer was lost
         if contact.agent != request.agent or contact.state != "CONNECTED":

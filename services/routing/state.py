@@ -152,7 +152,7 @@ class RoutingState:
     def _agent_changed(self, e: events_pb2.AgentChanged, at: float) -> None:
         revoked = ""
         if e.change == "connected":
-            self.router.connect(e.agent, e.session, at)
+            self.router.connect(e.agent, e.session, at, e.replica)
             desktop = self.desktops.get(e.agent)
             if desktop is not None and desktop.session != e.session:
                 desktop.queue.put_nowait(None)  # a newer session took over, here or on another replica

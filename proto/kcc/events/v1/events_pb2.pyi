@@ -125,16 +125,18 @@ class ContactChanged(_message.Message):
     def __init__(self, contact: _Optional[str] = ..., change: _Optional[str] = ..., agent: _Optional[str] = ..., outcome: _Optional[str] = ..., queue: _Optional[str] = ..., fence: _Optional[int] = ...) -> None: ...
 
 class AgentChanged(_message.Message):
-    __slots__ = ("agent", "change", "state", "session")
+    __slots__ = ("agent", "change", "state", "session", "replica")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     agent: str
     change: str
     state: int
     session: str
-    def __init__(self, agent: _Optional[str] = ..., change: _Optional[str] = ..., state: _Optional[int] = ..., session: _Optional[str] = ...) -> None: ...
+    replica: str
+    def __init__(self, agent: _Optional[str] = ..., change: _Optional[str] = ..., state: _Optional[int] = ..., session: _Optional[str] = ..., replica: _Optional[str] = ...) -> None: ...
 
 class MatcherElected(_message.Message):
     __slots__ = ("holder", "fence")
