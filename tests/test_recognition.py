@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from services.routing.dutch import normalize, stem
 from services.routing.recognition import (
     CONFIDENCE_THRESHOLD,
     CatalogueEntry,
@@ -16,10 +17,8 @@ from services.routing.recognition import (
     load_default_synonyms,
     load_real_words,
     load_upl_products,
-    normalize,
     real_words_near,
     slug,
-    stem,
 )
 from services.routing.service import RecognitionCache
 

@@ -23,13 +23,29 @@ import csv
 import heapq
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources.abc import Traversable
 
 from services.common.config import DATA, open_csv
+from services.routing.dutch import (
+    AFTER_PARTICLE,
+    CLAUSE_RE,
+    EXTRA_PARTS,
+    MIN_FUZZY,
+    MIN_PART,
+    PARTICLES,
+    STOPWORDS,
+    WEAK_STEMS,
+    WEAK_WORDS,
+    affix_variants,
+    content_words,
+    deletes,
+    normalize,
+    split_compound,
+    stem,
+)
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
@@ -41,10 +57,8 @@ __all__ = [
     "load_default_synonyms",
     "load_real_words",
     "load_upl_products",
-    "normalize",
     "real_words_near",
     "slug",
-    "stem",
 ]
 
 DEFAULT_UPL_PATH = DATA / "upl" / "UPL-actueel.csv"
@@ -52,10 +66,6 @@ DEFAULT_SYNONYMS_PATH = DATA / "upl" / "synonyms.tsv"
 #: Real Dutch words (from the OpenTaal word list) that are one typo away from a catalogue word;
 #: the typo fallback leaves them alone ("nicht" is not a typo of "nacht").
 DEFAULT_REAL_WORDS_PATH = DATA / "nl" / "real-words-near-catalogue.txt"
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 #: Below this score routing should send the contact to the general queue.
@@ -80,162 +90,9 @@ AFFIX_WEIGHT = 0.95
 UNKNOWN_IDF = 1.5
 # Words that say little about *which* product (citizens use them for every product).
 WEAK_WEIGHT = 0.3
-MIN_PART = 3  # shortest compound part
-MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
-# Verb and noun prefixes that are not compound modifiers.
-PREFIXES = _words("aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver voor weg")
-# Inseparable verb prefixes: "verhuizing" is not "ver" + "huis", even when the lexicon knows "ver".
-INSEPARABLE = _words("be ge her ont ver")
-MIN_FUZZY = 5  # shortest word for which a one-typo correction is tried
 # Credit of the parts of a query compound whose whole is known: "hondenbelasting" is about
 # dogs, not about every "belasting", but "parkeervergunning" still meets "vergunning parkeren".
 QUERY_PART_WEIGHT = 0.6
-
-STOPWORDS = _words(
-    """
-    aan al alle alles als alstublieft altijd andere ben bent betreft bij binnen 
-    dag dan dank dat de deze die dit doe doen door dus een eens en er even
-    ga gaan gaat geen graag had hadden hallo heb hebben hebt heeft hem hen het hier hij hoe
-    hoi hun iemand iets ik in is ja je jij jou jouw jullie kan kun kunnen kunt
-    laat laten maar me mee meer men met mij mijn moet moeten mogelijk mag mogen
-    na naar niet nog nu of om omdat onder ons onze ook op over per s sinds
-    te tegen toch toe tot u uit uw van vanuit veel via voor vraag vragen
-    waar waarom wanneer wat we weer wel welk welke werd wie wij wil wilde willen wilt
-    word worden wordt zal ze zeg zelf zich zij zijn zo zou zouden zullen
-    ben was waren geweest graag eigenlijk hoeveel gewoon weet weten
-    goedemorgen goedemiddag goedenavond bedankt dankjewel dankuwel mevrouw meneer
-    daar daarom dus nou oke ok he eh sta staat staan stond ligt liggen lag zit zitten zat
-    komt komen kwam ging gaan gedaan zeggen zegt denk denken vind vindt kunnen misschien
-    echt heel erg zeer ergens niets niks dezelfde zelfde waarschijnlijk alweer steeds
-    """
-)
-
-WEAK_WORDS = _words(
-    """
-    aanvraag aanvragen aanvraagen aanmelden nieuw nieuwe gemeente gemeentelijk gemeentelijke
-    krijgen krijg regelen regel maken informatie info nodig hulp help helpen
-    kopie doorgeven melden melding opgeven vinden zien kijken terecht loket betalen betaal
-    jaar jaren maand maanden week weken dag dagen vandaag gisteren morgen vannacht straks
-    binnenkort lang kort duurt duren klaar snel tijd keer vaak nooit altijd laatst pas
-    man vrouw meneer zoon dochter moeder vader ouders oma opa buurman buurvrouw familie
-    vriend vriendin mensen persoon ding dingen zaak probleem problemen antwoord brief mail
-    email website online internet bellen gebeld contact goed slecht groot klein beetje
-    plek weet gekregen gehad gemaakt gezien helemaal ander andere elke iedere
-    """
-)
-
-# Separable verb prefixes, so that "opgehaald" can be read as "ophalen".
-SEPARABLE = ("terug", "door", "weg", "mee", "aan", "uit", "op", "af", "in", "om", "na", "toe")
-IRREGULAR = {
-    "kinderen": "kind",
-    "kinderopvang": "kinderopvang",
-    "bladeren": "blad",
-    "steden": "stad",
-    "schepen": "schip",
-    "eieren": "ei",
-}
-# Strong and irregular verbs: past participle (without ge-) and past tenses -> infinitive, so that
-# "kwijtgescholden", "ingeschreven", "aangegeven", "gestolen" and "verloren" meet their verb.
-# A compound or prefixed form keeps its front: "in" + "schreven" -> "inschrijven".
-STRONG_VERBS = {
-    "schelden": "scholden scold",
-    "schrijven": "schreven schreef",
-    "geven": "gaf gaven",
-    "stelen": "stolen stal",
-    "breken": "broken brak braken",
-    "vinden": "vonden vond",
-    "sterven": "storven stierf stierven",
-    "verliezen": "verloren verloor",
-    "blijven": "bleven bleef",
-    "krijgen": "kregen kreeg",
-    "trekken": "trokken trok",
-    "nemen": "nomen nam namen",
-    "komen": "kwam kwamen",
-    "lopen": "liep liepen",
-    "vallen": "viel vielen",
-    "rijden": "reden reed",
-    "sluiten": "sloten sloot",
-    "binden": "bonden bond",
-    "bijten": "beten beet",
-    "wijzen": "wezen wees",
-    "spreken": "sproken sprak",
-    "wegen": "wogen woog",
-    "kiezen": "kozen koos",
-    "schieten": "schoten schoot",
-    "vliegen": "vlogen vloog",
-    "snijden": "sneden sneed",
-    "drijven": "dreven dreef",
-    "winnen": "wonnen won",
-    "bieden": "boden bood",
-    "liegen": "logen loog",
-    "bedriegen": "bedrogen bedroog",
-    "heffen": "heven hief",
-    "lezen": "las",
-    "slaan": "slagen sloeg",
-    "dragen": "droeg droegen",
-    "doen": "deed deden",
-    "gaan": "ging gingen",
-    "zien": "zag zagen",
-    "staan": "stond stonden",
-    "brengen": "bracht",
-    "denken": "dacht",
-    "kopen": "kocht",
-    "zoeken": "zocht",
-    "hangen": "hing",
-    "vangen": "ving",
-    "laten": "liet",
-    "houden": "hield",
-    "schuiven": "schoven schoof",
-    "gieten": "goten goot",
-    "sluipen": "slopen",
-    "zwemmen": "zwommen zwom",
-    "springen": "sprongen sprong",
-    "zingen": "zongen zong",
-    "dringen": "drongen drong",
-    "scheiden": "scheed",
-    "vriezen": "vroren vroor",
-}
-_STRONG_FORMS = sorted(
-    ((form, inf) for inf, forms in STRONG_VERBS.items() for form in forms.split()),
-    key=lambda t: -len(t[0]),
-)
-# Everyday words citizens use interchangeably; each folds onto the first word in stem().
-EQUIVALENTS = {
-    "kapot": ("stuk", "gebroken", "beschadigd", "defect", "kapotgemaakt", "kapotgegaan"),
-    "kwijt": ("verloren", "zoekgeraakt", "kwijtgeraakt", "vermist"),
-    "afval": ("vuilnis", "huisvuil"),
-    "auto": ("wagen", "personenauto"),
-    "lawaai": ("herrie", "kabaal", "lawaaierig"),
-    "overleden": ("gestorven", "sterven", "overlijden", "doodgegaan", "sterft", "stierf"),
-    "telefoon": ("mobiel", "gsm", "smartphone"),
-    "bekeuring": ("boete",),
-    "trouwen": ("huwen", "getrouwd", "trouw"),
-    "ziek": ("ziekte", "parkinson", "alzheimer", "dementie", "kanker", "beroerte", "herseninfarct"),
-    "boom": ("eik", "beuk", "berk", "populier", "wilg", "kastanje", "esdoorn", "linde", "conifeer"),
-    "sport": ("voetbal", "hockey", "tennis", "turnen", "judo", "korfbal", "handbal", "zwemles"),
-    "vaccinatie": ("inenting", "prik", "prikken", "vaccin"),
-}
-# Common compound parts that may not occur on their own in any name or synonym.
-EXTRA_PARTS = _words(
-    """
-    afval vuil bak zak huis woning straat weg stoep boom kap bouw plan kaart pas kind ouder
-    school belasting heffing vergunning ontheffing subsidie uitkering toeslag melding aangifte
-    aanvraag verzoek parkeer parkeren plaats kosten auto fiets hond kat dier water riool put
-    lamp licht paal bord bank tuin gras groen papier glas plastic textiel kleding grof
-    container verlichting bestrijding inzameling ophalen ophaal dienst zorg hulp werk geld
-    recht akte geboorte overlijden huwelijk trouw rijbewijs paspoort kaart markt terras feest
-    evenement sport zwem speel vervoer taxi reis reizen leerling leerplicht jeugd oud oude
-    nieuw extra los kapot vol gat tegel bewoner bezoeker invaliden gehandicapten ouderen
-    """
-)
-
-# A separable particle closes its clause, or is followed by a preposition or conjunction.
-_PARTICLE_SET = frozenset(SEPARABLE)
-_AFTER_PARTICLE = _words("aan bij in met naar op over van voor en of maar want omdat als want dus")
-_CLAUSE_RE = re.compile(r"[.,;:!?()]+")
-_TOKEN_RE = re.compile(r"[a-z0-9]+")
-_APOSTROPHE_RE = re.compile(r"['\u2019`][a-z]{1,3}\b")
-_VOWEL_PAIR_RE = re.compile(r"(aa|ee|oo|uu)")
 
 
 @dataclass(frozen=True)
@@ -260,72 +117,6 @@ class ProductMatch:
 def slug(uri: str) -> str:
     """The last path segment of a UPL URI, the short key the lexicon and eval files use."""
     return uri.rstrip("/").rsplit("/", 1)[-1]
-
-
-def normalize(text: str) -> list[str]:
-    """Lower-case, accent-free word tokens; clitics such as ``auto's`` and ``zzp'er`` lose
-    their tail so they meet the bare word."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _APOSTROPHE_RE.sub("", text)
-    return _TOKEN_RE.findall(text)
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """Light Dutch stemmer: strips plural, diminutive, verbal and ``-ing`` endings and
-    folds spelling alternations (z/s, v/f, doubled letters) so that ``verhuizen``,
-    ``verhuisd`` and ``verhuizing`` all become ``verhuis``; everyday synonyms fold onto
-    one word (``stuk``, ``defect`` -> ``kapot``).  It only has to be consistent between
-    the catalogue and questions, not linguistically exact."""
-    s = _stem(word)
-    return _CANON.get(s, s)
-
-
-def _stem(word: str) -> str:
-    if word in IRREGULAR:
-        word = IRREGULAR[word]
-    if len(word) <= 3 or word.isdigit():
-        return word
-    w = word
-    for suffix, repl in (
-        ("heden", "heid"),
-        ("ingen", ""),
-        ("tjes", ""),
-        ("etje", ""),
-        ("tje", ""),
-        ("jes", ""),
-        ("ing", ""),
-        ("en", ""),
-        ("je", ""),
-        ("ers", "er"),
-        ("els", "el"),
-        ("ens", "en"),
-        ("ems", "em"),
-        ("e", ""),
-    ):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            w = w[: -len(suffix)] + repl
-            break
-    # past participles and verb forms of s/z stems: verhuisd, reisde
-    # and of l/r/n stems: vervuild, betaald, verward
-    if w.endswith("d") and ((len(w) > 4 and w[-2] in "sz") or (len(w) >= 6 and w[-2] in "lrn")):
-        w = w[:-1]
-    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiou":
-        w = w[:-1]
-    if w.endswith("z"):
-        w = w[:-1] + "s"
-    elif w.endswith("v"):
-        w = w[:-1] + "f"
-    return _VOWEL_PAIR_RE.sub(lambda m: m.group(0)[0], w)
-
-
-_CANON = {_stem(k): _stem(v) for v, ks in EQUIVALENTS.items() for k in ks}
-_WEAK_STEMS = frozenset(stem(w) for w in WEAK_WORDS)
-
-
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 @dataclass
@@ -367,9 +158,9 @@ class ProductRecognizer:
         raw: list[tuple[int, float, list[str]]] = []
         for i, e in enumerate(self._entries):
             if slug(e.uri) not in PLACEHOLDER_SLUGS:
-                raw.append((i, NAME_WEIGHT, _content_words(e.name)))
+                raw.append((i, NAME_WEIGHT, content_words(e.name)))
             for s in e.synonyms:
-                words = _content_words(s)
+                words = content_words(s)
                 if words:
                     raw.append((i, SYNONYM_WEIGHT, words))
 
@@ -447,7 +238,7 @@ class ProductRecognizer:
         for form, target in [(s, s) for s in self._postings] + list(surface.items()):
             if len(form) >= MIN_FUZZY - 1 and target in self._postings:
                 self._deletes.setdefault(form, set()).add(target)
-                for d in _deletes(form):
+                for d in deletes(form):
                     self._deletes.setdefault(d, set()).add(target)
         self._word_cache: dict[str, _Word | None] = {}
         self._joined_cache: dict[str, bool] = {}
@@ -465,7 +256,7 @@ class ProductRecognizer:
     def idf(self, s: str) -> float:
         """Rarer stems say more about which product is meant; everyday words say little."""
         value = self._idf.get(s, self._default_idf)
-        return value * WEAK_WEIGHT if s in _WEAK_STEMS else value
+        return value * WEAK_WEIGHT if s in WEAK_STEMS else value
 
     # -- recognition ----------------------------------------------------------------------
 
@@ -568,22 +359,19 @@ class ProductRecognizer:
         closes a clause: "wij trekken in bij ..." -> "intrekken", "ik geef het door" -> "doorgeef",
         and a compound written apart joined when the catalogue knows the whole word:
         "leerlingen vervoer" -> "leerlingenvervoer"."""
-        if _CLAUSE_RE.search(text) is None:
-            clauses = [normalize(text)]
-        else:
-            clauses = [normalize(c) for c in _CLAUSE_RE.split(text)]
+        clauses = [normalize(c) for c in CLAUSE_RE.split(text)] if CLAUSE_RE.search(text) else [normalize(text)]
         out: list[str] = []
         for toks in clauses:
             toks = self._join_compounds(toks)
-            if _PARTICLE_SET.isdisjoint(toks):
+            if PARTICLES.isdisjoint(toks):
                 out.extend(toks)
                 continue
             for i, tok in enumerate(toks):
-                if tok not in _PARTICLE_SET or (i + 1 < len(toks) and toks[i + 1] not in _AFTER_PARTICLE):
+                if tok not in PARTICLES or (i + 1 < len(toks) and toks[i + 1] not in AFTER_PARTICLE):
                     continue
                 for j in range(i - 1, max(-1, i - 8), -1):
                     verb = toks[j]
-                    if len(verb) < 3 or verb in _PARTICLE_SET or verb.isdigit():
+                    if len(verb) < 3 or verb in PARTICLES or verb.isdigit():
                         continue
                     joined = tok + verb
                     known = self._joined_cache.get(joined)
@@ -615,7 +403,7 @@ class ProductRecognizer:
         """Whether two neighbouring words are one catalogue word: "parkeer vergunning"."""
         if len(first) < 2 or len(second) < 3 or first in STOPWORDS or second in STOPWORDS:
             return False
-        if first in _PARTICLE_SET or first.isdigit() or second.isdigit():
+        if first in PARTICLES or first.isdigit() or second.isdigit():
             return False
         return stem(first + second) in self._postings
 
@@ -658,11 +446,11 @@ class ProductRecognizer:
         if word in WEAK_WORDS:
             return None
         # inflected or participle forms: verloopt, geleegd, opgehaald
-        for alt in _affix_variants(word):
+        for alt in affix_variants(word):
             a = stem(alt)
             if a in known:
                 return _Word((_Feature(a, AFFIX_WEIGHT, 1.0),), self.idf(a))
-        parts = _split_compound(word, self._vocab, partial=False)
+        parts = split_compound(word, self._vocab, partial=False)
         if len(parts) > 1:
             return self._parts_word(parts)
         return None
@@ -687,7 +475,7 @@ class ProductRecognizer:
         dels = self._deletes
         for form in {word, stem(word)}:
             found.update(dels.get(form, ()))
-            for d in _deletes(form):
+            for d in deletes(form):
                 found.update(dels.get(d, ()))
         found.discard(stem(word))
         # typos rarely hit the first letter; requiring it keeps "vrouw" away from "trouw"
@@ -698,100 +486,9 @@ class ProductRecognizer:
         cached = self._split_cache.get(word)
         if cached is not None:
             return cached
-        result = _split_compound(word, self._vocab)
+        result = split_compound(word, self._vocab)
         self._split_cache[word] = result
         return result
-
-
-def _split_compound(word: str, vocab: set[str], partial: bool = True) -> tuple[str, ...]:
-    n = len(word)
-    if n < 2 * MIN_PART:
-        return (stem(word),)
-    # best[i]: fewest-part split of word[i:]
-    best: list[tuple[str, ...] | None] = [None] * (n + 1)
-    best[n] = ()
-    for i in range(n - MIN_PART, -1, -1):
-        choice: tuple[str, ...] | None = None
-        for j in range(n, i + MIN_PART - 1, -1):
-            if i == 0 and j == n:
-                continue  # the word itself is not a split
-            piece = word[i:j]
-            if i == 0 and piece in INSEPARABLE:
-                continue
-            ps = stem(piece)
-            if ps not in vocab and piece not in vocab:
-                continue
-            for link in ("", "s", "e", "en"):
-                k = j + len(link)
-                if link and (k > n or word[j:k] != link):
-                    continue
-                rest = best[k] if k <= n else None
-                if rest is None:
-                    continue
-                cand = (ps, *rest)
-                if choice is None or len(cand) < len(choice):
-                    choice = cand
-        best[i] = choice
-    if best[0]:
-        return best[0]
-    return (_split_partial(word, vocab) if partial else None) or (stem(word),)
-
-
-def _split_partial(word: str, vocab: set[str]) -> tuple[str, ...] | None:
-    """A compound with one unknown part ("autowrak", "sleutelbos"): the known head (or,
-    failing that, modifier) still says something, and the unknown part is kept so that it
-    can become a word of its own on the catalogue side."""
-    n = len(word)
-    for i in range(MIN_HEAD, n - MIN_HEAD + 1):  # known head, longest first
-        head = word[i:]
-        if stem(head) in vocab:
-            mod = word[:i]
-            for link in ("en", "s", "e"):
-                if mod.endswith(link) and len(mod) - len(link) >= MIN_HEAD:
-                    mod = mod[: -len(link)]
-                    break
-            if mod in PREFIXES:
-                return None  # "verhuizen" is not a kind of "huizen"
-            return (stem(mod), stem(head))
-    for j in range(n - MIN_HEAD, MIN_HEAD - 1, -1):  # known modifier, longest first
-        mod = word[:j]
-        if stem(mod) in vocab:
-            rest = word[j:]
-            for link in ("en", "s", "e"):
-                if rest.startswith(link) and len(rest) - len(link) >= MIN_HEAD:
-                    rest = rest[len(link) :]
-                    break
-            return (stem(mod), stem(rest))
-    return None
-
-
-def _affix_variants(word: str) -> Iterator[str]:
-    if len(word) < 4:
-        return
-    for form, inf in _STRONG_FORMS:
-        if word.endswith(form):
-            front = word[: -len(form)]
-            if front.endswith("ge"):
-                front = front[:-2]  # participle: (kwijt)ge(scholden)
-            yield front + inf
-            break
-    if word[-1] in "td":
-        yield word[:-1]
-    for pre in ("", *SEPARABLE):
-        if word.startswith(pre + "ge") and len(word) - len(pre) > 5:
-            rest = pre + word[len(pre) + 2 :]
-            yield rest
-            if rest[-1] in "td":
-                yield rest[:-1]
-            yield rest + "en"
-            if rest[-1] in "td":
-                yield rest[:-1] + "en"
-
-
-def _content_words(text: str) -> list[str]:
-    words = list(dict.fromkeys(normalize(text)))  # "nee nee sticker" has two slots
-    content = [w for w in words if w not in STOPWORDS]
-    return content or words
 
 
 def _ivr_key(code: str) -> str:
