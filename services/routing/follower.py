@@ -3,9 +3,8 @@
 A pull consumer without acks hands every event to `apply` in stream order; the same loop
 replays the day at start and follows live events after. It filters on one subject
 (nats-server delivers a consumer with several filter subjects four times slower:
-bench/follower_filters.py), and it
-keeps one pull request open on its own inbox (nats-py's `fetch` costs a task and a timer per
-message, which made replay ten times slower). A handler that published an event waits with
+bench/follower_filters.py), and it keeps one pull request open on its own inbox (nats-py's
+`fetch` costs a task and a timer per message). A handler that published an event waits with
 `applied(seq)` until its own event has come back through here, so what it answers is what
 the stream holds, and an event stored after its caller gave up is applied like any other.
 Should the consumer vanish (a NATS node restarted) or skip (a lost batch), a new one starts
