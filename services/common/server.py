@@ -106,7 +106,8 @@ async def _abort_unexpected(context: grpc.aio.ServicerContext, method: str, exc:
         raise exc
     outage = backend_unavailable(exc)
     if outage is not None:
-        log.warning("%s: backend unavailable: %r", method, exc)
+        # the type only: a database error's text carries the statement's parameters
+        log.warning("%s: backend unavailable: %s", method, type(exc).__name__)
         await _abort(context, outage)
     log.exception("internal error in %s", method)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
