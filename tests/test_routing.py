@@ -201,6 +201,45 @@ async def test_agent_desktop_receives_offer_accepts_and_completes(stubs, setting
     desktop.cancel()
 
 
+async def test_an_offer_made_while_the_desktop_connects_arrives_once(  # type: ignore[no-untyped-def]
+    stubs, settings, admin, routing: RoutingApp, monkeypatch
+) -> None:
+    """The matcher may offer before the connect handler resumes (seen on a slow CI machine): the
+    offer then sits in the desktop's queue and the handler must not send it a second time."""
+    _, stub = stubs
+    await stub.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    first, second = [
+        await stub.RouteContact(
+            rt.RouteContactRequest(
+                tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + product
+            ),
+            metadata=integration(settings, "gm0268"),
+        )
+        for product in ("paspoort", "rijbewijs")
+    ]
+    agent_change = routing.servicer._agent_change
+
+    async def connect_slowly(agent: str, change: str, state: int = 0, session: str = "") -> None:
+        await agent_change(agent, change, state, session)
+        if change == "connected":  # resume only once the matcher's offer has been applied here
+            await eventually(lambda: routing.state.router.agents[agent].offer)
+
+    monkeypatch.setattr(routing.servicer, "_agent_change", connect_slowly)
+    md = agent_md(settings, "fatima", ["gm0268"])
+    desktop = stub.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)
+    await desktop.read()
+    for routed in (first, second):
+        message = await asyncio.wait_for(desktop.read(), 5)
+        assert message.offer.contact.name == routed.contact.name
+        await stub.AcceptOffer(rt.AcceptOfferRequest(agent="agents/fatima", contact=routed.contact.name), metadata=md)
+        await stub.CompleteContact(
+            rt.CompleteContactRequest(agent="agents/fatima", contact=routed.contact.name, outcome="ok"), metadata=md
+        )
+    desktop.cancel()
+
+
 async def test_reject_and_timeout_move_the_offer_on(stubs, settings, admin, routing: RoutingApp) -> None:  # type: ignore[no-untyped-def]
     _, stub = stubs
     routing.state.router.offer_timeout = 0.5

@@ -384,7 +384,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             await self._agent_change(agent.name, "connected", session=desktop.session)
             agent = self.state.router.agents[agent.name]
             yield pb.ConnectAgentResponse(agent=agent_message(agent))
-            if agent.offer and agent.session == desktop.session:
+            # The offer held from an earlier session; one made since the connection is in the queue.
+            if agent.offer and agent.session == desktop.session and agent.offer != desktop.offered:
+                desktop.offered = agent.offer
                 yield self.state.offer_message(self.state.router.contacts[agent.offer])
             while (message := await desktop.queue.get()) is not None:
                 yield message

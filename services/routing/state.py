@@ -56,6 +56,7 @@ class Desktop:
 
     session: str
     queue: asyncio.Queue[pb.ConnectAgentResponse | None] = field(default_factory=asyncio.Queue)
+    offered: str = ""  # the last contact offered through this desktop, so that no offer is sent twice
 
 
 class RoutingState:
@@ -169,8 +170,10 @@ class RoutingState:
             desktop.queue.put_nowait(message)
 
     def _push_offer(self, agent: str, contact: ContactState) -> None:
-        if agent in self.desktops:
-            self._push(agent, self.offer_message(contact))
+        desktop = self.desktops.get(agent)
+        if desktop is not None:
+            desktop.offered = contact.name
+            desktop.queue.put_nowait(self.offer_message(contact))
 
     def offer_message(self, contact: ContactState) -> pb.ConnectAgentResponse:
         offer = pb.Offer(contact=self.contact_message(contact))
