@@ -6,7 +6,9 @@ value that does not exist, a timestamp no calendar holds, too many list entries)
 scrambles others at random. The spoiled field must come back as a BadRequest field
 violation, and afterwards the databases and the event stream must hold exactly what
 they held before. A second property only scrambles: whatever comes back, never INTERNAL,
-UNKNOWN or a dead server, and never a hang.
+UNKNOWN or a dead server, and never a hang. Bytes that are no request at all (a varint that
+never ends, invalid UTF-8 in a string field as a Java client can send) are INVALID_ARGUMENT
+with a reason, without a traceback in the log.
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import pytest
+from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select, table
 
+from services.common.errors import error_info
 from services.common.events import STREAM
 from services.common.validation import MAX_ITEMS, MAX_TEXT
-from tests.rpc_table import BROKEN, CASES, Answer, World, call
+from tests.rpc_table import BROKEN, CASES, STREAM_WAIT_SECONDS, Answer, World, call, rpcs
 
 PROPERTY = settings(
     max_examples=150,
@@ -215,3 +220,82 @@ async def test_scrambled_requests_never_break_a_service(world: World) -> None:
         assert code not in BROKEN, f"{rpc}: {code.name}"
 
     await run_property(world, scramble)
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes([*out, value])
+
+
+def invalid_utf8(descriptor: Any) -> bytes:
+    """A message whose first string field (nested if need be) holds bytes that are not UTF-8."""
+    for field in descriptor.fields:
+        if field.type == FieldDescriptor.TYPE_STRING:
+            inner = b"\xff\xfe"
+        elif field.message_type is not None and not field.message_type.full_name.startswith("google."):
+            inner = invalid_utf8(field.message_type)
+            if not inner:
+                continue
+        else:
+            continue
+        return varint(field.number << 3 | 2) + varint(len(inner)) + inner
+    return b""
+
+
+async def send_raw(world: World, rpc: str, payload: bytes) -> grpc.aio.AioRpcError | None:
+    """Sends bytes as the request of `rpc`; the error it ended with, or None."""
+    service, full, streaming = rpcs()[rpc]
+    channel = world.channels[service]
+    method = f"/{full}/{rpc}"
+    try:
+        if streaming:
+            stream = channel.unary_stream(method, request_serializer=None, response_deserializer=None)(
+                payload, metadata=world.admin
+            )
+            try:
+                await asyncio.wait_for(stream.read(), timeout=STREAM_WAIT_SECONDS)
+            except TimeoutError:
+                return None  # accepted and open
+            finally:
+                stream.cancel()
+        else:
+            await channel.unary_unary(method, request_serializer=None, response_deserializer=None)(
+                payload, metadata=world.admin
+            )
+    except grpc.aio.AioRpcError as err:
+        return err
+    return None
+
+
+async def test_undecodable_requests_are_invalid_argument_without_a_traceback(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    payloads = {"endless varint": b"\xff" * 12}
+    for rpc, (_, full, _) in sorted(rpcs().items()):
+        descriptor = descriptor_pool.Default().FindServiceByName(full).methods_by_name[rpc].input_type
+        bad_text = invalid_utf8(descriptor)
+        assert bad_text, f"{rpc}: no string field to spoil"
+        for label, payload in {**payloads, "invalid UTF-8": bad_text}.items():
+            caplog.clear()
+            err = await send_raw(world, rpc, payload)
+            assert err is not None, f"{rpc} with {label}: accepted"
+            assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{rpc} with {label}: {err.code().name}"
+            info = error_info(err)
+            assert info is not None and info.reason == "UNDECODABLE_REQUEST", f"{rpc} with {label}: {info}"
+            assert not [r for r in caplog.records if r.exc_info], f"{rpc} with {label}: a traceback in the log"
+
+
+async def test_arbitrary_bytes_never_break_a_service(world: World) -> None:
+    loop = asyncio.get_running_loop()
+    names = sorted(rpcs())
+
+    @PROPERTY
+    @given(rpc=st.sampled_from(names), payload=st.binary(max_size=64))
+    def arbitrary(rpc: str, payload: bytes) -> None:
+        err = asyncio.run_coroutine_threadsafe(send_raw(world, rpc, payload), loop).result(timeout=60)
+        assert err is None or err.code() not in BROKEN, f"{rpc} with {payload!r}: {err.code().name}"
+
+    await asyncio.to_thread(arbitrary)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -20,6 +21,27 @@ log = logging.getLogger(__name__)
 
 # Runs before a handler sees the request: raises ApiError(INVALID_ARGUMENT) on bad input.
 Validator = Callable[[str, Any], None]
+
+
+class _Undecodable:
+    """What the guard's deserializer hands on for bytes that are no request (corrupt wire format,
+    invalid UTF-8 in a string field): gRPC itself would answer UNKNOWN and log a traceback."""
+
+
+UNDECODABLE = _Undecodable()
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+
+    def tolerant(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError:
+            return UNDECODABLE
+
+    return tolerant
 
 
 class PlatformGuard:
@@ -36,19 +58,21 @@ class PlatformGuard:
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 self._stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         raise TypeError(f"{method}: only unary and server-streaming methods are guarded")
 
     def _prepare(self, method: str, metadata: dict[str, str], request: Any) -> auth.Principal:
         principal = auth.from_metadata(self.secret, metadata)
+        if request is UNDECODABLE:
+            raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the request could not be decoded", "UNDECODABLE_REQUEST")
         if self.validate is not None:
             self.validate(method, request)
         return principal
