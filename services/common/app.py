@@ -35,6 +35,8 @@ class ServiceApp:
     name = ""
     tables: Sequence[type[SQLModel]] = ()
     service_names: Sequence[str] = ()
+    # A service that keeps everything in JetStream (webhooks) has no database, outbox or migrations.
+    uses_database = True
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
@@ -67,12 +69,16 @@ class ServiceApp:
     async def start(self, port: int | None = None) -> int:
         production.check(self.settings, self.name)  # before anything binds or connects
         telemetry.setup(self.name, self.settings.telemetry_exporter)
-        engine = make_engine(self.settings.database_url_for(self.name), self.name)
-        await asyncio.to_thread(prepare, engine, self.schema(), self.settings.migrate_at_start)
-        self.db = Database(engine)
+        loops: list[Loop] = []
+        if self.uses_database:
+            engine = make_engine(self.settings.database_url_for(self.name), self.name)
+            await asyncio.to_thread(prepare, engine, self.schema(), self.settings.migrate_at_start)
+            self.db = Database(engine)
         self.bus = await EventBus.connect(self.settings, f"kcc-{self.name}")
-        self.outbox = OutboxRelay(self.db, self.bus)
-        loops = [self.outbox.run, *await self.prepare()]
+        if self.uses_database:
+            self.outbox = OutboxRelay(self.db, self.bus)
+            loops.append(self.outbox.run)
+        loops += await self.prepare()
         self.tasks = [asyncio.create_task(loop(self.stop_event)) for loop in loops]
         bind_port = self.settings.port(self.name) if port is None else port
         self.server, self.port = await start_server(
@@ -100,7 +106,8 @@ class ServiceApp:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.bus.close()
-        self.db.engine.dispose()
+        if self.uses_database:
+            self.db.engine.dispose()
 
     async def serve_forever(self) -> None:
         """Runs until SIGINT or SIGTERM, then drains calls and stops."""

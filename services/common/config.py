@@ -30,7 +30,7 @@ def _migrate_at_start() -> bool:
     raise ValueError(f"KCC_MIGRATE_AT_START must be true or false, not {value!r}")
 
 
-DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053}
+DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053, "webhooks": 50054}
 # A key for local development only: `kcc up` and the tests use it unless one is configured.
 DEV_SECRET = "kcc-dev-secret-do-not-use-in-production"
 

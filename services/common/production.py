@@ -21,7 +21,14 @@ DEFAULT_KEY_ID = "default"
 # The keys each service reads: a service is not refused for a key it never uses, so each holds
 # only its own (deploy/ gives the personal-data keys to callbacks alone).
 ALL_KEYS = frozenset({"auth", "citizen", "encryption"})
-KEYS_USED = {"tenancy": frozenset({"auth"}), "routing": frozenset({"auth"}), "callbacks": ALL_KEYS}
+KEYS_USED = {
+    "tenancy": frozenset({"auth"}),
+    "routing": frozenset({"auth"}),
+    "callbacks": ALL_KEYS,
+    "webhooks": frozenset({"auth"}),
+}
+# Services that keep everything in JetStream: no database setting to check.
+WITHOUT_DATABASE = frozenset({"webhooks"})
 
 
 class ConfigError(ValueError):
@@ -116,9 +123,10 @@ def problems(settings: Settings, service: str = "") -> list[str]:
             found.append("KCC_ENCRYPTION_KEY is empty: personal data would be encrypted with a development key")
         elif development_fernet_key(DEV_SECRET) in fernet_keys:
             found.append("KCC_ENCRYPTION_KEY holds the development key")
-    if not settings.database_url:
+    database = settings.database_url
+    if service not in WITHOUT_DATABASE and not database:
         found.append("KCC_DATABASE_URL is empty: production keeps its data in PostgreSQL, not SQLite in the container")
-    elif not settings.database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+    elif service not in WITHOUT_DATABASE and not database.startswith(("postgresql://", "postgresql+psycopg://")):
         found.append("KCC_DATABASE_URL must be a postgresql:// URL in production")
     if not _is_loopback(settings.host) and not settings.tls_cert:
         found.append(f"KCC_HOST={settings.host} serves plaintext gRPC off loopback: set KCC_TLS_CERT and KCC_TLS_KEY")
