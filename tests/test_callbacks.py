@@ -151,7 +151,7 @@ async def test_every_transition_and_the_illegal_ones(tmp_path: Path, nats_url: s
         assert moved.deadline == fourth.deadline
         # the burgerzaken user no longer reaches it
         await expect_error(
-            stub.GetCallback(cb.GetCallbackRequest(name=fourth.name), metadata=dept), grpc.StatusCode.PERMISSION_DENIED
+            stub.GetCallback(cb.GetCallbackRequest(name=fourth.name), metadata=dept), grpc.StatusCode.NOT_FOUND
         )
         returned = await stub.ReturnCallbackToKcc(
             cb.ReturnCallbackToKccRequest(name=fourth.name, reason="hoort bij de provincie"), metadata=md
@@ -251,10 +251,15 @@ async def test_a_tenant_never_sees_another_tenants_callback(tmp_path: Path, nats
         )
         mine = await stub.ListCallbacks(cb.ListCallbacksRequest(parent=f"tenants/{NIJMEGEN}"), metadata=belasting)
         assert list(mine.callbacks) == []
-        await expect_error(
-            stub.GetCallback(cb.GetCallbackRequest(name=made.name), metadata=belasting),
-            grpc.StatusCode.PERMISSION_DENIED,
-        )
+        # another department's callback answers as a guessed id does, so ids cannot be probed
+        guessed = f"tenants/{NIJMEGEN}/callbacks/{'0' * 32}"
+        for name in (made.name, guessed):
+            for call in (
+                stub.GetCallback(cb.GetCallbackRequest(name=name), metadata=belasting),
+                stub.ClaimCallback(cb.ClaimCallbackRequest(name=name, assignee="b-1"), metadata=belasting),
+                stub.ListAuditEntries(cb.ListAuditEntriesRequest(parent=name), metadata=belasting),
+            ):
+                await expect_error(call, grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
 
 
 async def test_list_filters_and_pages(tmp_path: Path, nats_url: str, database_url: str) -> None:

@@ -2,7 +2,7 @@
 
 `scope()` runs before any query is built, so a tenant outside the principal's reach is
 PERMISSION_DENIED whether or not the callback exists. Department users reach only their
-own department's callbacks.
+own department's callbacks; another department's is NOT_FOUND, like an id that does not exist.
 """
 
 from __future__ import annotations
@@ -40,16 +40,17 @@ def callback_name(tenant: str, callback_id: str) -> str:
 
 
 def load(session: Session, tenant: str, callback_id: str) -> CallbackRow:
-    """The current row, detached (changes to it are not flushed); NOT_FOUND / PERMISSION_DENIED."""
+    """The current row, detached (changes to it are not flushed); PERMISSION_DENIED for another
+    tenant; NOT_FOUND for an id that does not exist and, to a department user, for another
+    department's callback alike, so that ids cannot be probed."""
     principal = scope(tenant)
     row = session.exec(
         select(CallbackRow)
         .where(col(CallbackRow.tenant) == tenant, col(CallbackRow.id) == callback_id)
         .execution_options(populate_existing=True)
     ).first()
-    if row is None:
+    if row is None or principal.role == auth.Role.DEPARTMENT_USER and row.department != principal.department:
         raise not_found(callback_name(tenant, callback_id))
-    principal.require_department(row.department)
     session.expunge(row)
     return row
 
