@@ -1,0 +1,66 @@
+"""When calls come: a day's calls per interval and each weekday's calls, for planning and simulation.
+
+The shipped profile (services/data/planning/profile.json) is an assumed gemeente KCC day; a
+profile measured from the platform's own contact events replaces it (services/planning/history.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+from services.common.config import DATA
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    opens_minute: int  # minutes after midnight of the first interval
+    interval_minutes: int
+    shares: tuple[float, ...]  # of a day's calls, per interval; they add up to 1
+    weekday_factors: tuple[float, ...]  # a weekday's calls relative to the average working day, Monday first
+
+    @property
+    def interval_seconds(self) -> float:
+        return self.interval_minutes * 60.0
+
+    def labels(self) -> list[str]:
+        """Start time of each interval, e.g. 08:30."""
+        starts = (self.opens_minute + i * self.interval_minutes for i in range(len(self.shares)))
+        return [f"{m // 60:02d}:{m % 60:02d}" for m in starts]
+
+    def calls(self, calls_per_day: float, weekday: int | None = None) -> list[float]:
+        """Expected calls per interval on a day with `calls_per_day` on average (on `weekday` if given)."""
+        factor = 1.0 if weekday is None else self.weekday_factors[weekday]
+        return [calls_per_day * factor * share for share in self.shares]
+
+    def peak_hour_share(self) -> float:
+        per_hour = max(1, 60 // self.interval_minutes)
+        return max(sum(self.shares[i : i + per_hour]) for i in range(len(self.shares) - per_hour + 1))
+
+
+def checked(profile: Profile) -> Profile:
+    if profile.interval_minutes <= 0 or 24 * 60 % profile.interval_minutes:
+        raise ValueError("a profile's interval must divide a day, e.g. 15, 30 or 60 minutes")
+    if not profile.shares or any(s < 0 for s in profile.shares) or not math.isclose(sum(profile.shares), 1.0):
+        raise ValueError("a profile's shares of the day must be 0 or more and add up to 1")
+    if profile.opens_minute + len(profile.shares) * profile.interval_minutes > 24 * 60:
+        raise ValueError("a profile's intervals must end by midnight")
+    if not profile.weekday_factors or any(f < 0 for f in profile.weekday_factors):
+        raise ValueError("a profile needs a factor of 0 or more per working weekday")
+    return profile
+
+
+def default_profile() -> Profile:
+    data = json.loads((DATA / "planning" / "profile.json").read_text(encoding="utf-8"))
+    hours, minutes = (int(p) for p in data["opens"].split(":"))
+    return checked(
+        Profile(
+            opens_minute=hours * 60 + minutes,
+            interval_minutes=int(data["interval_minutes"]),
+            shares=tuple(float(s) for s in data["shares"]),
+            weekday_factors=tuple(float(f) for f in data["weekday_factors"]),
+        )
+    )
