@@ -434,6 +434,12 @@ CASES: dict[str, Row] = {
         INTEGRATION,
         const(lambda s: cb.GetUsageReportRequest(parent=s.parent, start_date="2026-01-01", end_date="2026-12-31")),
     ),
+    "GetAccountabilityReport": Row(
+        INTEGRATION,
+        const(
+            lambda s: cb.GetAccountabilityReportRequest(parent=s.parent, start_date="2026-01-01", end_date="2026-12-31")
+        ),
+    ),
 }
 
 

@@ -63,6 +63,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     usage.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD, inclusive")
     usage.add_argument("--csv", default="", help="write CSV here ('-' for stdout); default: JSON on stdout")
     usage.set_defaults(run=_grpc(_usage))
+    report = group.add_parser(
+        "accountability", help="per department: callbacks on time and breached, and the repeat contacts they cause"
+    )
+    report.add_argument("--tenant", required=True)
+    report.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD (tenant's local date)")
+    report.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD, inclusive")
+    report.add_argument(
+        "--csv", nargs="?", const="-", default="", help="CSV on stdout, or to the file named; default: JSON on stdout"
+    )
+    report.set_defaults(run=_grpc(_accountability))
 
 
 def _statuses() -> list[str]:
@@ -149,6 +159,23 @@ async def _usage(stub: Stub, md: Any, args: argparse.Namespace) -> int:
 
     report = await stub.GetUsageReport(
         pb.GetUsageReportRequest(parent=f"tenants/{args.tenant}", start_date=args.start, end_date=args.end),
+        metadata=md,
+    )
+    if not args.csv:
+        _print(report)
+    elif args.csv == "-":
+        sys.stdout.write(to_csv(args.tenant, report.rows))
+    else:
+        await asyncio.to_thread(_write, args.csv, to_csv(args.tenant, report.rows))
+        print(f"wrote {len(report.rows)} rows to {args.csv}", file=sys.stderr)
+    return 0
+
+
+async def _accountability(stub: Stub, md: Any, args: argparse.Namespace) -> int:
+    from services.callbacks.accountability import to_csv
+
+    report = await stub.GetAccountabilityReport(
+        pb.GetAccountabilityReportRequest(parent=f"tenants/{args.tenant}", start_date=args.start, end_date=args.end),
         metadata=md,
     )
     if not args.csv:

@@ -1,4 +1,5 @@
-"""Contacts per tenant, department and day, for the usage report (doorbelasting).
+"""Contacts per tenant, department and day, for the usage report (doorbelasting) and the
+accountability report (repeat contacts counted for the department whose callback was open).
 
 Fed by routing's contact events through a durable pull consumer that is idempotent by
 event id in this service's own database and acks only after the commit (one per fetched batch).
@@ -31,25 +32,30 @@ class ContactTally(SQLModel, table=True):
     routed: int = 0
     completed: int = 0
     abandoned: int = 0
+    # Contacts from citizens with an open callback at this department (herhaalverkeer it causes).
+    repeat_contacts: int = 0
 
 
 TallyKey = tuple[str, str, date]  # tenant, department, local day
-COUNTS = ("routed", "completed", "abandoned")
+COUNTS = ("routed", "completed", "abandoned", "repeat_contacts")
 
 
 def apply(session: Session, env: events_pb2.Envelope) -> None:
     """Notes what the event counts in the transaction; `finish` writes a batch's counts at once."""
     kind = env.WhichOneof("payload")
+    counted: list[tuple[str, str]] = []
     if kind == "contact_routed":
-        department, count = env.contact_routed.department, "routed"
+        counted.append((env.contact_routed.department, "routed"))
+        # `tenants/{tenant}/departments/{department}`: tallied by the department id, as callbacks are
+        waiting_on = {o.department.rsplit("/", 1)[-1] for o in env.contact_routed.open_callback_details}
+        counted += [(department, "repeat_contacts") for department in sorted(waiting_on)]
     elif kind == "contact_changed" and env.contact_changed.change in ("completed", "abandoned"):
-        department, count = env.contact_changed.queue, env.contact_changed.change
-    else:
-        return
+        counted.append((env.contact_changed.queue, env.contact_changed.change))
     day = env.occurred_at.ToDatetime(UTC).astimezone(LOCAL).date()
     pending: dict[TallyKey, dict[str, int]] = session.info.setdefault("contact_tally", {})
-    counts = pending.setdefault((env.tenant, department, day), dict.fromkeys(COUNTS, 0))
-    counts[count] += 1
+    for department, count in counted:
+        counts = pending.setdefault((env.tenant, department, day), dict.fromkeys(COUNTS, 0))
+        counts[count] += 1
 
 
 def finish(session: Session) -> None:

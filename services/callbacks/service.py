@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.common.v1 import common_pb2
-from services.callbacks import convert, deadlines, repository, states, stats, usage, watch
+from services.callbacks import accountability, convert, deadlines, repository, states, stats, usage, watch
 from services.callbacks.changes import ChangeNotifier, Writer, lock_counter, record
 from services.callbacks.crypto import Vault
 from services.callbacks.models import AuditRow, CallbackRow, CreateRequestRow, utc
@@ -420,5 +420,26 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
 
         rows = await self.db.run(work)
         return pb.GetUsageReportResponse(
+            tenant=f"tenants/{tenant}", start_date=start.isoformat(), end_date=end.isoformat(), rows=rows
+        )
+
+    async def GetAccountabilityReport(
+        self, request: pb.GetAccountabilityReportRequest, context: Any
+    ) -> pb.GetAccountabilityReportResponse:
+        """The same audience as the usage report: the platform and the tenant's own integration."""
+        (tenant,) = names.parse("parent", request.parent, "tenants")
+        principal = repository.scope(tenant)
+        if principal.role not in (auth.Role.PLATFORM_ADMIN, auth.Role.SERVICE, auth.Role.TENANT_INTEGRATION):
+            raise permission_denied("accountability reports are for the platform and the tenant's integration")
+        start, end = usage.parse_range(request.start_date, request.end_date)
+        calendar = deadlines.calendar_of(self.snapshots.get(tenant))
+        now = self.clock()
+
+        def work(session: Session) -> list[pb.AccountabilityRow]:
+            repository.scope(tenant)
+            return accountability.report(session, tenant, calendar, start, end, now)
+
+        rows = await self.db.run(work)
+        return pb.GetAccountabilityReportResponse(
             tenant=f"tenants/{tenant}", start_date=start.isoformat(), end_date=end.isoformat(), rows=rows
         )

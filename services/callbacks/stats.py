@@ -1,9 +1,10 @@
-"""Worklist figures per department: open, due today, overdue, time to first attempt, deadlines met.
+"""Worklist figures per department: open, due today, warning, overdue, time to first attempt, deadlines met.
 
-`open`, `due_today` and `overdue` describe the worklist now (due today: the deadline falls on
-the tenant's current local day). The performance figures (median time to first attempt,
-share completed within the deadline, completed) cover callbacks created in the last
-`WINDOW` (30 days), so they describe recent work rather than the whole retention period.
+`open`, `due_today`, `warning` (past the warning point, not yet the deadline) and `overdue`
+describe the worklist now (due today: the deadline falls on the tenant's current local day).
+The performance figures (median time to first attempt, share completed within the deadline,
+completed) cover callbacks created in the last `WINDOW` (30 days), so they describe recent
+work rather than the whole retention period.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class DepartmentStats:
     median_seconds_to_first_attempt: float = 0.0
     completed_within_deadline: float = 0.0
     completed: int = 0
+    warning: int = 0
 
     def to_message(self, tenant: str) -> pb.DepartmentCallbackStats:
         return pb.DepartmentCallbackStats(
@@ -45,6 +47,7 @@ class DepartmentStats:
             median_seconds_to_first_attempt=self.median_seconds_to_first_attempt,
             completed_within_deadline=self.completed_within_deadline,
             completed=self.completed,
+            warning=self.warning,
         )
 
 
@@ -65,18 +68,20 @@ def compute(
     if department is not None:
         where.append(dept_col == department)
     open_stmt = (
-        select(
+        select(  # type: ignore[call-overload]
             dept_col,
             func.count(),
             func.sum(case((deadline < at, 1), else_=0)),
             func.sum(case(((deadline >= day_start) & (deadline < day_end), 1), else_=0)),
+            func.sum(case(((col(CallbackRow.warn_at) <= at) & (deadline >= at), 1), else_=0)),
         )
         .where(*where, col(CallbackRow.status).in_(states.OPEN))
         .group_by(dept_col)
     )
-    for dept, count, overdue, due in session.exec(open_stmt):
+    for dept, count, overdue, due, warning in session.exec(open_stmt):
         fig = of(dept)
         fig.open, fig.overdue, fig.due_today = int(count), int(overdue or 0), int(due or 0)
+        fig.warning = int(warning or 0)
     since = at - WINDOW
     recent = [*where, col(CallbackRow.create_time) >= since]
     done_stmt = (

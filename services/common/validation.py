@@ -80,6 +80,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "kcc.callbacks.v1.RecordAttemptRequest": ("result",),
     "kcc.callbacks.v1.ForwardCallbackRequest": ("department",),
     "kcc.callbacks.v1.GetUsageReportRequest": ("start_date", "end_date"),
+    "kcc.callbacks.v1.GetAccountabilityReportRequest": ("start_date", "end_date"),
 }
 
 

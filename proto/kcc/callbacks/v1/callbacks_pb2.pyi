@@ -236,7 +236,7 @@ class ListAuditEntriesResponse(_message.Message):
     def __init__(self, audit_entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DepartmentCallbackStats(_message.Message):
-    __slots__ = ("department", "open", "due_today", "overdue", "median_seconds_to_first_attempt", "completed_within_deadline", "completed")
+    __slots__ = ("department", "open", "due_today", "overdue", "median_seconds_to_first_attempt", "completed_within_deadline", "completed", "warning")
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     OPEN_FIELD_NUMBER: _ClassVar[int]
     DUE_TODAY_FIELD_NUMBER: _ClassVar[int]
@@ -244,6 +244,7 @@ class DepartmentCallbackStats(_message.Message):
     MEDIAN_SECONDS_TO_FIRST_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_WITHIN_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
     department: str
     open: int
     due_today: int
@@ -251,7 +252,8 @@ class DepartmentCallbackStats(_message.Message):
     median_seconds_to_first_attempt: float
     completed_within_deadline: float
     completed: int
-    def __init__(self, department: _Optional[str] = ..., open: _Optional[int] = ..., due_today: _Optional[int] = ..., overdue: _Optional[int] = ..., median_seconds_to_first_attempt: _Optional[float] = ..., completed_within_deadline: _Optional[float] = ..., completed: _Optional[int] = ...) -> None: ...
+    warning: int
+    def __init__(self, department: _Optional[str] = ..., open: _Optional[int] = ..., due_today: _Optional[int] = ..., overdue: _Optional[int] = ..., median_seconds_to_first_attempt: _Optional[float] = ..., completed_within_deadline: _Optional[float] = ..., completed: _Optional[int] = ..., warning: _Optional[int] = ...) -> None: ...
 
 class GetCallbackStatsRequest(_message.Message):
     __slots__ = ("parent",)
@@ -308,3 +310,41 @@ class GetUsageReportResponse(_message.Message):
     end_date: str
     rows: _containers.RepeatedCompositeFieldContainer[UsageReportRow]
     def __init__(self, tenant: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[UsageReportRow, _Mapping]]] = ...) -> None: ...
+
+class GetAccountabilityReportRequest(_message.Message):
+    __slots__ = ("parent", "start_date", "end_date")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    start_date: str
+    end_date: str
+    def __init__(self, parent: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ...) -> None: ...
+
+class AccountabilityRow(_message.Message):
+    __slots__ = ("department", "requested", "on_time", "breached", "median_seconds_to_first_attempt", "repeat_contacts")
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    ON_TIME_FIELD_NUMBER: _ClassVar[int]
+    BREACHED_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_SECONDS_TO_FIRST_ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    department: str
+    requested: int
+    on_time: int
+    breached: int
+    median_seconds_to_first_attempt: float
+    repeat_contacts: int
+    def __init__(self, department: _Optional[str] = ..., requested: _Optional[int] = ..., on_time: _Optional[int] = ..., breached: _Optional[int] = ..., median_seconds_to_first_attempt: _Optional[float] = ..., repeat_contacts: _Optional[int] = ...) -> None: ...
+
+class GetAccountabilityReportResponse(_message.Message):
+    __slots__ = ("tenant", "start_date", "end_date", "rows")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    start_date: str
+    end_date: str
+    rows: _containers.RepeatedCompositeFieldContainer[AccountabilityRow]
+    def __init__(self, tenant: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[AccountabilityRow, _Mapping]]] = ...) -> None: ...

@@ -101,6 +101,11 @@ class CallbackServiceStub:
                 request_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportRequest.SerializeToString,
                 response_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportResponse.FromString,
                 _registered_method=True)
+        self.GetAccountabilityReport = channel.unary_unary(
+                '/kcc.callbacks.v1.CallbackService/GetAccountabilityReport',
+                request_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetAccountabilityReportRequest.SerializeToString,
+                response_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetAccountabilityReportResponse.FromString,
+                _registered_method=True)
 
 
 class CallbackServiceServicer:
@@ -188,6 +193,14 @@ class CallbackServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAccountabilityReport(self, request, context):
+        """What each department causes: its callbacks on time or breached, and the repeat contacts
+        of citizens waiting on them, over a range of the tenant's local dates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CallbackServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -255,6 +268,11 @@ def add_CallbackServiceServicer_to_server(servicer, server):
                     servicer.GetUsageReport,
                     request_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportRequest.FromString,
                     response_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportResponse.SerializeToString,
+            ),
+            'GetAccountabilityReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountabilityReport,
+                    request_deserializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetAccountabilityReportRequest.FromString,
+                    response_serializer=kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetAccountabilityReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -610,6 +628,33 @@ class CallbackService:
             '/kcc.callbacks.v1.CallbackService/GetUsageReport',
             kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportRequest.SerializeToString,
             kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetUsageReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountabilityReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.callbacks.v1.CallbackService/GetAccountabilityReport',
+            kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetAccountabilityReportRequest.SerializeToString,
+            kcc_dot_callbacks_dot_v1_dot_callbacks__pb2.GetAccountabilityReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,10 @@ class CallbackServiceStub:
     GetCallbackStats: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.GetCallbackStatsRequest, _callbacks_pb2.GetCallbackStatsResponse]
     GetUsageReport: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.GetUsageReportRequest, _callbacks_pb2.GetUsageReportResponse]
     """Doorbelasting: callbacks per department over a range of the tenant's local dates."""
+    GetAccountabilityReport: _grpc.UnaryUnaryMultiCallable[_callbacks_pb2.GetAccountabilityReportRequest, _callbacks_pb2.GetAccountabilityReportResponse]
+    """What each department causes: its callbacks on time or breached, and the repeat contacts
+    of citizens waiting on them, over a range of the tenant's local dates.
+    """
 
 @_typing.type_check_only
 class CallbackServiceAsyncStub(CallbackServiceStub):
@@ -73,6 +77,10 @@ class CallbackServiceAsyncStub(CallbackServiceStub):
     GetCallbackStats: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.GetCallbackStatsRequest, _callbacks_pb2.GetCallbackStatsResponse]  # type: ignore[assignment]
     GetUsageReport: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.GetUsageReportRequest, _callbacks_pb2.GetUsageReportResponse]  # type: ignore[assignment]
     """Doorbelasting: callbacks per department over a range of the tenant's local dates."""
+    GetAccountabilityReport: _aio.UnaryUnaryMultiCallable[_callbacks_pb2.GetAccountabilityReportRequest, _callbacks_pb2.GetAccountabilityReportResponse]  # type: ignore[assignment]
+    """What each department causes: its callbacks on time or breached, and the repeat contacts
+    of citizens waiting on them, over a range of the tenant's local dates.
+    """
 
 class CallbackServiceServicer(metaclass=_abc_1.ABCMeta):
     """Terugbelverzoeken: a department calls the citizen back before a deadline counted
@@ -171,5 +179,15 @@ class CallbackServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_callbacks_pb2.GetUsageReportResponse, _abc.Awaitable[_callbacks_pb2.GetUsageReportResponse]]:
         """Doorbelasting: callbacks per department over a range of the tenant's local dates."""
+
+    @_abc_1.abstractmethod
+    def GetAccountabilityReport(
+        self,
+        request: _callbacks_pb2.GetAccountabilityReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_callbacks_pb2.GetAccountabilityReportResponse, _abc.Awaitable[_callbacks_pb2.GetAccountabilityReportResponse]]:
+        """What each department causes: its callbacks on time or breached, and the repeat contacts
+        of citizens waiting on them, over a range of the tenant's local dates.
+        """
 
 def add_CallbackServiceServicer_to_server(servicer: CallbackServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
