@@ -42,7 +42,7 @@ class Load:
     patience_seconds: float | None = None  # None: nobody hangs up
     handling_sigma: float | None = 0.6  # shape of the lognormal handling time; None: exponential
     answer_seconds: float = 20.0
-    overflow_after: float = 30.0  # seconds before agents with this gemeente as overflow may answer
+    overflow_after: float = 20.0  # seconds before agents with this gemeente as overflow may answer (live: the target)
 
 
 @dataclass(frozen=True, slots=True)
