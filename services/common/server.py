@@ -104,17 +104,27 @@ class PlatformGuard:
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             metadata = _metadata(context)
+            span, traced = telemetry.stream_span(self.tracer, name, SpanKind.SERVER, telemetry.extract(metadata))
             token = None
             try:
-                with telemetry.span(self.tracer, name, SpanKind.SERVER, telemetry.extract(metadata)):
+                with telemetry.within(traced):
                     token = auth.bind(self._prepare(method, metadata, request))
-                async for item in behavior(request, context):
+                    items = aiter(behavior(request, context))
+                while True:
+                    with telemetry.within(traced):
+                        try:
+                            item = await anext(items)
+                        except StopAsyncIteration:
+                            return
                     yield item
             except ApiError as err:
+                span.set_status(Status(StatusCode.ERROR, err.reason))
                 await _abort(context, err)
             except Exception as exc:  # noqa: BLE001 - never leak a stack trace, as in _unary
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 await _abort_unexpected(context, method, exc)
             finally:
+                span.end()
                 # A cancelled stream is closed from another context; its own context ends with its task.
                 if token is not None:
                     with contextlib.suppress(ValueError):
@@ -134,7 +144,7 @@ async def _abort_unexpected(context: grpc.aio.ServicerContext, method: str, exc:
         log.warning("%s: backend unavailable: %s", method, type(exc).__name__)
         await _abort(context, outage)
     log.exception("internal error in %s", method)
-    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+    await _abort(context, ApiError(grpc.StatusCode.INTERNAL, "internal error", "INTERNAL"))
 
 
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:

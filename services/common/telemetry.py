@@ -95,6 +95,29 @@ def span(
     return _parent_only(parent)
 
 
+def stream_span(
+    tracer: trace.Tracer, name: str, kind: trace.SpanKind, parent: Context | None = None
+) -> tuple[trace.Span, Context]:
+    """A span for a server stream, which the caller ends, and the context that holds it. A stream
+    runs in steps that may be resumed or closed from different contexts, so the span is made
+    current only around each step (`within`), never across a `yield`."""
+    parent = parent if parent is not None else _NO_CONTEXT
+    if _recording:
+        span = tracer.start_span(name, kind=kind, context=parent)
+        return span, trace.set_span_in_context(span, parent)
+    return trace.get_current_span(parent), parent
+
+
+@contextmanager
+def within(ctx: Context) -> Iterator[None]:
+    """Makes `ctx` current for one step of a stream."""
+    token = context.attach(ctx)
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
 @contextmanager
 def _parent_only(parent: Context | None) -> Iterator[trace.Span]:
     if parent is None:
