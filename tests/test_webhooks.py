@@ -1,0 +1,184 @@
+"""Webhook delivery end to end: real nats-server, the real webhooks service, a real HTTP receiver.
+
+Events are published on the KCC stream as the services publish them; the receiver checks each
+signature and counts: every event of the tenant the subscription wants, none of another
+tenant's, in order, duplicates only of an event whose answer was lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+import pytest
+
+from kcc.events.v1 import events_pb2
+from kcc.webhooks.v1 import webhooks_pb2 as pb
+from kcc.webhooks.v1 import webhooks_pb2_grpc
+from services.common import events
+from services.common.config import Settings
+from services.common.events import EventBus
+from services.webhooks.app import WebhooksApp
+from services.webhooks.delivery import Policy
+from tests.builders import eventually
+from tests.webhook_receiver import Receiver, running
+
+NIJMEGEN, ARNHEM = "gm0268", "gm0202"
+SECRET = "whs-test-secret-0123456789"
+FAST = Policy(
+    retry_seconds=60.0,
+    first_backoff_seconds=0.05,
+    max_backoff_seconds=0.3,
+    post_timeout_seconds=2.0,
+    ack_wait_seconds=3.0,
+    lease_seconds=4.0,
+)
+Metadata = tuple[tuple[str, str], ...]
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[EventBus]:
+    connected = await EventBus.connect(settings, "test-publisher")
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with running(Receiver(SECRET)) as started:
+        yield started
+
+
+async def start_webhooks(settings: Settings, policy: Policy = FAST) -> WebhooksApp:
+    app = WebhooksApp(settings, policy)
+    await app.start(0)
+    return app
+
+
+@pytest.fixture
+async def webhooks(settings: Settings) -> AsyncIterator[WebhooksApp]:
+    app = await start_webhooks(settings)
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+def stub(
+    webhooks: WebhooksApp, channel_to: Callable[[WebhooksApp], grpc.aio.Channel]
+) -> webhooks_pb2_grpc.WebhookServiceStub:
+    return webhooks_pb2_grpc.WebhookServiceStub(channel_to(webhooks))
+
+
+async def publish_callback(bus: EventBus, tenant: str, change: str, number: int) -> str:
+    """A callback event as callbacks publishes it, with a citizen key that must not reach the receiver."""
+    env = events.envelope(
+        tenant,
+        callback_changed=events_pb2.CallbackChanged(
+            callback=f"tenants/{tenant}/callbacks/cb-{number}",
+            change=change,
+            status="REQUESTED",
+            department=f"tenants/{tenant}/departments/burgerzaken",
+            citizen_key="v1.secret-citizen-hash",
+            principal="medewerker-jansen",
+        ),
+    )
+    await bus.publish(events.subject(tenant, "callback", change), env)
+    return env.id
+
+
+async def publish_contact(bus: EventBus, tenant: str) -> str:
+    env = events.envelope(tenant, contact_routed=events_pb2.ContactRouted(contact=f"tenants/{tenant}/contacts/c-1"))
+    await bus.publish(events.subject(tenant, "contact", "routed"), env)
+    return env.id
+
+
+async def subscribe(
+    stub: webhooks_pb2_grpc.WebhookServiceStub,
+    md: Metadata,
+    url: str,
+    event_types: list[str],
+    tenant: str = NIJMEGEN,
+    subscription_id: str = "crm",
+) -> pb.Subscription:
+    return await stub.CreateSubscription(
+        pb.CreateSubscriptionRequest(
+            parent=f"tenants/{tenant}",
+            subscription_id=subscription_id,
+            subscription=pb.Subscription(
+                url=url,
+                event_types=event_types,
+                secret=SECRET,
+                headers=[pb.Header(key="authorization", value="Token partner-token")],
+            ),
+            request_id=f"create-{subscription_id}",
+        ),
+        metadata=md,
+    )
+
+
+async def test_a_partner_gets_every_event_of_its_tenant_signed_in_order_through_an_outage(
+    stub: webhooks_pb2_grpc.WebhookServiceStub, bus: EventBus, receiver: Receiver, admin: Metadata
+) -> None:
+    subscription = await subscribe(stub, admin, receiver.url, ["callback.*"])
+    assert subscription.name == f"tenants/{NIJMEGEN}/subscriptions/crm"
+    assert not subscription.secret and [h.value for h in subscription.headers] == [""]
+
+    receiver.lose_answers = 3  # the first three are taken, but their answers are lost
+    wanted: list[str] = []
+    for i in range(15):
+        wanted.append(await publish_callback(bus, NIJMEGEN, "requested", i))
+        await publish_callback(bus, ARNHEM, "requested", i)  # another tenant's
+        await publish_contact(bus, NIJMEGEN)  # not a callback event
+    await eventually(lambda: len(receiver.ids()) >= 5)
+    receiver.down = True  # the partner goes down for a while
+    for i in range(15, 30):
+        wanted.append(await publish_callback(bus, NIJMEGEN, "claimed", i))
+    await eventually(lambda: receiver.refused >= 3)
+    receiver.down = False
+    await eventually(lambda: len(receiver.ids()) == len(wanted), within=30)
+
+    assert receiver.ids() == wanted  # all of them, in order, none of Arnhem's, no contact event
+    assert receiver.bad_signatures == 0
+    assert all(receiver.failed_before(i) for i in receiver.duplicates())
+    assert {r.event["id"] for r in receiver.received if r.answered != 200} <= set(wanted[:3])
+
+    first = next(r for r in receiver.received if r.answered == 200)
+    event = first.event
+    assert event["specversion"] == "1.0" and event["id"] == wanted[0]
+    assert event["type"] == "nl.kcc-router.callback.requested"
+    assert event["source"] == "urn:nld:kcc-router" and event["datacontenttype"] == "application/json"
+    assert event["subject"] == f"tenants/{NIJMEGEN}/callbacks/cb-0"
+    assert event["data"]["department"] == f"tenants/{NIJMEGEN}/departments/burgerzaken"
+    assert "citizen_key" not in event["data"] and "principal" not in event["data"]
+    assert "secret-citizen-hash" not in str(receiver.received) and "jansen" not in str(receiver.received)
+    assert first.headers["authorization"] == "Token partner-token"
+    assert first.headers["content-type"].startswith("application/cloudevents+json")
+    sequences = [int(r.event["sequence"]) for r in receiver.received if r.answered == 200]
+    assert sequences == sorted(sequences)
+
+    async def delivered() -> pb.SubscriptionFigures:
+        return (await stub.GetSubscription(pb.GetSubscriptionRequest(name=subscription.name), metadata=admin)).figures
+
+    figures = await delivered()
+    assert figures.delivered == 30 and figures.parked == 0 and figures.pending == 0
+
+
+async def test_a_paused_subscription_keeps_its_events_until_resumed(
+    stub: webhooks_pb2_grpc.WebhookServiceStub, bus: EventBus, receiver: Receiver, admin: Metadata
+) -> None:
+    subscription = await subscribe(stub, admin, receiver.url, ["callback.requested"])
+    first = await publish_callback(bus, NIJMEGEN, "requested", 1)
+    await eventually(lambda: receiver.ids() == [first])
+    paused = await stub.PauseSubscription(pb.PauseSubscriptionRequest(name=subscription.name), metadata=admin)
+    assert paused.state == pb.Subscription.STATE_PAUSED
+    held = [await publish_callback(bus, NIJMEGEN, "requested", i) for i in range(2, 5)]
+    await publish_callback(bus, NIJMEGEN, "claimed", 9)  # not wanted
+
+    async def waiting() -> pb.SubscriptionFigures:
+        return (await stub.GetSubscription(pb.GetSubscriptionRequest(name=subscription.name), metadata=admin)).figures
+
+    figures = await waiting()
+    assert figures.pending == 3 and figures.oldest_undelivered_age.ToNanoseconds() > 0
+    assert receiver.ids() == [first]  # nothing came while paused (the figures above took a round trip)
+    await stub.ResumeSubscription(pb.ResumeSubscriptionRequest(name=subscription.name), metadata=admin)
+    await eventually(lambda: receiver.ids() == [first, *held])
