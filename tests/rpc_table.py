@@ -393,6 +393,16 @@ CASES: dict[str, Row] = {
     "GetAgent": Row(DESKTOP, const(lambda s: rt.GetAgentRequest(name=s.agent))),
     "ListAgents": Row(DESKTOP, const(lambda s: rt.ListAgentsRequest())),
     "SetAgentState": Row(DESKTOP, const(lambda s: rt.SetAgentStateRequest(name=s.agent, state=rt.Agent.STATE_BREAK))),
+    "UpdateAgent": Row(
+        ADMIN,
+        const(
+            lambda s: rt.UpdateAgentRequest(
+                agent=rt.Agent(name=s.agent, tenants=[s.parent]),
+                update_mask=field_mask_pb2.FieldMask(paths=["tenants"]),
+            )
+        ),
+    ),
+    "SetOverflowThreshold": Row(ADMIN, const(lambda s: rt.SetOverflowThresholdRequest(tenant=s.parent, seconds=60))),
     "ConnectAgent": Row(DESKTOP, const(lambda s: rt.ConnectAgentRequest(name=s.agent))),
     "AcceptOffer": Row(DESKTOP, const(lambda s: rt.AcceptOfferRequest(agent=s.agent, contact=s.contact))),
     "RejectOffer": Row(DESKTOP, const(lambda s: rt.RejectOfferRequest(agent=s.agent, contact=s.contact))),

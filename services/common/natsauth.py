@@ -26,6 +26,7 @@ AGENTS = "routing-agents"
 ROUTING_LEASES = "routing-leases"
 LEASES = "callbacks-leases"
 CONTACT_USAGE_CONSUMER = "callbacks-contact-usage"
+WALLBOARD_LINKS = "wallboard-links"
 
 API = "$JS.API"
 # Replies to JetStream API calls and publish acks, and push-consumer deliveries, arrive on
@@ -81,6 +82,7 @@ def service_user(service: str) -> NatsUser:
         publish = [
             *stream,
             _events("contact"),
+            _events("queue"),  # a gemeente's overflow threshold for the day
             "kcc.platform.agent.>",
             "kcc.platform.matcher.>",
             *_bucket(SNAPSHOTS, watch=True),
@@ -116,6 +118,12 @@ def service_user(service: str) -> NatsUser:
     return NatsUser(service, tuple(publish), (INBOX,), deny)
 
 
+def wallboard_user() -> NatsUser:
+    """The wallboard reads the services over gRPC; on NATS it only marks used login links."""
+    stream = [*_stream(STREAM), f"{API}.STREAM.UPDATE.{STREAM}"]  # EventBus.ensure_stream
+    return NatsUser("wallboard", (*stream, *_bucket(WALLBOARD_LINKS, get=True, put=True)), (INBOX,))
+
+
 def tenant_user_name(tenant: str) -> str:
     return f"tenant-{tenant}"
 
@@ -128,7 +136,7 @@ def tenant_user(tenant: str) -> NatsUser:
 
 
 def users(tenants: Iterable[str] = ()) -> list[NatsUser]:
-    return [service_user(s) for s in SERVICES] + [tenant_user(t) for t in sorted(set(tenants))]
+    return [service_user(s) for s in SERVICES] + [wallboard_user()] + [tenant_user(t) for t in sorted(set(tenants))]
 
 
 def password_variable(user: str) -> str:

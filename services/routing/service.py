@@ -15,8 +15,10 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
@@ -27,7 +29,14 @@ from kcc.routing.v1 import routing_pb2 as pb
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, events, names, paging
 from services.common.citizen import normalise_phone
-from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found, permission_denied
+from services.common.errors import (
+    ApiError,
+    already_exists,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+)
 from services.common.events import EventBus
 from services.routing.catalogue import TenantCatalogue
 from services.routing.follower import StreamFollower
@@ -46,6 +55,8 @@ HANDLING_VALUE = {v.name.removeprefix("HANDLING_"): v.number for v in common_pb2
 ENTRY_KINDS = {1: "PHONE_NUMBER", 2: "WEB_FORM_ORIGIN", 3: "CHAT_WIDGET"}
 REAL_TIME = {"PHONE", "CHAT", "COUNTER"}
 QUESTION_MAX = 2000
+MAX_OVERFLOW_THRESHOLD = 3600
+LOCAL = ZoneInfo("Europe/Amsterdam")  # "today" of SetOverflowThreshold: the gemeenten's day
 # Who routes and withdraws contacts; agents also read contacts and figures. Department users
 # work only their callback worklist (services/callbacks), so they see no contacts here.
 ROUTING_ROLES = (auth.Role.PLATFORM_ADMIN, auth.Role.SERVICE, auth.Role.TENANT_INTEGRATION)
@@ -69,6 +80,15 @@ def tenant_id(name: str) -> str:
     """`tenants/gm0268` -> `gm0268`; parsed once per name (invalid names raise, and are not kept)."""
     (tenant,) = names.parse("tenant", name, "tenants")
     return tenant
+
+
+def _actor() -> str:
+    """Who made a change, for the events that are routing's audit trail; "" when no caller is bound
+    (a desktop stream's closing runs after its call)."""
+    try:
+        return auth.current().subject
+    except ApiError:
+        return ""
 
 
 class RecognitionCache:
@@ -201,11 +221,11 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             if product is None:
                 raise not_found(f"product {request.product_uri}")
         elif subject == "ivr_code":
-            product = catalogue.by_ivr.get(request.ivr_code.strip())
+            product = catalogue.product_for_code(request.ivr_code)
         elif subject == "question":
             if len(request.question) > QUESTION_MAX:
                 raise invalid_argument("question", f"at most {QUESTION_MAX} characters")
-            matches = self.recognition.recognize(catalogue.recognizer, request.question, 5)
+            matches = self._recognize(catalogue, request.question, 5)
             add_candidate = routed.candidates.add  # built in place: no copy into the event
             for m in matches:
                 add_candidate(uri=m.uri, name=m.name, score=m.score)
@@ -233,6 +253,14 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             if o.deadline is not None:
                 detail.deadline.FromDatetime(o.deadline)
         return events.envelope(tenant, name.rsplit("/", 1)[-1], contact_routed=routed)
+
+    def _recognize(self, catalogue: TenantCatalogue, text: str, limit: int) -> list[ProductMatch]:
+        """A keyed-in IVR choice first, then the recognizer (shared with every tenant whose products
+        and phrases are the same) under this tenant's product names."""
+        coded = catalogue.product_for_code(text) if text.strip() else None
+        if coded is not None:
+            return [ProductMatch(coded.uri, coded.name, 1.0)]
+        return catalogue.named(self.recognition.recognize(catalogue.recognizer, text, limit))
 
     def route_response(self, contact: ContactState) -> pb.RouteContactResponse:
         response = pb.RouteContactResponse(recognised=contact.recognised)
@@ -288,7 +316,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         limit = request.limit or 5
         if not 1 <= limit <= 50:
             raise invalid_argument("limit", "must be 1..50")
-        matches = self.recognition.recognize(catalogue.recognizer, request.question, limit)
+        matches = self._recognize(catalogue, request.question, limit)
         return pb.ClassifyQuestionResponse(
             products=[pb.ProductCandidate(uri=m.uri, name=m.name, score=m.score) for m in matches]
         )
@@ -308,7 +336,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         return agent
 
     async def _agent_change(self, agent: str, change: str, state: int = 0, session: str = "") -> None:
-        changed = events_pb2.AgentChanged(agent=agent, change=change, state=state, session=session)
+        changed = events_pb2.AgentChanged(agent=agent, change=change, state=state, session=session, actor=_actor())
         if change == "connected":
             changed.replica = self.replica
         env = events.envelope("platform", agent_changed=changed)
@@ -368,6 +396,47 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise failed_precondition("AGENT_NOT_CONNECTED", "connect the desktop stream first")
         await self._agent_change(agent.name, "state", state=request.state)
         return agent_message(self.state.router.agents[agent.name])
+
+    async def UpdateAgent(self, request: pb.UpdateAgentRequest, context: Any) -> pb.Agent:
+        """The trafficer moves an agent between gemeenten: the definition in the agents bucket (which
+        every replica follows) changes, and an `updated` event records who did it."""
+        auth.current().require_role(auth.Role.PLATFORM_ADMIN)
+        agent = self._agent(request.agent.name, own=False)
+        paths = set(request.update_mask.paths)
+        if not paths or not paths <= {"tenants", "overflow_tenants"}:
+            raise invalid_argument("update_mask", "supported paths: tenants, overflow_tenants")
+        agent_id = agent.name.removeprefix("agents/")
+        entry = await self.agents_kv.get(agent_id)
+        definition = pb.Agent.FromString(entry.value or b"")
+        for path in sorted(paths):
+            tenants = list(getattr(request.agent, path))
+            for t in tenants:
+                names.parse(f"agent.{path}", t, "tenants")
+            getattr(definition, path)[:] = tenants
+        if not definition.tenants:
+            raise invalid_argument("agent.tenants", "an agent serves at least one tenant")
+        try:
+            await self.agents_kv.update(agent_id, definition.SerializeToString(deterministic=True), last=entry.revision)
+        except KeyWrongLastSequenceError:
+            raise failed_precondition("CONCURRENT_UPDATE", f"{agent.name} changed meanwhile; read it again") from None
+        self.state.router.upsert_agent(agent_from_message(agent.name, definition))
+        await self._agent_change(agent.name, "updated")
+        return agent_message(self.state.router.agents[agent.name])
+
+    async def SetOverflowThreshold(self, request: pb.SetOverflowThresholdRequest, context: Any) -> pb.OverflowThreshold:
+        """For the rest of the gemeente's day (a peak): contacts waiting now and routed later use it."""
+        auth.current().require_role(auth.Role.PLATFORM_ADMIN)
+        tenant = tenant_id(request.tenant)
+        self._catalogue(tenant)
+        if not 0 <= request.seconds <= MAX_OVERFLOW_THRESHOLD:
+            raise invalid_argument("seconds", f"must be 0..{MAX_OVERFLOW_THRESHOLD} (0: the SLA target again)")
+        local = datetime.now(LOCAL)
+        expire = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), LOCAL)
+        change = events_pb2.OverflowThresholdSet(seconds=request.seconds, actor=_actor())
+        change.expire_time.FromDatetime(expire)
+        env = events.envelope(tenant, overflow_threshold_set=change)
+        await self._commit(events.subject(tenant, "queue", "threshold_set"), env)
+        return pb.OverflowThreshold(tenant=request.tenant, seconds=request.seconds, expire_time=change.expire_time)
 
     async def ConnectAgent(
         self, request: pb.ConnectAgentRequest, context: Any
@@ -469,6 +538,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                         target=common_pb2.ServiceLevelTarget(
                             seconds=int(fig["target_seconds"]), percent=int(fig["target_percent"])
                         ),
+                        overflow_threshold_seconds=self.state.overflow_threshold(tenant, now),
                     )
                 )
         return result

@@ -74,6 +74,8 @@ class RoutingState:
         self.fence = 0
         self.refused_decisions = 0
         self._forgotten_at = 0.0
+        # tenant -> (seconds, until): an overflow threshold set for the rest of a day
+        self.overflow_thresholds: dict[str, tuple[int, float]] = {}
 
     def apply(self, env: events_pb2.Envelope) -> None:
         """Applies one event of the stream; the same live and on replay."""
@@ -92,6 +94,8 @@ class RoutingState:
             self.fence = env.matcher_elected.fence
         elif kind == "callback_changed":
             self.repeats.apply(env.tenant, env.callback_changed)
+        elif kind == "overflow_threshold_set":
+            self._threshold_set(env.tenant, env.overflow_threshold_set)
         self.changed.set()
 
     def _routed(self, e: events_pb2.ContactRouted) -> None:
@@ -105,7 +109,7 @@ class RoutingState:
                 channel=CHANNEL[e.channel],
                 priority=e.priority,
                 enqueued_at=seconds_of(e.enqueue_time),
-                overflow_after=float(target.seconds),
+                overflow_after=float(self.overflow_threshold(e.tenant, seconds_of(e.enqueue_time)) or target.seconds),
                 answer_target_seconds=target.seconds,
                 product_uri=e.product_uri,
                 language=e.language,
@@ -149,6 +153,17 @@ class RoutingState:
                 self._push(revoked, pb.ConnectAgentResponse(offer_revoked=e.contact))
         elif change == "completed":
             router.complete(e.agent, e.contact, at)
+
+    def overflow_threshold(self, tenant: str, at: float) -> int:
+        """The threshold set for the tenant's day, or 0: the answer target of each contact's SLA policy."""
+        seconds, until = self.overflow_thresholds.get(tenant, (0, 0.0))
+        return seconds if at < until else 0
+
+    def _threshold_set(self, tenant: str, e: events_pb2.OverflowThresholdSet) -> None:
+        self.overflow_thresholds[tenant] = (e.seconds, seconds_of(e.expire_time))
+        for contact in self.router.contacts.values():
+            if contact.tenant == tenant and contact.state == "QUEUED":
+                contact.overflow_after = float(e.seconds or contact.answer_target_seconds)
 
     def _agent_changed(self, e: events_pb2.AgentChanged, at: float) -> None:
         revoked = ""

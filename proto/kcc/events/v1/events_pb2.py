@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kcc.common.v1 import common_pb2 as kcc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akcc/events/v1/events.proto\x12\rkcc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akcc/common/v1/common.proto\"\xb8\x03\n\x08\x45nvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x0etenant_changed\x18\n \x01(\x0b\x32\x1c.kcc.events.v1.TenantChangedH\x00\x12\x36\n\x0e\x63ontact_routed\x18\x0b \x01(\x0b\x32\x1c.kcc.events.v1.ContactRoutedH\x00\x12\x38\n\x0f\x63ontact_changed\x18\x0c \x01(\x0b\x32\x1d.kcc.events.v1.ContactChangedH\x00\x12\x34\n\ragent_changed\x18\r \x01(\x0b\x32\x1b.kcc.events.v1.AgentChangedH\x00\x12:\n\x10\x63\x61llback_changed\x18\x0e \x01(\x0b\x32\x1e.kcc.events.v1.CallbackChangedH\x00\x12\x38\n\x0fmatcher_elected\x18\x0f \x01(\x0b\x32\x1d.kcc.events.v1.MatcherElectedH\x00\x42\t\n\x07payload\"b\n\rTenantChanged\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x03\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x15\n\rresource_name\x18\x04 \x01(\t\"\xb3\x04\n\rContactRouted\x12\x0f\n\x07\x63ontact\x18\x01 \x01(\t\x12\'\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12\x16\n\x0erepeat_contact\x18\x07 \x01(\x08\x12\x13\n\x0b\x63itizen_key\x18\x08 \x01(\t\x12\x30\n\x0c\x65nqueue_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08handling\x18\n \x01(\x0e\x32\x17.kcc.common.v1.Handling\x12?\n\x14service_level_target\x18\x0b \x01(\x0b\x32!.kcc.common.v1.ServiceLevelTarget\x12\x10\n\x08language\x18\x0c \x01(\t\x12\x0e\n\x06tenant\x18\r \x01(\t\x12\x14\n\x0cproduct_name\x18\x0e \x01(\t\x12\x16\n\x0eopen_callbacks\x18\x0f \x03(\t\x12\x33\n\ncandidates\x18\x10 \x03(\x0b\x32\x1f.kcc.events.v1.ProductCandidate\x12\x12\n\nrecognised\x18\x11 \x01(\x08\x12:\n\x15open_callback_details\x18\x12 \x03(\x0b\x32\x1b.kcc.events.v1.OpenCallback\"<\n\x10ProductCandidate\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x87\x01\n\x0cOpenCallback\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\"o\n\x0e\x43ontactChanged\x12\x0f\n\x07\x63ontact\x18\x01 \x01(\t\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\r\n\x05\x66\x65nce\x18\x06 \x01(\x03\"^\n\x0c\x41gentChanged\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\x05\x12\x0f\n\x07session\x18\x04 \x01(\t\x12\x0f\n\x07replica\x18\x05 \x01(\t\"/\n\x0eMatcherElected\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\r\n\x05\x66\x65nce\x18\x02 \x01(\x03\"\xef\x01\n\x0f\x43\x61llbackChanged\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x05 \x01(\t\x12\x13\n\x0b\x63itizen_key\x18\x06 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ssignee\x18\x08 \x01(\t\x12\x11\n\tprincipal\x18\t \x01(\t\x12\x19\n\x11\x65scalation_target\x18\n \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akcc/events/v1/events.proto\x12\rkcc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akcc/common/v1/common.proto\"\xff\x03\n\x08\x45nvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x0etenant_changed\x18\n \x01(\x0b\x32\x1c.kcc.events.v1.TenantChangedH\x00\x12\x36\n\x0e\x63ontact_routed\x18\x0b \x01(\x0b\x32\x1c.kcc.events.v1.ContactRoutedH\x00\x12\x38\n\x0f\x63ontact_changed\x18\x0c \x01(\x0b\x32\x1d.kcc.events.v1.ContactChangedH\x00\x12\x34\n\ragent_changed\x18\r \x01(\x0b\x32\x1b.kcc.events.v1.AgentChangedH\x00\x12:\n\x10\x63\x61llback_changed\x18\x0e \x01(\x0b\x32\x1e.kcc.events.v1.CallbackChangedH\x00\x12\x38\n\x0fmatcher_elected\x18\x0f \x01(\x0b\x32\x1d.kcc.events.v1.MatcherElectedH\x00\x12\x45\n\x16overflow_threshold_set\x18\x10 \x01(\x0b\x32#.kcc.events.v1.OverflowThresholdSetH\x00\x42\t\n\x07payload\"b\n\rTenantChanged\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x18\n\x10snapshot_version\x18\x02 \x01(\x03\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x15\n\rresource_name\x18\x04 \x01(\t\"\xb3\x04\n\rContactRouted\x12\x0f\n\x07\x63ontact\x18\x01 \x01(\t\x12\'\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12\x16\n\x0erepeat_contact\x18\x07 \x01(\x08\x12\x13\n\x0b\x63itizen_key\x18\x08 \x01(\t\x12\x30\n\x0c\x65nqueue_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08handling\x18\n \x01(\x0e\x32\x17.kcc.common.v1.Handling\x12?\n\x14service_level_target\x18\x0b \x01(\x0b\x32!.kcc.common.v1.ServiceLevelTarget\x12\x10\n\x08language\x18\x0c \x01(\t\x12\x0e\n\x06tenant\x18\r \x01(\t\x12\x14\n\x0cproduct_name\x18\x0e \x01(\t\x12\x16\n\x0eopen_callbacks\x18\x0f \x03(\t\x12\x33\n\ncandidates\x18\x10 \x03(\x0b\x32\x1f.kcc.events.v1.ProductCandidate\x12\x12\n\nrecognised\x18\x11 \x01(\x08\x12:\n\x15open_callback_details\x18\x12 \x03(\x0b\x32\x1b.kcc.events.v1.OpenCallback\"<\n\x10ProductCandidate\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x87\x01\n\x0cOpenCallback\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\"o\n\x0e\x43ontactChanged\x12\x0f\n\x07\x63ontact\x18\x01 \x01(\t\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\x12\r\n\x05\x66\x65nce\x18\x06 \x01(\x03\"m\n\x0c\x41gentChanged\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\x05\x12\x0f\n\x07session\x18\x04 \x01(\t\x12\x0f\n\x07replica\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\"g\n\x14OverflowThresholdSet\x12\x0f\n\x07seconds\x18\x01 \x01(\x05\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"/\n\x0eMatcherElected\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\r\n\x05\x66\x65nce\x18\x02 \x01(\x03\"\xef\x01\n\x0f\x43\x61llbackChanged\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x05 \x01(\t\x12\x13\n\x0b\x63itizen_key\x18\x06 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ssignee\x18\x08 \x01(\t\x12\x11\n\tprincipal\x18\t \x01(\t\x12\x19\n\x11\x65scalation_target\x18\n \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,21 +34,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kcc.events.v1.events_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENVELOPE']._serialized_start=107
-  _globals['_ENVELOPE']._serialized_end=547
-  _globals['_TENANTCHANGED']._serialized_start=549
-  _globals['_TENANTCHANGED']._serialized_end=647
-  _globals['_CONTACTROUTED']._serialized_start=650
-  _globals['_CONTACTROUTED']._serialized_end=1213
-  _globals['_PRODUCTCANDIDATE']._serialized_start=1215
-  _globals['_PRODUCTCANDIDATE']._serialized_end=1275
-  _globals['_OPENCALLBACK']._serialized_start=1278
-  _globals['_OPENCALLBACK']._serialized_end=1413
-  _globals['_CONTACTCHANGED']._serialized_start=1415
-  _globals['_CONTACTCHANGED']._serialized_end=1526
-  _globals['_AGENTCHANGED']._serialized_start=1528
-  _globals['_AGENTCHANGED']._serialized_end=1622
-  _globals['_MATCHERELECTED']._serialized_start=1624
-  _globals['_MATCHERELECTED']._serialized_end=1671
-  _globals['_CALLBACKCHANGED']._serialized_start=1674
-  _globals['_CALLBACKCHANGED']._serialized_end=1913
+  _globals['_ENVELOPE']._serialized_end=618
+  _globals['_TENANTCHANGED']._serialized_start=620
+  _globals['_TENANTCHANGED']._serialized_end=718
+  _globals['_CONTACTROUTED']._serialized_start=721
+  _globals['_CONTACTROUTED']._serialized_end=1284
+  _globals['_PRODUCTCANDIDATE']._serialized_start=1286
+  _globals['_PRODUCTCANDIDATE']._serialized_end=1346
+  _globals['_OPENCALLBACK']._serialized_start=1349
+  _globals['_OPENCALLBACK']._serialized_end=1484
+  _globals['_CONTACTCHANGED']._serialized_start=1486
+  _globals['_CONTACTCHANGED']._serialized_end=1597
+  _globals['_AGENTCHANGED']._serialized_start=1599
+  _globals['_AGENTCHANGED']._serialized_end=1708
+  _globals['_OVERFLOWTHRESHOLDSET']._serialized_start=1710
+  _globals['_OVERFLOWTHRESHOLDSET']._serialized_end=1813
+  _globals['_MATCHERELECTED']._serialized_start=1815
+  _globals['_MATCHERELECTED']._serialized_end=1862
+  _globals['_CALLBACKCHANGED']._serialized_start=1865
+  _globals['_CALLBACKCHANGED']._serialized_end=2104
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Envelope(_message.Message):
-    __slots__ = ("id", "tenant", "occurred_at", "tenant_changed", "contact_routed", "contact_changed", "agent_changed", "callback_changed", "matcher_elected")
+    __slots__ = ("id", "tenant", "occurred_at", "tenant_changed", "contact_routed", "contact_changed", "agent_changed", "callback_changed", "matcher_elected", "overflow_threshold_set")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class Envelope(_message.Message):
     AGENT_CHANGED_FIELD_NUMBER: _ClassVar[int]
     CALLBACK_CHANGED_FIELD_NUMBER: _ClassVar[int]
     MATCHER_ELECTED_FIELD_NUMBER: _ClassVar[int]
+    OVERFLOW_THRESHOLD_SET_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -30,7 +31,8 @@ class Envelope(_message.Message):
     agent_changed: AgentChanged
     callback_changed: CallbackChanged
     matcher_elected: MatcherElected
-    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant_changed: _Optional[_Union[TenantChanged, _Mapping]] = ..., contact_routed: _Optional[_Union[ContactRouted, _Mapping]] = ..., contact_changed: _Optional[_Union[ContactChanged, _Mapping]] = ..., agent_changed: _Optional[_Union[AgentChanged, _Mapping]] = ..., callback_changed: _Optional[_Union[CallbackChanged, _Mapping]] = ..., matcher_elected: _Optional[_Union[MatcherElected, _Mapping]] = ...) -> None: ...
+    overflow_threshold_set: OverflowThresholdSet
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant_changed: _Optional[_Union[TenantChanged, _Mapping]] = ..., contact_routed: _Optional[_Union[ContactRouted, _Mapping]] = ..., contact_changed: _Optional[_Union[ContactChanged, _Mapping]] = ..., agent_changed: _Optional[_Union[AgentChanged, _Mapping]] = ..., callback_changed: _Optional[_Union[CallbackChanged, _Mapping]] = ..., matcher_elected: _Optional[_Union[MatcherElected, _Mapping]] = ..., overflow_threshold_set: _Optional[_Union[OverflowThresholdSet, _Mapping]] = ...) -> None: ...
 
 class TenantChanged(_message.Message):
     __slots__ = ("tenant", "snapshot_version", "resource", "resource_name")
@@ -125,18 +127,30 @@ class ContactChanged(_message.Message):
     def __init__(self, contact: _Optional[str] = ..., change: _Optional[str] = ..., agent: _Optional[str] = ..., outcome: _Optional[str] = ..., queue: _Optional[str] = ..., fence: _Optional[int] = ...) -> None: ...
 
 class AgentChanged(_message.Message):
-    __slots__ = ("agent", "change", "state", "session", "replica")
+    __slots__ = ("agent", "change", "state", "session", "replica", "actor")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     agent: str
     change: str
     state: int
     session: str
     replica: str
-    def __init__(self, agent: _Optional[str] = ..., change: _Optional[str] = ..., state: _Optional[int] = ..., session: _Optional[str] = ..., replica: _Optional[str] = ...) -> None: ...
+    actor: str
+    def __init__(self, agent: _Optional[str] = ..., change: _Optional[str] = ..., state: _Optional[int] = ..., session: _Optional[str] = ..., replica: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class OverflowThresholdSet(_message.Message):
+    __slots__ = ("seconds", "expire_time", "actor")
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    seconds: int
+    expire_time: _timestamp_pb2.Timestamp
+    actor: str
+    def __init__(self, seconds: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class MatcherElected(_message.Message):
     __slots__ = ("holder", "fence")

@@ -22,77 +22,84 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from kcc.common.v1 import common_pb2 as kcc_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckcc/routing/v1/routing.proto\x12\x0ekcc.routing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akcc/common/v1/common.proto\"\x95\x02\n\x13RouteContactRequest\x12\x10\n\x06tenant\x18\x01 \x01(\tH\x00\x12\x34\n\x0b\x65ntry_point\x18\x02 \x01(\x0b\x32\x1d.kcc.routing.v1.EntryPointRefH\x00\x12\'\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x15\n\x0bproduct_uri\x18\x04 \x01(\tH\x01\x12\x12\n\x08ivr_code\x18\x05 \x01(\tH\x01\x12\x12\n\x08question\x18\x06 \x01(\tH\x01\x12\x13\n\x0b\x63itizen_key\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\tB\x08\n\x06targetB\t\n\x07subject\",\n\rEntryPointRef\x12\x0c\n\x04kind\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\t\"<\n\x10ProductCandidate\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x8a\x01\n\x0fOpenCallbackRef\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\"\x8a\x01\n\x14RouteContactResponse\x12(\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x17.kcc.routing.v1.Contact\x12\x34\n\ncandidates\x18\x02 \x03(\x0b\x32 .kcc.routing.v1.ProductCandidate\x12\x12\n\nrecognised\x18\x03 \x01(\x08\"\x86\x05\n\x07\x43ontact\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\'\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x13\n\x0bproduct_uri\x18\x04 \x01(\t\x12\x14\n\x0cproduct_name\x18\x05 \x01(\t\x12\x12\n\ndepartment\x18\x06 \x01(\t\x12\r\n\x05queue\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\x05\x12?\n\x14service_level_target\x18\t \x01(\x0b\x32!.kcc.common.v1.ServiceLevelTarget\x12)\n\x08handling\x18\n \x01(\x0e\x32\x17.kcc.common.v1.Handling\x12,\n\x05state\x18\x0b \x01(\x0e\x32\x1d.kcc.routing.v1.Contact.State\x12\x30\n\x0c\x65nqueue_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61gent\x18\r \x01(\t\x12\x12\n\noverflowed\x18\x0e \x01(\x08\x12\x37\n\x0eopen_callbacks\x18\x0f \x03(\x0b\x32\x1f.kcc.routing.v1.OpenCallbackRef\x12\x0f\n\x07outcome\x18\x10 \x01(\t\x12\x16\n\x0erepeat_contact\x18\x11 \x01(\x08\"\x82\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_OFFERED\x10\x02\x12\x13\n\x0fSTATE_CONNECTED\x10\x03\x12\x13\n\x0fSTATE_COMPLETED\x10\x04\x12\x13\n\x0fSTATE_ABANDONED\x10\x05\"&\n\x16WithdrawContactRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"!\n\x11GetContactRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"J\n\x17\x43lassifyQuestionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"N\n\x18\x43lassifyQuestionResponse\x12\x32\n\x08products\x18\x01 \x03(\x0b\x32 .kcc.routing.v1.ProductCandidate\"\xb5\x03\n\x05\x41gent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07tenants\x18\x03 \x03(\t\x12\x18\n\x10overflow_tenants\x18\x04 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x05 \x03(\t\x12\x11\n\tlanguages\x18\x06 \x03(\t\x12(\n\x08\x63hannels\x18\x07 \x03(\x0e\x32\x16.kcc.common.v1.Channel\x12*\n\x05state\x18\x08 \x01(\x0e\x32\x1b.kcc.routing.v1.Agent.State\x12.\n\nstate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\ncapacities\x18\n \x03(\x0b\x32\x1f.kcc.routing.v1.ChannelCapacity\"z\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_OFFLINE\x10\x01\x12\x13\n\x0fSTATE_AVAILABLE\x10\x02\x12\x0e\n\nSTATE_BUSY\x10\x03\x12\x11\n\rSTATE_WRAP_UP\x10\x04\x12\x0f\n\x0bSTATE_BREAK\x10\x05\"L\n\x0f\x43hannelCapacity\x12\'\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x05\"`\n\x12\x43reateAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12$\n\x05\x61gent\x18\x02 \x01(\x0b\x32\x15.kcc.routing.v1.Agent\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x12ListAgentsResponse\x12%\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x15.kcc.routing.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x14SetAgentStateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.kcc.routing.v1.Agent.State\"#\n\x13\x43onnectAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"b\n\x05Offer\x12(\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x17.kcc.routing.v1.Contact\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x14\x43onnectAgentResponse\x12&\n\x05offer\x18\x01 \x01(\x0b\x32\x15.kcc.routing.v1.OfferH\x00\x12\x17\n\roffer_revoked\x18\x02 \x01(\tH\x00\x12&\n\x05\x61gent\x18\x03 \x01(\x0b\x32\x15.kcc.routing.v1.AgentH\x00\x42\x07\n\x05\x65vent\"4\n\x12\x41\x63\x63\x65ptOfferRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"4\n\x12RejectOfferRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"I\n\x16\x43ompleteContactRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\"\xb6\x03\n\nQueueStats\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07waiting\x18\x03 \x01(\x05\x12\x1c\n\x14longest_wait_seconds\x18\x04 \x01(\x01\x12\x0f\n\x07offered\x18\x05 \x01(\x05\x12\x10\n\x08\x61nswered\x18\x06 \x01(\x05\x12\x1e\n\x16\x61nswered_within_target\x18\x07 \x01(\x05\x12\x15\n\rservice_level\x18\x08 \x01(\x01\x12\'\n\x1f\x61verage_speed_of_answer_seconds\x18\t \x01(\x01\x12\x11\n\tabandoned\x18\n \x01(\x05\x12\x17\n\x0fshort_abandoned\x18\x0b \x01(\x05\x12\x18\n\x10\x61\x62\x61ndonment_rate\x18\x0c \x01(\x01\x12\x18\n\x10\x61gents_available\x18\r \x01(\x05\x12\x17\n\x0f\x61gents_eligible\x18\x0e \x01(\x05\x12\x12\n\noverflowed\x18\x0f \x01(\x05\x12\x17\n\x0frepeat_contacts\x18\x10 \x01(\x05\x12\x31\n\x06target\x18\x11 \x01(\x0b\x32!.kcc.common.v1.ServiceLevelTarget\"&\n\x14GetQueueStatsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"C\n\x15GetQueueStatsResponse\x12*\n\x06queues\x18\x01 \x03(\x0b\x32\x1a.kcc.routing.v1.QueueStats\"=\n\x16WatchQueueStatsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0binterval_ms\x18\x02 \x01(\x05\"E\n\x17WatchQueueStatsResponse\x12*\n\x06queues\x18\x01 \x03(\x0b\x32\x1a.kcc.routing.v1.QueueStats2\xae\t\n\x0eRoutingService\x12Y\n\x0cRouteContact\x12#.kcc.routing.v1.RouteContactRequest\x1a$.kcc.routing.v1.RouteContactResponse\x12R\n\x0fWithdrawContact\x12&.kcc.routing.v1.WithdrawContactRequest\x1a\x17.kcc.routing.v1.Contact\x12H\n\nGetContact\x12!.kcc.routing.v1.GetContactRequest\x1a\x17.kcc.routing.v1.Contact\x12\x65\n\x10\x43lassifyQuestion\x12\'.kcc.routing.v1.ClassifyQuestionRequest\x1a(.kcc.routing.v1.ClassifyQuestionResponse\x12H\n\x0b\x43reateAgent\x12\".kcc.routing.v1.CreateAgentRequest\x1a\x15.kcc.routing.v1.Agent\x12\x42\n\x08GetAgent\x12\x1f.kcc.routing.v1.GetAgentRequest\x1a\x15.kcc.routing.v1.Agent\x12S\n\nListAgents\x12!.kcc.routing.v1.ListAgentsRequest\x1a\".kcc.routing.v1.ListAgentsResponse\x12L\n\rSetAgentState\x12$.kcc.routing.v1.SetAgentStateRequest\x1a\x15.kcc.routing.v1.Agent\x12[\n\x0c\x43onnectAgent\x12#.kcc.routing.v1.ConnectAgentRequest\x1a$.kcc.routing.v1.ConnectAgentResponse0\x01\x12J\n\x0b\x41\x63\x63\x65ptOffer\x12\".kcc.routing.v1.AcceptOfferRequest\x1a\x17.kcc.routing.v1.Contact\x12J\n\x0bRejectOffer\x12\".kcc.routing.v1.RejectOfferRequest\x1a\x17.kcc.routing.v1.Contact\x12R\n\x0f\x43ompleteContact\x12&.kcc.routing.v1.CompleteContactRequest\x1a\x17.kcc.routing.v1.Contact\x12\\\n\rGetQueueStats\x12$.kcc.routing.v1.GetQueueStatsRequest\x1a%.kcc.routing.v1.GetQueueStatsResponse\x12\x64\n\x0fWatchQueueStats\x12&.kcc.routing.v1.WatchQueueStatsRequest\x1a\'.kcc.routing.v1.WatchQueueStatsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ckcc/routing/v1/routing.proto\x12\x0ekcc.routing.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akcc/common/v1/common.proto\"\x95\x02\n\x13RouteContactRequest\x12\x10\n\x06tenant\x18\x01 \x01(\tH\x00\x12\x34\n\x0b\x65ntry_point\x18\x02 \x01(\x0b\x32\x1d.kcc.routing.v1.EntryPointRefH\x00\x12\'\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x15\n\x0bproduct_uri\x18\x04 \x01(\tH\x01\x12\x12\n\x08ivr_code\x18\x05 \x01(\tH\x01\x12\x12\n\x08question\x18\x06 \x01(\tH\x01\x12\x13\n\x0b\x63itizen_key\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x10\n\x08language\x18\t \x01(\tB\x08\n\x06targetB\t\n\x07subject\",\n\rEntryPointRef\x12\x0c\n\x04kind\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\t\"<\n\x10ProductCandidate\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\x8a\x01\n\x0fOpenCallbackRef\x12\x10\n\x08\x63\x61llback\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\x12\x13\n\x0bproduct_uri\x18\x03 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x05 \x01(\t\"\x8a\x01\n\x14RouteContactResponse\x12(\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x17.kcc.routing.v1.Contact\x12\x34\n\ncandidates\x18\x02 \x03(\x0b\x32 .kcc.routing.v1.ProductCandidate\x12\x12\n\nrecognised\x18\x03 \x01(\x08\"\x86\x05\n\x07\x43ontact\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\'\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x13\n\x0bproduct_uri\x18\x04 \x01(\t\x12\x14\n\x0cproduct_name\x18\x05 \x01(\t\x12\x12\n\ndepartment\x18\x06 \x01(\t\x12\r\n\x05queue\x18\x07 \x01(\t\x12\x10\n\x08priority\x18\x08 \x01(\x05\x12?\n\x14service_level_target\x18\t \x01(\x0b\x32!.kcc.common.v1.ServiceLevelTarget\x12)\n\x08handling\x18\n \x01(\x0e\x32\x17.kcc.common.v1.Handling\x12,\n\x05state\x18\x0b \x01(\x0e\x32\x1d.kcc.routing.v1.Contact.State\x12\x30\n\x0c\x65nqueue_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61gent\x18\r \x01(\t\x12\x12\n\noverflowed\x18\x0e \x01(\x08\x12\x37\n\x0eopen_callbacks\x18\x0f \x03(\x0b\x32\x1f.kcc.routing.v1.OpenCallbackRef\x12\x0f\n\x07outcome\x18\x10 \x01(\t\x12\x16\n\x0erepeat_contact\x18\x11 \x01(\x08\"\x82\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_OFFERED\x10\x02\x12\x13\n\x0fSTATE_CONNECTED\x10\x03\x12\x13\n\x0fSTATE_COMPLETED\x10\x04\x12\x13\n\x0fSTATE_ABANDONED\x10\x05\"&\n\x16WithdrawContactRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"!\n\x11GetContactRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"J\n\x17\x43lassifyQuestionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08question\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"N\n\x18\x43lassifyQuestionResponse\x12\x32\n\x08products\x18\x01 \x03(\x0b\x32 .kcc.routing.v1.ProductCandidate\"\xb5\x03\n\x05\x41gent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07tenants\x18\x03 \x03(\t\x12\x18\n\x10overflow_tenants\x18\x04 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x05 \x03(\t\x12\x11\n\tlanguages\x18\x06 \x03(\t\x12(\n\x08\x63hannels\x18\x07 \x03(\x0e\x32\x16.kcc.common.v1.Channel\x12*\n\x05state\x18\x08 \x01(\x0e\x32\x1b.kcc.routing.v1.Agent.State\x12.\n\nstate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\ncapacities\x18\n \x03(\x0b\x32\x1f.kcc.routing.v1.ChannelCapacity\"z\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n\rSTATE_OFFLINE\x10\x01\x12\x13\n\x0fSTATE_AVAILABLE\x10\x02\x12\x0e\n\nSTATE_BUSY\x10\x03\x12\x11\n\rSTATE_WRAP_UP\x10\x04\x12\x0f\n\x0bSTATE_BREAK\x10\x05\"L\n\x0f\x43hannelCapacity\x12\'\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x16.kcc.common.v1.Channel\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x05\"`\n\x12\x43reateAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12$\n\x05\x61gent\x18\x02 \x01(\x0b\x32\x15.kcc.routing.v1.Agent\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x12ListAgentsResponse\x12%\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x15.kcc.routing.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x14SetAgentStateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.kcc.routing.v1.Agent.State\"k\n\x12UpdateAgentRequest\x12$\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x15.kcc.routing.v1.Agent\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\">\n\x1bSetOverflowThresholdRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x05\"e\n\x11OverflowThreshold\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x05\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x13\x43onnectAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"b\n\x05Offer\x12(\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x17.kcc.routing.v1.Contact\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x14\x43onnectAgentResponse\x12&\n\x05offer\x18\x01 \x01(\x0b\x32\x15.kcc.routing.v1.OfferH\x00\x12\x17\n\roffer_revoked\x18\x02 \x01(\tH\x00\x12&\n\x05\x61gent\x18\x03 \x01(\x0b\x32\x15.kcc.routing.v1.AgentH\x00\x42\x07\n\x05\x65vent\"4\n\x12\x41\x63\x63\x65ptOfferRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"4\n\x12RejectOfferRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\"I\n\x16\x43ompleteContactRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x02 \x01(\t\x12\x0f\n\x07outcome\x18\x03 \x01(\t\"\xda\x03\n\nQueueStats\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\x12\x0f\n\x07waiting\x18\x03 \x01(\x05\x12\x1c\n\x14longest_wait_seconds\x18\x04 \x01(\x01\x12\x0f\n\x07offered\x18\x05 \x01(\x05\x12\x10\n\x08\x61nswered\x18\x06 \x01(\x05\x12\x1e\n\x16\x61nswered_within_target\x18\x07 \x01(\x05\x12\x15\n\rservice_level\x18\x08 \x01(\x01\x12\'\n\x1f\x61verage_speed_of_answer_seconds\x18\t \x01(\x01\x12\x11\n\tabandoned\x18\n \x01(\x05\x12\x17\n\x0fshort_abandoned\x18\x0b \x01(\x05\x12\x18\n\x10\x61\x62\x61ndonment_rate\x18\x0c \x01(\x01\x12\x18\n\x10\x61gents_available\x18\r \x01(\x05\x12\x17\n\x0f\x61gents_eligible\x18\x0e \x01(\x05\x12\x12\n\noverflowed\x18\x0f \x01(\x05\x12\x17\n\x0frepeat_contacts\x18\x10 \x01(\x05\x12\x31\n\x06target\x18\x11 \x01(\x0b\x32!.kcc.common.v1.ServiceLevelTarget\x12\"\n\x1aoverflow_threshold_seconds\x18\x12 \x01(\x05\"&\n\x14GetQueueStatsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"C\n\x15GetQueueStatsResponse\x12*\n\x06queues\x18\x01 \x03(\x0b\x32\x1a.kcc.routing.v1.QueueStats\"=\n\x16WatchQueueStatsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0binterval_ms\x18\x02 \x01(\x05\"E\n\x17WatchQueueStatsResponse\x12*\n\x06queues\x18\x01 \x03(\x0b\x32\x1a.kcc.routing.v1.QueueStats2\xe0\n\n\x0eRoutingService\x12Y\n\x0cRouteContact\x12#.kcc.routing.v1.RouteContactRequest\x1a$.kcc.routing.v1.RouteContactResponse\x12R\n\x0fWithdrawContact\x12&.kcc.routing.v1.WithdrawContactRequest\x1a\x17.kcc.routing.v1.Contact\x12H\n\nGetContact\x12!.kcc.routing.v1.GetContactRequest\x1a\x17.kcc.routing.v1.Contact\x12\x65\n\x10\x43lassifyQuestion\x12\'.kcc.routing.v1.ClassifyQuestionRequest\x1a(.kcc.routing.v1.ClassifyQuestionResponse\x12H\n\x0b\x43reateAgent\x12\".kcc.routing.v1.CreateAgentRequest\x1a\x15.kcc.routing.v1.Agent\x12\x42\n\x08GetAgent\x12\x1f.kcc.routing.v1.GetAgentRequest\x1a\x15.kcc.routing.v1.Agent\x12S\n\nListAgents\x12!.kcc.routing.v1.ListAgentsRequest\x1a\".kcc.routing.v1.ListAgentsResponse\x12L\n\rSetAgentState\x12$.kcc.routing.v1.SetAgentStateRequest\x1a\x15.kcc.routing.v1.Agent\x12H\n\x0bUpdateAgent\x12\".kcc.routing.v1.UpdateAgentRequest\x1a\x15.kcc.routing.v1.Agent\x12\x66\n\x14SetOverflowThreshold\x12+.kcc.routing.v1.SetOverflowThresholdRequest\x1a!.kcc.routing.v1.OverflowThreshold\x12[\n\x0c\x43onnectAgent\x12#.kcc.routing.v1.ConnectAgentRequest\x1a$.kcc.routing.v1.ConnectAgentResponse0\x01\x12J\n\x0b\x41\x63\x63\x65ptOffer\x12\".kcc.routing.v1.AcceptOfferRequest\x1a\x17.kcc.routing.v1.Contact\x12J\n\x0bRejectOffer\x12\".kcc.routing.v1.RejectOfferRequest\x1a\x17.kcc.routing.v1.Contact\x12R\n\x0f\x43ompleteContact\x12&.kcc.routing.v1.CompleteContactRequest\x1a\x17.kcc.routing.v1.Contact\x12\\\n\rGetQueueStats\x12$.kcc.routing.v1.GetQueueStatsRequest\x1a%.kcc.routing.v1.GetQueueStatsResponse\x12\x64\n\x0fWatchQueueStats\x12&.kcc.routing.v1.WatchQueueStatsRequest\x1a\'.kcc.routing.v1.WatchQueueStatsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kcc.routing.v1.routing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUTECONTACTREQUEST']._serialized_start=110
-  _globals['_ROUTECONTACTREQUEST']._serialized_end=387
-  _globals['_ENTRYPOINTREF']._serialized_start=389
-  _globals['_ENTRYPOINTREF']._serialized_end=433
-  _globals['_PRODUCTCANDIDATE']._serialized_start=435
-  _globals['_PRODUCTCANDIDATE']._serialized_end=495
-  _globals['_OPENCALLBACKREF']._serialized_start=498
-  _globals['_OPENCALLBACKREF']._serialized_end=636
-  _globals['_ROUTECONTACTRESPONSE']._serialized_start=639
-  _globals['_ROUTECONTACTRESPONSE']._serialized_end=777
-  _globals['_CONTACT']._serialized_start=780
-  _globals['_CONTACT']._serialized_end=1426
-  _globals['_CONTACT_STATE']._serialized_start=1296
-  _globals['_CONTACT_STATE']._serialized_end=1426
-  _globals['_WITHDRAWCONTACTREQUEST']._serialized_start=1428
-  _globals['_WITHDRAWCONTACTREQUEST']._serialized_end=1466
-  _globals['_GETCONTACTREQUEST']._serialized_start=1468
-  _globals['_GETCONTACTREQUEST']._serialized_end=1501
-  _globals['_CLASSIFYQUESTIONREQUEST']._serialized_start=1503
-  _globals['_CLASSIFYQUESTIONREQUEST']._serialized_end=1577
-  _globals['_CLASSIFYQUESTIONRESPONSE']._serialized_start=1579
-  _globals['_CLASSIFYQUESTIONRESPONSE']._serialized_end=1657
-  _globals['_AGENT']._serialized_start=1660
-  _globals['_AGENT']._serialized_end=2097
-  _globals['_AGENT_STATE']._serialized_start=1975
-  _globals['_AGENT_STATE']._serialized_end=2097
-  _globals['_CHANNELCAPACITY']._serialized_start=2099
-  _globals['_CHANNELCAPACITY']._serialized_end=2175
-  _globals['_CREATEAGENTREQUEST']._serialized_start=2177
-  _globals['_CREATEAGENTREQUEST']._serialized_end=2273
-  _globals['_GETAGENTREQUEST']._serialized_start=2275
-  _globals['_GETAGENTREQUEST']._serialized_end=2306
-  _globals['_LISTAGENTSREQUEST']._serialized_start=2308
-  _globals['_LISTAGENTSREQUEST']._serialized_end=2366
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=2368
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=2452
-  _globals['_SETAGENTSTATEREQUEST']._serialized_start=2454
-  _globals['_SETAGENTSTATEREQUEST']._serialized_end=2534
-  _globals['_CONNECTAGENTREQUEST']._serialized_start=2536
-  _globals['_CONNECTAGENTREQUEST']._serialized_end=2571
-  _globals['_OFFER']._serialized_start=2573
-  _globals['_OFFER']._serialized_end=2671
-  _globals['_CONNECTAGENTRESPONSE']._serialized_start=2674
-  _globals['_CONNECTAGENTRESPONSE']._serialized_end=2810
-  _globals['_ACCEPTOFFERREQUEST']._serialized_start=2812
-  _globals['_ACCEPTOFFERREQUEST']._serialized_end=2864
-  _globals['_REJECTOFFERREQUEST']._serialized_start=2866
-  _globals['_REJECTOFFERREQUEST']._serialized_end=2918
-  _globals['_COMPLETECONTACTREQUEST']._serialized_start=2920
-  _globals['_COMPLETECONTACTREQUEST']._serialized_end=2993
-  _globals['_QUEUESTATS']._serialized_start=2996
-  _globals['_QUEUESTATS']._serialized_end=3434
-  _globals['_GETQUEUESTATSREQUEST']._serialized_start=3436
-  _globals['_GETQUEUESTATSREQUEST']._serialized_end=3474
-  _globals['_GETQUEUESTATSRESPONSE']._serialized_start=3476
-  _globals['_GETQUEUESTATSRESPONSE']._serialized_end=3543
-  _globals['_WATCHQUEUESTATSREQUEST']._serialized_start=3545
-  _globals['_WATCHQUEUESTATSREQUEST']._serialized_end=3606
-  _globals['_WATCHQUEUESTATSRESPONSE']._serialized_start=3608
-  _globals['_WATCHQUEUESTATSRESPONSE']._serialized_end=3677
-  _globals['_ROUTINGSERVICE']._serialized_start=3680
-  _globals['_ROUTINGSERVICE']._serialized_end=4878
+  _globals['_ROUTECONTACTREQUEST']._serialized_start=144
+  _globals['_ROUTECONTACTREQUEST']._serialized_end=421
+  _globals['_ENTRYPOINTREF']._serialized_start=423
+  _globals['_ENTRYPOINTREF']._serialized_end=467
+  _globals['_PRODUCTCANDIDATE']._serialized_start=469
+  _globals['_PRODUCTCANDIDATE']._serialized_end=529
+  _globals['_OPENCALLBACKREF']._serialized_start=532
+  _globals['_OPENCALLBACKREF']._serialized_end=670
+  _globals['_ROUTECONTACTRESPONSE']._serialized_start=673
+  _globals['_ROUTECONTACTRESPONSE']._serialized_end=811
+  _globals['_CONTACT']._serialized_start=814
+  _globals['_CONTACT']._serialized_end=1460
+  _globals['_CONTACT_STATE']._serialized_start=1330
+  _globals['_CONTACT_STATE']._serialized_end=1460
+  _globals['_WITHDRAWCONTACTREQUEST']._serialized_start=1462
+  _globals['_WITHDRAWCONTACTREQUEST']._serialized_end=1500
+  _globals['_GETCONTACTREQUEST']._serialized_start=1502
+  _globals['_GETCONTACTREQUEST']._serialized_end=1535
+  _globals['_CLASSIFYQUESTIONREQUEST']._serialized_start=1537
+  _globals['_CLASSIFYQUESTIONREQUEST']._serialized_end=1611
+  _globals['_CLASSIFYQUESTIONRESPONSE']._serialized_start=1613
+  _globals['_CLASSIFYQUESTIONRESPONSE']._serialized_end=1691
+  _globals['_AGENT']._serialized_start=1694
+  _globals['_AGENT']._serialized_end=2131
+  _globals['_AGENT_STATE']._serialized_start=2009
+  _globals['_AGENT_STATE']._serialized_end=2131
+  _globals['_CHANNELCAPACITY']._serialized_start=2133
+  _globals['_CHANNELCAPACITY']._serialized_end=2209
+  _globals['_CREATEAGENTREQUEST']._serialized_start=2211
+  _globals['_CREATEAGENTREQUEST']._serialized_end=2307
+  _globals['_GETAGENTREQUEST']._serialized_start=2309
+  _globals['_GETAGENTREQUEST']._serialized_end=2340
+  _globals['_LISTAGENTSREQUEST']._serialized_start=2342
+  _globals['_LISTAGENTSREQUEST']._serialized_end=2400
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=2402
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2486
+  _globals['_SETAGENTSTATEREQUEST']._serialized_start=2488
+  _globals['_SETAGENTSTATEREQUEST']._serialized_end=2568
+  _globals['_UPDATEAGENTREQUEST']._serialized_start=2570
+  _globals['_UPDATEAGENTREQUEST']._serialized_end=2677
+  _globals['_SETOVERFLOWTHRESHOLDREQUEST']._serialized_start=2679
+  _globals['_SETOVERFLOWTHRESHOLDREQUEST']._serialized_end=2741
+  _globals['_OVERFLOWTHRESHOLD']._serialized_start=2743
+  _globals['_OVERFLOWTHRESHOLD']._serialized_end=2844
+  _globals['_CONNECTAGENTREQUEST']._serialized_start=2846
+  _globals['_CONNECTAGENTREQUEST']._serialized_end=2881
+  _globals['_OFFER']._serialized_start=2883
+  _globals['_OFFER']._serialized_end=2981
+  _globals['_CONNECTAGENTRESPONSE']._serialized_start=2984
+  _globals['_CONNECTAGENTRESPONSE']._serialized_end=3120
+  _globals['_ACCEPTOFFERREQUEST']._serialized_start=3122
+  _globals['_ACCEPTOFFERREQUEST']._serialized_end=3174
+  _globals['_REJECTOFFERREQUEST']._serialized_start=3176
+  _globals['_REJECTOFFERREQUEST']._serialized_end=3228
+  _globals['_COMPLETECONTACTREQUEST']._serialized_start=3230
+  _globals['_COMPLETECONTACTREQUEST']._serialized_end=3303
+  _globals['_QUEUESTATS']._serialized_start=3306
+  _globals['_QUEUESTATS']._serialized_end=3780
+  _globals['_GETQUEUESTATSREQUEST']._serialized_start=3782
+  _globals['_GETQUEUESTATSREQUEST']._serialized_end=3820
+  _globals['_GETQUEUESTATSRESPONSE']._serialized_start=3822
+  _globals['_GETQUEUESTATSRESPONSE']._serialized_end=3889
+  _globals['_WATCHQUEUESTATSREQUEST']._serialized_start=3891
+  _globals['_WATCHQUEUESTATSREQUEST']._serialized_end=3952
+  _globals['_WATCHQUEUESTATSRESPONSE']._serialized_start=3954
+  _globals['_WATCHQUEUESTATSRESPONSE']._serialized_end=4023
+  _globals['_ROUTINGSERVICE']._serialized_start=4026
+  _globals['_ROUTINGSERVICE']._serialized_end=5402
 # @@protoc_insertion_point(module_scope)

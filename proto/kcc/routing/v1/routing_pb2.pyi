@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from kcc.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -241,6 +242,32 @@ class SetAgentStateRequest(_message.Message):
     state: Agent.State
     def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[Agent.State, str]] = ...) -> None: ...
 
+class UpdateAgentRequest(_message.Message):
+    __slots__ = ("agent", "update_mask")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    agent: Agent
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class SetOverflowThresholdRequest(_message.Message):
+    __slots__ = ("tenant", "seconds")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    seconds: int
+    def __init__(self, tenant: _Optional[str] = ..., seconds: _Optional[int] = ...) -> None: ...
+
+class OverflowThreshold(_message.Message):
+    __slots__ = ("tenant", "seconds", "expire_time")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    seconds: int
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, tenant: _Optional[str] = ..., seconds: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class ConnectAgentRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -292,7 +319,7 @@ class CompleteContactRequest(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., contact: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class QueueStats(_message.Message):
-    __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target")
+    __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target", "overflow_threshold_seconds")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -310,6 +337,7 @@ class QueueStats(_message.Message):
     OVERFLOWED_FIELD_NUMBER: _ClassVar[int]
     REPEAT_CONTACTS_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    OVERFLOW_THRESHOLD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     queue: str
     waiting: int
@@ -327,7 +355,8 @@ class QueueStats(_message.Message):
     overflowed: int
     repeat_contacts: int
     target: _common_pb2.ServiceLevelTarget
-    def __init__(self, tenant: _Optional[str] = ..., queue: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., answered_within_target: _Optional[int] = ..., service_level: _Optional[float] = ..., average_speed_of_answer_seconds: _Optional[float] = ..., abandoned: _Optional[int] = ..., short_abandoned: _Optional[int] = ..., abandonment_rate: _Optional[float] = ..., agents_available: _Optional[int] = ..., agents_eligible: _Optional[int] = ..., overflowed: _Optional[int] = ..., repeat_contacts: _Optional[int] = ..., target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ...) -> None: ...
+    overflow_threshold_seconds: int
+    def __init__(self, tenant: _Optional[str] = ..., queue: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., answered_within_target: _Optional[int] = ..., service_level: _Optional[float] = ..., average_speed_of_answer_seconds: _Optional[float] = ..., abandoned: _Optional[int] = ..., short_abandoned: _Optional[int] = ..., abandonment_rate: _Optional[float] = ..., agents_available: _Optional[int] = ..., agents_eligible: _Optional[int] = ..., overflowed: _Optional[int] = ..., repeat_contacts: _Optional[int] = ..., target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., overflow_threshold_seconds: _Optional[int] = ...) -> None: ...
 
 class GetQueueStatsRequest(_message.Message):
     __slots__ = ("tenant",)

@@ -75,6 +75,16 @@ class RoutingServiceStub:
                 request_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.SerializeToString,
                 response_deserializer=kcc_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
                 _registered_method=True)
+        self.UpdateAgent = channel.unary_unary(
+                '/kcc.routing.v1.RoutingService/UpdateAgent',
+                request_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.UpdateAgentRequest.SerializeToString,
+                response_deserializer=kcc_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
+                _registered_method=True)
+        self.SetOverflowThreshold = channel.unary_unary(
+                '/kcc.routing.v1.RoutingService/SetOverflowThreshold',
+                request_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.SetOverflowThresholdRequest.SerializeToString,
+                response_deserializer=kcc_dot_routing_dot_v1_dot_routing__pb2.OverflowThreshold.FromString,
+                _registered_method=True)
         self.ConnectAgent = channel.unary_stream(
                 '/kcc.routing.v1.RoutingService/ConnectAgent',
                 request_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.ConnectAgentRequest.SerializeToString,
@@ -162,6 +172,20 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateAgent(self, request, context):
+        """The trafficer moves an agent: the gemeenten it serves first and those it takes overflow from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOverflowThreshold(self, request, context):
+        """A gemeente's overflow threshold until the end of the local day, e.g. for a peak.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ConnectAgent(self, request, context):
         """The agent desktop's stream: offers arrive here while the stream is open.
         """
@@ -242,6 +266,16 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.SetAgentState,
                     request_deserializer=kcc_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.FromString,
                     response_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.Agent.SerializeToString,
+            ),
+            'UpdateAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAgent,
+                    request_deserializer=kcc_dot_routing_dot_v1_dot_routing__pb2.UpdateAgentRequest.FromString,
+                    response_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.Agent.SerializeToString,
+            ),
+            'SetOverflowThreshold': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOverflowThreshold,
+                    request_deserializer=kcc_dot_routing_dot_v1_dot_routing__pb2.SetOverflowThresholdRequest.FromString,
+                    response_serializer=kcc_dot_routing_dot_v1_dot_routing__pb2.OverflowThreshold.SerializeToString,
             ),
             'ConnectAgent': grpc.unary_stream_rpc_method_handler(
                     servicer.ConnectAgent,
@@ -491,6 +525,60 @@ class RoutingService:
             '/kcc.routing.v1.RoutingService/SetAgentState',
             kcc_dot_routing_dot_v1_dot_routing__pb2.SetAgentStateRequest.SerializeToString,
             kcc_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.routing.v1.RoutingService/UpdateAgent',
+            kcc_dot_routing_dot_v1_dot_routing__pb2.UpdateAgentRequest.SerializeToString,
+            kcc_dot_routing_dot_v1_dot_routing__pb2.Agent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOverflowThreshold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.routing.v1.RoutingService/SetOverflowThreshold',
+            kcc_dot_routing_dot_v1_dot_routing__pb2.SetOverflowThresholdRequest.SerializeToString,
+            kcc_dot_routing_dot_v1_dot_routing__pb2.OverflowThreshold.FromString,
             options,
             channel_credentials,
             insecure,

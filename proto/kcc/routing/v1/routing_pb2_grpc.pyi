@@ -44,6 +44,10 @@ class RoutingServiceStub:
     GetAgent: _grpc.UnaryUnaryMultiCallable[_routing_pb2.GetAgentRequest, _routing_pb2.Agent]
     ListAgents: _grpc.UnaryUnaryMultiCallable[_routing_pb2.ListAgentsRequest, _routing_pb2.ListAgentsResponse]
     SetAgentState: _grpc.UnaryUnaryMultiCallable[_routing_pb2.SetAgentStateRequest, _routing_pb2.Agent]
+    UpdateAgent: _grpc.UnaryUnaryMultiCallable[_routing_pb2.UpdateAgentRequest, _routing_pb2.Agent]
+    """The trafficer moves an agent: the gemeenten it serves first and those it takes overflow from."""
+    SetOverflowThreshold: _grpc.UnaryUnaryMultiCallable[_routing_pb2.SetOverflowThresholdRequest, _routing_pb2.OverflowThreshold]
+    """A gemeente's overflow threshold until the end of the local day, e.g. for a peak."""
     ConnectAgent: _grpc.UnaryStreamMultiCallable[_routing_pb2.ConnectAgentRequest, _routing_pb2.ConnectAgentResponse]
     """The agent desktop's stream: offers arrive here while the stream is open."""
     AcceptOffer: _grpc.UnaryUnaryMultiCallable[_routing_pb2.AcceptOfferRequest, _routing_pb2.Contact]
@@ -69,6 +73,10 @@ class RoutingServiceAsyncStub(RoutingServiceStub):
     GetAgent: _aio.UnaryUnaryMultiCallable[_routing_pb2.GetAgentRequest, _routing_pb2.Agent]  # type: ignore[assignment]
     ListAgents: _aio.UnaryUnaryMultiCallable[_routing_pb2.ListAgentsRequest, _routing_pb2.ListAgentsResponse]  # type: ignore[assignment]
     SetAgentState: _aio.UnaryUnaryMultiCallable[_routing_pb2.SetAgentStateRequest, _routing_pb2.Agent]  # type: ignore[assignment]
+    UpdateAgent: _aio.UnaryUnaryMultiCallable[_routing_pb2.UpdateAgentRequest, _routing_pb2.Agent]  # type: ignore[assignment]
+    """The trafficer moves an agent: the gemeenten it serves first and those it takes overflow from."""
+    SetOverflowThreshold: _aio.UnaryUnaryMultiCallable[_routing_pb2.SetOverflowThresholdRequest, _routing_pb2.OverflowThreshold]  # type: ignore[assignment]
+    """A gemeente's overflow threshold until the end of the local day, e.g. for a peak."""
     ConnectAgent: _aio.UnaryStreamMultiCallable[_routing_pb2.ConnectAgentRequest, _routing_pb2.ConnectAgentResponse]  # type: ignore[assignment]
     """The agent desktop's stream: offers arrive here while the stream is open."""
     AcceptOffer: _aio.UnaryUnaryMultiCallable[_routing_pb2.AcceptOfferRequest, _routing_pb2.Contact]  # type: ignore[assignment]
@@ -139,6 +147,22 @@ class RoutingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _routing_pb2.SetAgentStateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_routing_pb2.Agent, _abc.Awaitable[_routing_pb2.Agent]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateAgent(
+        self,
+        request: _routing_pb2.UpdateAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.Agent, _abc.Awaitable[_routing_pb2.Agent]]:
+        """The trafficer moves an agent: the gemeenten it serves first and those it takes overflow from."""
+
+    @_abc_1.abstractmethod
+    def SetOverflowThreshold(
+        self,
+        request: _routing_pb2.SetOverflowThresholdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_routing_pb2.OverflowThreshold, _abc.Awaitable[_routing_pb2.OverflowThreshold]]:
+        """A gemeente's overflow threshold until the end of the local day, e.g. for a peak."""
 
     @_abc_1.abstractmethod
     def ConnectAgent(
