@@ -7,116 +7,23 @@ tenant's, in order, duplicates only of an event whose answer was lost.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
-import grpc
-import pytest
-
-from kcc.events.v1 import events_pb2
 from kcc.webhooks.v1 import webhooks_pb2 as pb
 from kcc.webhooks.v1 import webhooks_pb2_grpc
-from services.common import events
 from services.common.config import Settings
 from services.common.events import EventBus
-from services.webhooks.app import WebhooksApp
-from services.webhooks.delivery import Policy
 from tests.builders import eventually
-from tests.webhook_receiver import Receiver, running
-
-NIJMEGEN, ARNHEM = "gm0268", "gm0202"
-SECRET = "whs-test-secret-0123456789"
-FAST = Policy(
-    retry_seconds=60.0,
-    first_backoff_seconds=0.05,
-    max_backoff_seconds=0.3,
-    post_timeout_seconds=2.0,
-    ack_wait_seconds=3.0,
-    lease_seconds=4.0,
-)
-Metadata = tuple[tuple[str, str], ...]
-
-
-@pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[EventBus]:
-    connected = await EventBus.connect(settings, "test-publisher")
-    yield connected
-    await connected.close()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with running(Receiver(SECRET)) as started:
-        yield started
-
-
-async def start_webhooks(settings: Settings, policy: Policy = FAST) -> WebhooksApp:
-    app = WebhooksApp(settings, policy)
-    await app.start(0)
-    return app
-
-
-@pytest.fixture
-async def webhooks(settings: Settings) -> AsyncIterator[WebhooksApp]:
-    app = await start_webhooks(settings)
-    yield app
-    await app.stop()
-
-
-@pytest.fixture
-def stub(
-    webhooks: WebhooksApp, channel_to: Callable[[WebhooksApp], grpc.aio.Channel]
-) -> webhooks_pb2_grpc.WebhookServiceStub:
-    return webhooks_pb2_grpc.WebhookServiceStub(channel_to(webhooks))
-
-
-async def publish_callback(bus: EventBus, tenant: str, change: str, number: int) -> str:
-    """A callback event as callbacks publishes it, with a citizen key that must not reach the receiver."""
-    env = events.envelope(
-        tenant,
-        callback_changed=events_pb2.CallbackChanged(
-            callback=f"tenants/{tenant}/callbacks/cb-{number}",
-            change=change,
-            status="REQUESTED",
-            department=f"tenants/{tenant}/departments/burgerzaken",
-            citizen_key="v1.secret-citizen-hash",
-            principal="medewerker-jansen",
-        ),
-    )
-    await bus.publish(events.subject(tenant, "callback", change), env)
-    return env.id
-
-
-async def publish_contact(bus: EventBus, tenant: str) -> str:
-    env = events.envelope(tenant, contact_routed=events_pb2.ContactRouted(contact=f"tenants/{tenant}/contacts/c-1"))
-    await bus.publish(events.subject(tenant, "contact", "routed"), env)
-    return env.id
-
-
-async def subscribe(
-    stub: webhooks_pb2_grpc.WebhookServiceStub,
-    md: Metadata,
-    url: str,
-    event_types: list[str],
-    tenant: str = NIJMEGEN,
-    subscription_id: str = "crm",
-) -> pb.Subscription:
-    return await stub.CreateSubscription(
-        pb.CreateSubscriptionRequest(
-            parent=f"tenants/{tenant}",
-            subscription_id=subscription_id,
-            subscription=pb.Subscription(
-                url=url,
-                event_types=event_types,
-                secret=SECRET,
-                headers=[pb.Header(key="authorization", value="Token partner-token")],
-            ),
-            request_id=f"create-{subscription_id}",
-        ),
-        metadata=md,
-    )
+from tests.webhook_receiver import Receiver
+from tests.webhooks_kit import ARNHEM, NIJMEGEN, Metadata, publish_callback, publish_contact, rig, subscribe
 
 
 async def test_a_partner_gets_every_event_of_its_tenant_signed_in_order_through_an_outage(
+    settings: Settings, admin: Metadata
+) -> None:
+    async with rig(settings) as r:
+        await outage_run(r.stub, r.bus, r.receiver, admin)
+
+
+async def outage_run(
     stub: webhooks_pb2_grpc.WebhookServiceStub, bus: EventBus, receiver: Receiver, admin: Metadata
 ) -> None:
     subscription = await subscribe(stub, admin, receiver.url, ["callback.*"])
@@ -163,7 +70,12 @@ async def test_a_partner_gets_every_event_of_its_tenant_signed_in_order_through_
     assert figures.delivered == 30 and figures.parked == 0 and figures.pending == 0
 
 
-async def test_a_paused_subscription_keeps_its_events_until_resumed(
+async def test_a_paused_subscription_keeps_its_events_until_resumed(settings: Settings, admin: Metadata) -> None:
+    async with rig(settings) as r:
+        await pause_run(r.stub, r.bus, r.receiver, admin)
+
+
+async def pause_run(
     stub: webhooks_pb2_grpc.WebhookServiceStub, bus: EventBus, receiver: Receiver, admin: Metadata
 ) -> None:
     subscription = await subscribe(stub, admin, receiver.url, ["callback.requested"])

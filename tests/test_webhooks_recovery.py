@@ -1,0 +1,74 @@
+"""After the retry period an event is parked, an admin redelivers it; a partner replays a window."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kcc.webhooks.v1 import webhooks_pb2 as pb
+from services.common.config import Settings
+from tests.builders import eventually
+from tests.webhooks_kit import FAST, NIJMEGEN, Metadata, publish_callback, rig, subscribe
+
+SHORT_RETRY = dataclasses.replace(FAST, retry_seconds=1.0)
+
+
+async def test_an_event_refused_past_the_retry_period_is_parked_then_redelivered(
+    settings: Settings, admin: Metadata
+) -> None:
+    async with rig(settings, SHORT_RETRY) as r:
+        subscription = await subscribe(r.stub, admin, r.receiver.url, ["callback.*"])
+        ids = [await publish_callback(r.bus, NIJMEGEN, "requested", i) for i in range(4)]
+        r.receiver.fail_ids = {ids[1], ids[2]}  # refused every time, the others taken
+        await eventually(lambda: r.receiver.ids() == [ids[0], ids[3]], within=15)
+
+        async def parked() -> list[pb.DeadLetter]:
+            answer = await r.stub.ListDeadLetters(pb.ListDeadLettersRequest(parent=subscription.name), metadata=admin)
+            return list(answer.dead_letters)
+
+        letters = await parked()
+        assert [d.event_id for d in letters] == ids[1:3]
+        assert all(d.attempts > 1 and d.last_error == "HTTP 503" for d in letters)
+        assert letters[0].name == f"{subscription.name}/deadLetters/{letters[0].sequence}"
+        assert letters[0].type == "nl.kcc-router.callback.requested"
+        got = await r.stub.GetSubscription(pb.GetSubscriptionRequest(name=subscription.name), metadata=admin)
+        assert (got.figures.delivered, got.figures.parked, got.figures.pending) == (2, 2, 0)
+
+        r.receiver.fail_ids = set()
+        queued = await r.stub.RedeliverDeadLetters(
+            pb.RedeliverDeadLettersRequest(parent=subscription.name), metadata=admin
+        )
+        assert all(d.redelivering for d in queued.dead_letters) and len(queued.dead_letters) == 2
+        await eventually(lambda: r.receiver.ids() == [ids[0], ids[3], ids[1], ids[2]])
+        assert not await parked()
+        got = await r.stub.GetSubscription(pb.GetSubscriptionRequest(name=subscription.name), metadata=admin)
+        assert (got.figures.delivered, got.figures.parked) == (4, 0)
+        assert r.receiver.bad_signatures == 0
+
+
+async def test_a_replay_delivers_the_window_again_from_a_sequence_or_a_time(
+    settings: Settings, admin: Metadata
+) -> None:
+    async with rig(settings) as r:
+        subscription = await subscribe(r.stub, admin, r.receiver.url, ["callback.claimed"])
+        ids = [await publish_callback(r.bus, NIJMEGEN, "claimed", i) for i in range(5)]
+        await publish_callback(r.bus, NIJMEGEN, "requested", 99)  # not wanted, now or on replay
+        await eventually(lambda: r.receiver.ids() == ids)
+        taken = [rec for rec in r.receiver.received if rec.answered == 200]
+        third = taken[2].event
+
+        await r.stub.ReplaySubscription(
+            pb.ReplaySubscriptionRequest(name=subscription.name, start_sequence=int(third["sequence"])),
+            metadata=admin,
+        )
+        await eventually(lambda: len(r.receiver.received) == 8)
+        assert [rec.event["id"] for rec in r.receiver.received[5:]] == ids[2:]
+
+        start = pb.ReplaySubscriptionRequest(name=subscription.name)
+        start.start_time.FromJsonString(taken[3].event["time"])
+        await r.stub.ReplaySubscription(start, metadata=admin)
+        await eventually(lambda: len(r.receiver.received) == 10)
+        assert [rec.event["id"] for rec in r.receiver.received[8:]] == ids[3:]
+
+        later = await publish_callback(r.bus, NIJMEGEN, "claimed", 5)  # delivery goes on after a replay
+        await eventually(lambda: r.receiver.received[-1].event["id"] == later)
+        assert len(r.receiver.received) == 11
