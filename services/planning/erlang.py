@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 # Queue states of Erlang A are summed until a term adds less than this to the total.
 TAIL_EPSILON = 1e-17
+# More agents than any contact centre has: a typing error, refused rather than computed for minutes.
+MAX_AGENTS = 100_000
 # More waiting callers than this in one state: patience too long for an overloaded interval.
 MAX_QUEUE_STATES = 2_000_000
 
@@ -91,8 +93,8 @@ def erlang_b(agents: int, load: float) -> float:
 
 def figures(agents: int, interval: Interval) -> Figures:
     """Erlang A when the interval has a patience, Erlang C when it has none."""
-    if agents < 1:
-        raise ValueError("agents must be 1 or more")
+    if not 1 <= agents <= MAX_AGENTS:
+        raise ValueError(f"agents must be between 1 and {MAX_AGENTS:,}")
     if interval.patience_seconds is None:
         return erlang_c(agents, interval)
     return erlang_a(agents, interval)
@@ -172,7 +174,7 @@ def smallest_agents(interval: Interval, target: float, max_occupancy: float | No
         raise ValueError("the maximum occupancy must be a fraction above 0 and at most 1, e.g. 0.85")
     a = interval.load
     start = max(1, math.floor(a) + 1 if interval.patience_seconds is None else 1)
-    limit = math.ceil(a + 40 * math.sqrt(a) + 100)
+    limit = min(math.ceil(a + 40 * math.sqrt(a) + 100), MAX_AGENTS)
     if max_occupancy is not None:
         start = max(start, math.ceil(a / max_occupancy))
         limit = max(limit, start + 100)

@@ -53,12 +53,14 @@ def _seconds(ts: object) -> float:
 
 async def read_contacts(js: JetStreamContext, since: datetime | None = None) -> dict[str, ContactTimes]:
     """Every contact routed since `since` (all without) with its answer, completion or abandon."""
-    start: dict[str, object] = {"deliver_policy": DeliverPolicy.ALL}
-    if since is not None:
-        start = {"deliver_policy": DeliverPolicy.BY_START_TIME, "opt_start_time": since.astimezone(UTC)}
     config = ConsumerConfig(
-        ack_policy=AckPolicy.NONE, inactive_threshold=60.0, mem_storage=True, num_replicas=1, **start
-    )  # type: ignore[arg-type]
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL if since is None else DeliverPolicy.BY_START_TIME,
+        opt_start_time=None if since is None else since.astimezone(UTC),
+        inactive_threshold=60.0,
+        mem_storage=True,
+        num_replicas=1,
+    )
     sub = await js.pull_subscribe(CONTACT_SUBJECT, stream=STREAM, config=config)
     contacts: dict[str, ContactTimes] = {}
     try:

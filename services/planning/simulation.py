@@ -88,6 +88,7 @@ class Result:
     events: int = 0
     agent_seconds: float = 0.0  # all agents' logged-on time, each counted once
     busy_seconds: float = 0.0
+    logged_on: dict[int, float] = field(default_factory=lambda: defaultdict(float))  # interval -> agent seconds
 
     def tenants(self) -> list[str]:
         return sorted({t for t, _d, _s in self.tallies})
@@ -305,6 +306,8 @@ class Simulation:
             slot = min(max(int((start - opens) // interval), 0), slots - 1)
             slot_end = opens + (slot + 1) * interval if slot < slots - 1 else (day + 1) * DAY
             piece_end = min(end, slot_end)
+            if not busy:
+                self.result.logged_on[slot] += piece_end - start
             for tenant in homes:
                 tally = self._tally(tenant, day, slot)
                 if busy:
