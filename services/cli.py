@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "services.tenancy.cli",
     "services.callbacks.cli",
     "services.db_cli",
+    "services.wallboard.cli",
+    "services.planning.cli",
 )
 
 
