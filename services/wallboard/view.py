@@ -1,0 +1,85 @@
+"""What one viewer sees of the board: only the gemeenten it may see, KCC totals over those.
+
+Gemeenten appear by name; agents only by id and state, and only to trafficers. Nothing here
+carries personal data: the board holds figures, and the callbacks' contents are never read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.wallboard.feed import HISTORY_MINUTES, Board
+from services.wallboard.login import Viewer
+
+TOTALS = (
+    "waiting",
+    "offered",
+    "answered",
+    "answered_within_target",
+    "abandoned",
+    "short_abandoned",
+    "overflowed",
+    "repeat_contacts",
+)
+
+
+def _queue(q: dict[str, Any], history: dict[int, int], now_minute: int) -> dict[str, Any]:
+    target = q.get("target") or {}
+    target_percent = int(target.get("percent", 0))
+    service_level = float(q.get("service_level", 1.0))
+    return {
+        "queue": q.get("queue", ""),
+        "waiting": int(q.get("waiting", 0)),
+        "longest_wait_seconds": round(float(q.get("longest_wait_seconds", 0.0)), 1),
+        "service_level": round(service_level * 100, 1),
+        "target_percent": target_percent,
+        "target_seconds": int(target.get("seconds", 0)),
+        "below_target": bool(target_percent) and service_level * 100 < target_percent,
+        "average_speed_of_answer_seconds": round(float(q.get("average_speed_of_answer_seconds", 0.0)), 1),
+        "abandonment_rate": round(float(q.get("abandonment_rate", 0.0)) * 100, 1),
+        "agents_available": int(q.get("agents_available", 0)),
+        "agents_eligible": int(q.get("agents_eligible", 0)),
+        "overflowed": int(q.get("overflowed", 0)),
+        "repeat_contacts": int(q.get("repeat_contacts", 0)),
+        "overflow_threshold_seconds": int(q.get("overflow_threshold_seconds", 0)),
+        "sparkline": [history.get(m, 0) for m in range(now_minute - HISTORY_MINUTES + 1, now_minute + 1)],
+    }
+
+
+def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
+    """The page's whole state for this viewer, as sent on the event stream."""
+    tenants: dict[str, dict[str, Any]] = {}
+
+    def tenant(tid: str) -> dict[str, Any]:
+        if tid not in tenants:
+            tenants[tid] = {
+                "id": tid,
+                "name": board.tenant_names.get(tid, tid),
+                "queues": [],
+                "callbacks": board.callbacks.get(tid, []),
+                "accountability": board.accountability.get(tid, []),
+            }
+        return tenants[tid]
+
+    totals: dict[str, int | float] = dict.fromkeys(TOTALS, 0)
+    for q in board.queues:
+        tid = str(q.get("tenant", "")).removeprefix("tenants/")
+        if not viewer.sees(tid):
+            continue
+        queue = str(q.get("queue", ""))
+        tenant(tid)["queues"].append(_queue(q, board.history.get((tid, queue), {}), now_minute))
+        for key in TOTALS:
+            totals[key] += int(q.get(key, 0))
+    for tid in board.tenant_names:
+        if viewer.sees(tid):
+            tenant(tid)
+    counted = totals["answered"] + totals["abandoned"]
+    totals["service_level"] = round(100 * totals["answered_within_target"] / counted, 1) if counted else 100.0
+    result: dict[str, Any] = {
+        "viewer": {"role": viewer.role.value, "may_act": viewer.may_act},
+        "totals": totals,
+        "tenants": sorted(tenants.values(), key=lambda t: (t["name"], t["id"])),
+    }
+    if viewer.may_act:
+        result["agents"] = board.agents
+    return result
