@@ -77,7 +77,7 @@ class Wallboard:
         return Starlette(
             routes=[
                 Route("/", self.page),
-                Route("/login", self.login),
+                Route("/login", self.redeem),
                 Route("/logout", self.logout, methods=["POST"]),
                 Route("/events", self.events),
                 Route("/healthz", self.health),
@@ -107,7 +107,7 @@ class Wallboard:
             )
         return FileResponse(os.path.join(STATIC, "index.html"), headers=HEADERS)
 
-    async def login(self, request: Request) -> Response:
+    async def redeem(self, request: Request) -> Response:
         try:
             viewer = await login.redeem_link(self.keys, self.used_links, request.query_params.get("token", ""))
         except login.LoginRefused as exc:
