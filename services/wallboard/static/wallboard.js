@@ -5,7 +5,7 @@
 const QUEUE_COLUMNS = [
   ["queue", "wachtrij"], ["waiting", "wachtend"], ["longest_wait_seconds", "langst (s)"],
   ["service_level", "bereikbaarheid %"], ["average_speed_of_answer_seconds", "ASA (s)"],
-  ["abandonment_rate", "verloren %"], ["agents", "beschikbaar/inzetbaar"], ["overflowed", "overloop uit"],
+  ["abandonment_rate", "verloren %"], ["agents", "mw vrij/inzetbaar"], ["overflowed", "overloop"],
   ["repeat_contacts", "herhaal"], ["sparkline", "laatste uur"],
 ];
 const CALLBACK_COLUMNS = [
