@@ -27,7 +27,7 @@ from services.common.config import Settings
 from services.common.natsauth import LocalPasswords
 from services.common.natsserver import NatsCluster, NatsServer
 
-SERVICES = ("tenancy", "routing", "callbacks")
+SERVICES = ("tenancy", "routing", "callbacks", "webhooks")
 # `kcc up --cluster`: the second replica of each service listens on its port + this.
 REPLICA_PORT_OFFSET = 100
 
@@ -58,9 +58,13 @@ def _app(service: str) -> object:
         from services.routing.app import RoutingApp
 
         return RoutingApp()
-    from services.callbacks.app import CallbacksApp
+    if service == "callbacks":
+        from services.callbacks.app import CallbacksApp
 
-    return CallbacksApp()
+        return CallbacksApp()
+    from services.webhooks.app import WebhooksApp
+
+    return WebhooksApp()
 
 
 def _serve(args: argparse.Namespace) -> int:

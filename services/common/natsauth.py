@@ -19,13 +19,15 @@ from pathlib import Path
 from services.common.events import STREAM
 from services.common.snapshots import BUCKET as SNAPSHOTS
 
-SERVICES = ("tenancy", "routing", "callbacks")
+SERVICES = ("tenancy", "routing", "callbacks", "webhooks")
 # Named here, not imported: common does not import the services. tests/test_nats_permissions.py
 # checks that they still match services/routing/{app,leader}.py, services/callbacks/{app,contacts}.py.
 AGENTS = "routing-agents"
 ROUTING_LEASES = "routing-leases"
 LEASES = "callbacks-leases"
 CONTACT_USAGE_CONSUMER = "callbacks-contact-usage"
+# services/webhooks/store.py: its buckets, and its consumers' names start with this.
+WEBHOOK_BUCKETS = ("webhooks-subscriptions", "webhooks-state", "webhooks-dead-letters", "webhooks-leases")
 WALLBOARD_LINKS = "wallboard-links"
 
 API = "$JS.API"
@@ -107,13 +109,36 @@ def service_user(service: str) -> NatsUser:
             f"{API}.CONSUMER.MSG.NEXT.{consumer}",
             f"$JS.ACK.{consumer}.>",
         ]
+    elif service == "webhooks":
+        # Publishes no events. Its four buckets (subscriptions and dead letters also watched for
+        # their keys); a durable consumer per subscription, each bound, fetched, acked and
+        # deleted by name; single events read back by sequence (figures, redelivery).
+        subscriptions, state, dead_letters, leases = WEBHOOK_BUCKETS
+        publish = [
+            *stream,
+            *_bucket(subscriptions, get=True, watch=True, put=True),
+            *_bucket(state, get=True, put=True),
+            *_bucket(dead_letters, get=True, watch=True, put=True),
+            *_bucket(leases, get=True, put=True),
+            f"{API}.CONSUMER.DURABLE.CREATE.{STREAM}.*",
+            f"{API}.CONSUMER.INFO.{STREAM}.*",
+            f"{API}.CONSUMER.MSG.NEXT.{STREAM}.*",
+            f"{API}.CONSUMER.DELETE.{STREAM}.*",
+            f"{API}.STREAM.MSG.GET.{STREAM}",
+            f"$JS.ACK.{STREAM}.>",
+        ]
     else:
         raise ValueError(f"unknown service {service!r}")
     deny: tuple[str, ...] = ()
+    usage = f"{STREAM}.{CONTACT_USAGE_CONSUMER}"
     if service == "routing":  # its pull consumers have random names: not callbacks' durable one
-        usage = f"{STREAM}.{CONTACT_USAGE_CONSUMER}"
         deny = tuple(
             f"{API}.CONSUMER.{verb}.{usage}{tail}" for verb in ("CREATE", "MSG.NEXT", "DELETE") for tail in ("", ".>")
+        )
+    if service == "webhooks":  # its consumers are named by subscription: not callbacks' durable one
+        deny = (
+            *(f"{API}.CONSUMER.{verb}.{usage}" for verb in ("DURABLE.CREATE", "MSG.NEXT", "DELETE")),
+            f"$JS.ACK.{usage}.>",
         )
     return NatsUser(service, tuple(publish), (INBOX,), deny)
 
