@@ -139,6 +139,7 @@ class Simulation:
         self._on_since: dict[str, float] = {}
         self._answered_at: dict[str, float] = {}
         self._serving: dict[str, str] = {}  # agent -> contact
+        self._leaving: set[str] = set()  # shift over, finishing the call in hand
         self._next_contact = 0
         for agent in agents:
             self.router.upsert_agent(AgentState(agent.name, agent.tenants, agent.overflow_tenants))
@@ -162,7 +163,10 @@ class Simulation:
                 self._abandon(name, now)
             elif kind == _SHIFT_ON:
                 self.router.connect(name, name, now)
-                self._on_since[name] = now
+                if name in self._leaving:
+                    self._leaving.discard(name)  # back before the last call ended: one span
+                else:
+                    self._on_since[name] = now
             elif kind == _SHIFT_OFF:
                 self._log_off(name, now)
             self._decide(now)
@@ -260,6 +264,9 @@ class Simulation:
         self.router.complete(agent, contact, now)
         self._agent_time(agent, self._answered_at.pop(agent), now, busy=True)
         self._arrived.pop(contact, None)
+        if agent in self._leaving:
+            self._leaving.discard(agent)
+            self._agent_time(agent, self._on_since.pop(agent), now, busy=False)
 
     def _abandon(self, name: str, now: float) -> None:
         contact = self.router.contacts.get(name)
@@ -278,6 +285,9 @@ class Simulation:
             self._push(now + LOG_OFF_RETRY_SECONDS, _SHIFT_OFF, agent)
             return
         self.router.disconnect(agent, agent, now)
+        if agent in self._serving:
+            self._leaving.add(agent)  # logged on until the call in hand ends
+            return
         on = self._on_since.pop(agent, None)
         if on is not None:
             self._agent_time(agent, on, now, busy=False)

@@ -1,0 +1,185 @@
+"""The simulation through routing's own Router: agreement with Erlang A, the scenarios with their CSV
+and charts, an event peak, and planning from contact events read from a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kcc.events.v1 import events_pb2
+from services.cli import main
+from services.common import events
+from services.common.config import Settings
+from services.common.events import EventBus
+from services.common.natsserver import NatsServer
+from services.planning.erlang import Interval, figures
+from services.planning.history import measure, read_contacts
+from services.planning.profile import Profile
+from services.planning.simulation import Agent, Load, Peak, Simulation
+from services.routing import matching
+
+ONE_POOL_DAY = Profile(opens_minute=8 * 60, interval_minutes=480, shares=(1.0,), weekday_factors=(1.0,) * 5)
+ALL_DAY = (((8 * 3600.0, 16 * 3600.0),),) * 5  # one shift a day, every weekday
+
+
+def one_pool(agents: int, seed: int = 7, days: int = 30) -> Simulation:
+    """100 calls per half hour, exponential handling (mean 180 s) and patience (mean 120 s), all day."""
+    load = Load("gm0268", 1600, 180, 120, handling_sigma=None, answer_seconds=20)
+    staff = [Agent(f"a{i}", frozenset({"gm0268"}), shifts=ALL_DAY) for i in range(agents)]
+    return Simulation([load], staff, ONE_POOL_DAY, days=days, seed=seed)
+
+
+def test_a_single_pool_agrees_with_erlang_a_within_a_percentage_point() -> None:
+    result = one_pool(14).run()
+    total = result.total()
+    expected = figures(14, Interval.of(100, 1800, 180, 20, 120))
+    assert total.offered > 45_000
+    assert total.answered_within / total.offered == pytest.approx(expected.service_level, abs=0.01)
+    assert total.abandoned / total.offered == pytest.approx(expected.abandon, abs=0.01)
+    assert result.busy_seconds / result.agent_seconds == pytest.approx(expected.occupancy, abs=0.01)
+
+
+def test_the_simulation_decides_with_routings_own_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No copy of the rules: a change in matching.Router.match shows in the simulation."""
+    calls = []
+    real = matching.Router.match
+
+    def counting(self: matching.Router, now: float) -> list[matching.Offer]:
+        calls.append(now)
+        return real(self, now)
+
+    monkeypatch.setattr(matching.Router, "match", counting)
+    result = one_pool(14, days=1).run()
+    assert result.total().answered > 0 and len(calls) >= result.total().answered
+    assert calls == sorted(calls)  # virtual time only moves forward
+
+    monkeypatch.setattr(matching.Router, "match", lambda self, now: [])
+    silent = one_pool(14, days=1).run().total()
+    assert silent.answered == 0 and silent.abandoned == silent.offered
+
+
+def test_overflow_agents_answer_another_gemeente_only_after_its_threshold() -> None:
+    """Agents of gm0344 with gm0268 as overflow; gm0268 has no agents of its own."""
+    loads = [
+        Load("gm0268", 300, 180, 600, None, 20, overflow_after=45.0),
+        Load("gm0344", 100, 180, 600, None, 20, overflow_after=45.0),
+    ]
+    staff = [Agent(f"b{i}", frozenset({"gm0344"}), frozenset({"gm0268"}), ALL_DAY) for i in range(6)]
+    result = Simulation(loads, staff, ONE_POOL_DAY, days=3, seed=2).run()
+    helped, own = result.total("gm0268"), result.total("gm0344")
+    assert helped.answered > 0 and helped.overflowed == helped.answered
+    assert helped.answered_within == 0  # none answered before waiting 45 s > 20 s
+    assert own.overflowed == 0 and own.answered_within > 0
+
+
+def test_an_event_peak_adds_calls_on_its_days_only() -> None:
+    load = Load("gm0268", 800, 180, 120, None, 20)
+    staff = [Agent(f"a{i}", frozenset({"gm0268"}), shifts=ALL_DAY) for i in range(8)]
+    result = Simulation([load], staff, ONE_POOL_DAY, 6, 3, (Peak("gm0268", 1, 4, 3.0),)).run()
+    per_day = [sum(t.offered for (_t, d, _s), t in result.tallies.items() if d == day) for day in range(6)]
+    quiet, busy = per_day[0] + per_day[5], sum(per_day[1:5])
+    assert busy / 4 > 2.5 * quiet / 2
+
+
+def test_kcc_simulate_writes_csv_and_charts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tenants = ["gm0268=220000", "gm0344=150000", "gm0200=40000", "gm0202=40000", "gm0203=25000"]
+    argv = ["simulate", *(a for t in tenants for a in ("--tenant", t)), "--days", "2", "--seed", "5"]
+    assert main([*argv, "--event", "gm0268:1:1:2", "--out", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    scenarios = report["scenarios"]
+    assert set(scenarios) == {"separate", "pooled", "overflow"}
+    assert scenarios["pooled"]["agent_hours"] < 0.85 * scenarios["separate"]["agent_hours"]
+    assert scenarios["overflow"]["overflowed"] > 0 and scenarios["pooled"]["overflowed"] == 0
+    with (tmp_path / "intervals.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["scenario"] for r in rows} == set(scenarios)
+    assert {r["tenant"] for r in rows} == {t.split("=")[0] for t in tenants}
+    assert sum(int(r["offered"]) for r in rows if r["scenario"] == "pooled") == scenarios["pooled"]["calls"]
+    for row in rows:
+        assert 0 <= float(row["service_level"]) <= 1 and 0 <= float(row["occupancy"]) <= 1
+    for chart in ("service_level.png", "agents.png"):
+        assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    written = ("intervals.csv", "service_level.png", "agents.png")
+    assert sorted(report["written"]) == sorted(str(tmp_path / name) for name in written)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--event", "gm9999:0:1:2"], "not simulated"),
+        (["--event", "gm0268:x"], "GEMEENTE:FIRST_DAY:DAYS:FACTOR"),
+        (["--days", "0"], "--days"),
+        (["--aht", "-1"], "more than 0"),
+    ],
+)
+def test_kcc_simulate_refuses_bad_input(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--tenant", "gm0268=1000", *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+LOCAL = ZoneInfo("Europe/Amsterdam")
+
+
+async def publish_history(settings: Settings) -> None:
+    """Three days of gm0268 and gm0344: contacts at 09:05, 09:10, 09:40 and 10:15 local time; each
+    answered after 10 s and handled for 200 s (gm0344: 400 s), except the 09:40 one, abandoned after 30 s."""
+    bus = await EventBus.connect(settings, "test-history")
+    try:
+        for days_ago in (1, 2, 3):
+            day = (datetime.now(LOCAL) - timedelta(days=days_ago)).date()
+            for tenant, handling in (("gm0268", 200), ("gm0344", 400)):
+                for n, (hour, minute) in enumerate(((9, 5), (9, 10), (9, 40), (10, 15))):
+                    name = f"{tenant}-{day}-{n}"
+                    arrived = datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL).timestamp()
+                    routed = events_pb2.ContactRouted(contact=name, tenant=tenant, queue="algemeen")
+                    routed.enqueue_time.FromNanoseconds(int(arrived * 1e9))
+                    await publish(bus, tenant, "routed", arrived, contact_routed=routed)
+                    steps = [("abandoned", 30)] if minute == 40 else [("accepted", 10), ("completed", 10 + handling)]
+                    for change, after in steps:
+                        changed = events_pb2.ContactChanged(contact=name, change=change, agent="agents/a1")
+                        await publish(bus, tenant, change, arrived + after, contact_changed=changed)
+    finally:
+        await bus.close()
+
+
+async def publish(bus: EventBus, tenant: str, change: str, at: float, **payload: object) -> None:
+    env = events.envelope(tenant, **payload)
+    env.occurred_at.FromNanoseconds(int(at * 1e9))
+    await bus.publish(events.subject(tenant, "contact", change), env)
+
+
+async def test_history_measures_calls_handling_and_patience_from_the_stream(settings: Settings) -> None:
+    await publish_history(settings)
+    bus = await EventBus.connect(settings, "test-history-read")
+    try:
+        contacts = await read_contacts(bus.js, datetime.now(UTC) - timedelta(days=1))
+    finally:
+        await bus.close()
+    history = measure(contacts)
+    assert history.contacts == 24 and history.days == 3
+    assert history.labels == ["09:00", "09:30", "10:00"]
+    by_tenant = {d.tenant: d for d in history.demands}
+    assert by_tenant["gm0268"].calls == (2.0, 1.0, 1.0)
+    assert by_tenant["gm0268"].aht_seconds == pytest.approx(200)
+    assert by_tenant["gm0344"].aht_seconds == pytest.approx(400)
+    # waits 10 + 10 + 30 + 10 s per day with one caller hanging up: mean patience 60 s
+    assert by_tenant["gm0268"].patience_seconds == pytest.approx(60)
+
+
+def test_kcc_plan_from_history(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KCC_NATS_URL", nats_server.url)
+    asyncio.run(publish_history(Settings(data_dir=tmp_path, nats_url=nats_server.url)))
+    assert main(["plan", "--from-history", "--history-days", "7", "--target", "0.8"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "24 contacts over 3 days" in out[0] and "erlang-a" in out[1]
+    plan = json.loads(out[-1])
+    assert plan["intervals"] == 3 and set(plan["tenants"]) == {"gm0268", "gm0344"}
+    assert plan["apart"] >= plan["pooled"] >= 1
