@@ -21,6 +21,7 @@ class TenancyApp(ServiceApp):
         models.SlaPolicyRow,
         models.CalendarRow,
         models.CreateRequestRow,
+        models.IdempotentCreateRow,
     )
     service_names = (tenancy_pb2.DESCRIPTOR.services_by_name["TenancyService"].full_name,)
 

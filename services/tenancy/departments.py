@@ -9,7 +9,7 @@ from services.common import names, paging
 from services.common.errors import already_exists, failed_precondition, invalid_argument
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, remembered
+from services.tenancy.idempotency import remember, replayed
 from services.tenancy.models import DepartmentRow, ProductRow, utcnow
 from services.tenancy.store import Store, apply_mask, delete_row, get_row, require_admin, tenant_row
 
@@ -36,13 +36,14 @@ async def create(store: Store, request: pb.CreateDepartmentRequest) -> pb.Depart
 
     def work(session: Session) -> pb.Department:
         tenant_row(session, tenant)
-        if remembered(session, request.request_id):
-            return convert.department_msg(get_row(session, tenant, DepartmentRow, dep_id, name))
+        made = replayed(session, tenant, request)
+        if made is not None:
+            return convert.department_msg(get_row(session, tenant, DepartmentRow, made.rsplit("/", 1)[-1], made))
         if session.get(DepartmentRow, (tenant, dep_id)) is not None:
             raise already_exists(name)
         row = add(session, tenant, dep_id, request.department.display_name.strip(), request.department.fallback)
         touch(session, tenant, RESOURCE, name)
-        remember(session, request.request_id, name)
+        remember(session, tenant, request, name)
         return convert.department_msg(row)
 
     return await store.write(tenant, work)

@@ -13,9 +13,9 @@ from services.common.citizen import normalise_phone
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, remembered
+from services.tenancy.idempotency import remember, replayed
 from services.tenancy.models import EntryPointRow
-from services.tenancy.store import Store, delete_row, require_admin, tenant_row
+from services.tenancy.store import Store, delete_row, get_row, require_admin, tenant_row
 
 RESOURCE = "entry_point"
 
@@ -67,12 +67,15 @@ async def create(store: Store, request: pb.CreateEntryPointRequest) -> pb.EntryP
 
     def work(session: Session) -> pb.EntryPoint:
         tenant_row(session, tenant)
-        if not remembered(session, request.request_id):
-            if add(session, tenant, ep_id, kind, value) is None:
-                raise failed_precondition("ENTRY_POINT_TAKEN", "this entry point already belongs to a tenant")
-            touch(session, tenant, RESOURCE, name)
-            remember(session, request.request_id, name)
-        return pb.EntryPoint(name=name, kind=request.entry_point.kind, value=value)
+        made = replayed(session, tenant, request)
+        if made is not None:
+            return entry_msg(get_row(session, tenant, EntryPointRow, made.rsplit("/", 1)[-1], made))
+        row = add(session, tenant, ep_id, kind, value)
+        if row is None:
+            raise failed_precondition("ENTRY_POINT_TAKEN", "this entry point already belongs to a tenant")
+        touch(session, tenant, RESOURCE, name)
+        remember(session, tenant, request, name)
+        return entry_msg(row)
 
     return await store.write(tenant, work)
 

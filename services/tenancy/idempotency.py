@@ -1,21 +1,66 @@
-"""Idempotent creates: a retried create with the same request_id answers what the first one made."""
+"""Idempotent creates, scoped like callbacks' by tenant, method and request_id.
+
+A retried create (same request_id, same request) answers the resource the first one made;
+the same request_id with another request is FAILED_PRECONDITION REQUEST_ID_REUSED, never a
+success that created nothing. Another tenant or another method may use the same request_id.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from typing import TypeAlias
+
 from sqlmodel import Session
 
-from services.common import names
-from services.tenancy.models import CreateRequestRow
+from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common.errors import failed_precondition
+from services.tenancy.models import IdempotentCreateRow
+
+CreateRequest: TypeAlias = (
+    pb.CreateTenantRequest
+    | pb.CreateDepartmentRequest
+    | pb.CreateProductRequest
+    | pb.CreateEntryPointRequest
+    | pb.CreateSlaPolicyRequest
+)
 
 
-def remembered(session: Session, request_id: str) -> str | None:
+def _method(request: CreateRequest) -> str:
+    return request.DESCRIPTOR.name.removesuffix("Request")
+
+
+def _digest(request: CreateRequest) -> str:
+    body = type(request)()
+    body.CopyFrom(request)
+    body.ClearField("request_id")
+    return hashlib.sha256(body.SerializeToString(deterministic=True)).hexdigest()
+
+
+def replayed(session: Session, tenant: str, request: CreateRequest) -> str | None:
+    """The name of what this request made before, or None if it is new."""
+    request_id = request.request_id
     if not request_id:
         return None
-    names.check_request_id(request_id)
-    record = session.get(CreateRequestRow, request_id)
-    return record.resource_name if record else None
+    record = session.get(IdempotentCreateRow, (tenant, _method(request), request_id))
+    if record is None:
+        return None
+    if record.digest and record.digest != _digest(request):
+        raise failed_precondition(
+            "REQUEST_ID_REUSED", "this request_id came with another request before; use a new request_id"
+        )
+    return record.resource_name
 
 
-def remember(session: Session, request_id: str, name: str) -> None:
+def remember(session: Session, tenant: str, request: CreateRequest, name: str) -> None:
+    """Stores what the create made, in its transaction."""
+    request_id = request.request_id
     if request_id:
-        session.add(CreateRequestRow(request_id=request_id, resource_name=name))
+        session.add(
+            IdempotentCreateRow(
+                tenant=tenant,
+                method=_method(request),
+                request_id=request_id,
+                resource_name=name,
+                digest=_digest(request),
+            )
+        )

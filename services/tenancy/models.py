@@ -79,8 +79,21 @@ class CalendarRow(SQLModel, table=True):
 
 
 class CreateRequestRow(SQLModel, table=True):
-    """Remembers request_ids of creates, so a retried create returns the first result."""
+    """No longer written (request ids were global): kept for code of the release before
+    tenancy_0003 during a rolling update; a later revision drops it."""
 
     __tablename__ = "create_request"
     request_id: str = Field(primary_key=True, max_length=128)
     resource_name: str = Field(max_length=255)
+
+
+class IdempotentCreateRow(SQLModel, table=True):
+    """A create's request_id, per tenant and method, with what it made and a digest of the request
+    (without its request_id): a retry answers the same resource, another request is refused."""
+
+    __tablename__ = "idempotent_create"
+    tenant: str = Field(primary_key=True, max_length=16)
+    method: str = Field(primary_key=True, max_length=64)
+    request_id: str = Field(primary_key=True, max_length=128)
+    resource_name: str = Field(max_length=255)
+    digest: str = Field(max_length=64)  # sha256 hex; "" for one carried over from create_request

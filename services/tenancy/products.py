@@ -12,7 +12,7 @@ from services.common import names, paging
 from services.common.errors import already_exists, invalid_argument
 from services.tenancy import catalogue, convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, remembered
+from services.tenancy.idempotency import remember, replayed
 from services.tenancy.models import ProductRow, utcnow
 from services.tenancy.store import (
     Store,
@@ -60,15 +60,16 @@ async def create(store: Store, request: pb.CreateProductRequest) -> pb.Product:
 
     def work(session: Session) -> pb.Product:
         tenant_row(session, tenant)
-        if remembered(session, request.request_id):
-            return convert.product_msg(get_row(session, tenant, ProductRow, product_id, name))
+        made = replayed(session, tenant, request)
+        if made is not None:
+            return convert.product_msg(get_row(session, tenant, ProductRow, made.rsplit("/", 1)[-1], made))
         if session.get(ProductRow, (tenant, product_id)) is not None:
             raise already_exists(name)
         require_department(session, tenant, values["department"])
         row = ProductRow(tenant=tenant, id=product_id, **values)
         session.add(row)
         touch(session, tenant, RESOURCE, name)
-        remember(session, request.request_id, name)
+        remember(session, tenant, request, name)
         return convert.product_msg(row)
 
     return await store.write(tenant, work)

@@ -11,7 +11,7 @@ from services.common import names, paging
 from services.common.errors import already_exists, invalid_argument
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, remembered
+from services.tenancy.idempotency import remember, replayed
 from services.tenancy.models import SlaPolicyRow
 from services.tenancy.store import (
     Store,
@@ -73,8 +73,9 @@ async def create(store: Store, request: pb.CreateSlaPolicyRequest) -> pb.SlaPoli
 
     def work(session: Session) -> pb.SlaPolicy:
         tenant_row(session, tenant)
-        if remembered(session, request.request_id):
-            return convert.sla_msg(get_row(session, tenant, SlaPolicyRow, policy_id, name))
+        made = replayed(session, tenant, request)
+        if made is not None:
+            return convert.sla_msg(get_row(session, tenant, SlaPolicyRow, made.rsplit("/", 1)[-1], made))
         if session.get(SlaPolicyRow, (tenant, policy_id)) is not None:
             raise already_exists(name)
         if values["department"]:
@@ -82,7 +83,7 @@ async def create(store: Store, request: pb.CreateSlaPolicyRequest) -> pb.SlaPoli
         row = SlaPolicyRow(tenant=tenant, id=policy_id, **values)
         session.add(row)
         touch(session, tenant, RESOURCE, name)
-        remember(session, request.request_id, name)
+        remember(session, tenant, request, name)
         return convert.sla_msg(row)
 
     return await store.write(tenant, work)

@@ -9,7 +9,7 @@ from services.common import auth, names, paging
 from services.common.errors import already_exists, invalid_argument
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, remembered
+from services.tenancy.idempotency import remember, replayed
 from services.tenancy.models import TenantRow
 from services.tenancy.store import Store, apply_mask, require_admin, tenant_row
 
@@ -32,7 +32,7 @@ async def create(store: Store, request: pb.CreateTenantRequest) -> pb.Tenant:
         raise invalid_argument("tenant.display_name", "is required")
 
     def work(session: Session) -> pb.Tenant:
-        if remembered(session, request.request_id):
+        if replayed(session, tenant, request) is not None:
             return convert.tenant_msg(tenant_row(session, tenant))
         if session.get(TenantRow, tenant) is not None:
             raise already_exists(f"tenants/{tenant}")
@@ -40,7 +40,7 @@ async def create(store: Store, request: pb.CreateTenantRequest) -> pb.Tenant:
         session.add(row)
         session.flush()
         touch(session, tenant, RESOURCE, f"tenants/{tenant}")
-        remember(session, request.request_id, f"tenants/{tenant}")
+        remember(session, tenant, request, f"tenants/{tenant}")
         return convert.tenant_msg(row)
 
     return await store.write(tenant, work)

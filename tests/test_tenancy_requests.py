@@ -1,0 +1,149 @@
+"""Tenancy answers that are always right: request ids per tenant and method, one naming in events,
+errors that never echo input. Through the real gRPC server, nats-server and databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from kcc.tenancy.v1 import tenancy_pb2 as tp
+from kcc.tenancy.v1 import tenancy_pb2_grpc
+from services.common import auth, client
+from services.common.config import Settings
+from services.common.errors import error_info
+from services.tenancy.app import TenancyApp
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Env:
+    app: TenancyApp
+    stub: Any  # TenancyServiceAsyncStub
+    admin: Metadata
+
+    async def tenant(self, tenant: str) -> None:
+        await self.stub.CreateTenant(
+            tp.CreateTenantRequest(tenant_id=tenant, tenant=tp.Tenant(display_name=tenant)), metadata=self.admin
+        )
+
+    async def department(self, tenant: str, dep: str, request_id: str = "", display_name: str = "") -> tp.Department:
+        return await self.stub.CreateDepartment(
+            tp.CreateDepartmentRequest(
+                parent=f"tenants/{tenant}",
+                department_id=dep,
+                department=tp.Department(display_name=display_name or dep.title()),
+                request_id=request_id,
+            ),
+            metadata=self.admin,
+        )
+
+    async def entry_point(self, tenant: str, ep_id: str, value: str, request_id: str = "") -> tp.EntryPoint:
+        return await self.stub.CreateEntryPoint(
+            tp.CreateEntryPointRequest(
+                parent=f"tenants/{tenant}",
+                entry_point_id=ep_id,
+                entry_point=tp.EntryPoint(kind=tp.EntryPoint.KIND_PHONE_NUMBER, value=value),
+                request_id=request_id,
+            ),
+            metadata=self.admin,
+        )
+
+    async def entry_points(self, tenant: str) -> list[str]:
+        reply = await self.stub.ListEntryPoints(
+            tp.ListEntryPointsRequest(parent=f"tenants/{tenant}"), metadata=self.admin
+        )
+        return [f"{e.name}={e.value}" for e in reply.entry_points]
+
+
+@pytest.fixture
+async def env(tmp_path: Path, nats_url: str, database_url: str) -> AsyncIterator[Env]:
+    app = TenancyApp(Settings(data_dir=tmp_path / "var", nats_url=nats_url, database_url=database_url))
+    port = await app.start(0)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    admin = client.metadata(auth.issue_token(app.settings.auth_secret, "admin", auth.Role.PLATFORM_ADMIN))
+    try:
+        yield Env(app, tenancy_pb2_grpc.TenancyServiceStub(channel), admin)
+    finally:
+        await channel.close()
+        await app.stop()
+
+
+async def fails(call: Awaitable[Any], code: grpc.StatusCode, reason: str) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    err = caught.value
+    info = error_info(err)
+    assert (err.code(), info.reason if info else None) == (code, reason), err.details()
+    return err
+
+
+# -- request ids ---------------------------------------------------------------------------------
+
+
+async def test_a_request_id_belongs_to_one_tenant(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.tenant("gm0202")
+    await env.department("gm0344", "burgerzaken", request_id="R")
+
+    other = await env.department("gm0202", "other", request_id="R")
+
+    assert other.name == "tenants/gm0202/departments/other"
+    got = await env.stub.GetDepartment(tp.GetDepartmentRequest(name=other.name), metadata=env.admin)
+    assert got.display_name == "Other"
+
+
+async def test_a_request_id_belongs_to_one_method(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.department("gm0344", "burgerzaken", request_id="R")
+
+    policy = await env.stub.CreateSlaPolicy(
+        tp.CreateSlaPolicyRequest(
+            parent="tenants/gm0344", sla_policy_id="default", sla_policy=tp.SlaPolicy(), request_id="R"
+        ),
+        metadata=env.admin,
+    )
+
+    assert policy.name == "tenants/gm0344/slaPolicies/default"
+    listed = await env.stub.ListSlaPolicies(tp.ListSlaPoliciesRequest(parent="tenants/gm0344"), metadata=env.admin)
+    assert [p.name for p in listed.sla_policies] == [policy.name]
+
+
+async def test_a_retried_create_answers_what_the_first_made(env: Env) -> None:
+    await env.tenant("gm0344")
+    first = await env.entry_point("gm0344", "kort", "14 030", request_id="R")
+
+    again = await env.entry_point("gm0344", "kort", "14 030", request_id="R")
+
+    assert again == first and first.name == "tenants/gm0344/entryPoints/kort"
+    assert await env.entry_points("gm0344") == ["tenants/gm0344/entryPoints/kort=14030"]
+
+
+async def test_a_request_id_reused_for_another_entry_point_is_refused(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.entry_point("gm0344", "kort", "14 030", request_id="R")
+
+    err = await fails(
+        env.entry_point("gm0344", "balie", "+31 24 329 9999", request_id="R"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "REQUEST_ID_REUSED",
+    )
+
+    assert "329" not in (err.details() or "")
+    assert await env.entry_points("gm0344") == ["tenants/gm0344/entryPoints/kort=14030"]
+
+
+async def test_a_request_id_reused_for_another_department_is_refused(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.department("gm0344", "burgerzaken", request_id="R")
+
+    await fails(
+        env.department("gm0344", "burgerzaken", request_id="R", display_name="Publiekszaken"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "REQUEST_ID_REUSED",
+    )
