@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.routing.days import LocalDays
 from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, ContactState, Offer, Router
 
 
@@ -229,3 +234,51 @@ def test_finished_contacts_are_forgotten_after_the_window_and_waiting_ones_kept(
     router.forget_finished(before=10.0)
     assert list(router.contacts) == ["c2", "c3"]  # c2 still waits; c3 is recent
     assert router.queue_figures("gm0268", now=60.0)[0]["offered"] == 4
+
+
+def amsterdam(day: int, hour: int, minute: int = 0) -> float:
+    return datetime(2026, 12, day, hour, minute, tzinfo=ZoneInfo("Europe/Amsterdam")).timestamp()
+
+
+def answer(router: Router, name: str, agent_name: str, now: float) -> None:
+    assert router.offer(name, agent_name, now) and router.accept(agent_name, name, now)
+    assert router.complete(agent_name, name, now)
+
+
+def test_figures_count_the_contacts_routed_today_in_the_tenants_time_zone() -> None:
+    router = Router()  # the default zone: Europe/Amsterdam
+    agent(router, "a1", 0.0, {"gm0268"})
+    router.enqueue(contact("late", at=amsterdam(2, 23, 58)))  # yesterday evening
+    router.enqueue(contact("early", at=amsterdam(3, 0, 30)))  # today, though still 2 December in UTC
+    answer(router, "late", "a1", amsterdam(3, 0, 31))  # counts on the day it was routed, not today
+    answer(router, "early", "a1", amsterdam(3, 0, 40))
+    router.enqueue(contact("gone", at=amsterdam(3, 8, 0)))
+    router.abandon("gone", amsterdam(3, 8, 1))
+    (today,) = router.queue_figures("gm0268", now=amsterdam(3, 9, 0))
+    assert (today["offered"], today["answered"], today["answered_within_target"], today["abandoned"]) == (2, 1, 0, 1)
+    assert today["average_speed_of_answer_seconds"] == 600.0
+    (tomorrow,) = router.queue_figures("gm0268", now=amsterdam(4, 9, 0))
+    assert (tomorrow["offered"], tomorrow["answered"], tomorrow["abandoned"], tomorrow["target_seconds"]) == (
+        0,
+        0,
+        0,
+        20,
+    )
+    # the same instant is still 2 December where the tenant's calendar says America/Kralendijk
+    caribbean = Router(day_of=LocalDays(lambda _tenant: "America/Kralendijk").day_of)
+    caribbean.enqueue(contact("early", at=amsterdam(3, 0, 30)))
+    assert caribbean.queue_figures("gm0268", now=amsterdam(3, 9, 0))[0]["offered"] == 0
+
+
+def test_figures_are_running_sums_that_do_not_grow_with_the_day() -> None:
+    router = Router()
+    agent(router, "a1", 0.0, {"gm0268"})
+    start = amsterdam(3, 8)
+    for i in range(1000):
+        router.enqueue(contact(f"c{i}", at=start + i))
+        answer(router, f"c{i}", "a1", start + i + i % 40)
+    fig = router.figures[("gm0268", "burgerzaken")]
+    assert all(isinstance(getattr(fig, f.name), int | float) for f in fields(fig)), "one value per figure"
+    (figures,) = router.queue_figures("gm0268", now=start + 2000)
+    assert figures["answered"] == 1000 and figures["average_speed_of_answer_seconds"] == 19.5
+    assert figures["answered_within_target"] == 21 * 25

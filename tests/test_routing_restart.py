@@ -8,12 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, client
 from services.launcher import wait_healthy
+from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, make_tenant, routable
 
@@ -114,3 +116,37 @@ async def test_killed_routing_loses_no_contact_and_offers_none_twice(
     finally:
         proc.kill()
         proc.wait(10)
+
+
+async def test_a_replica_that_replays_counts_what_one_that_kept_running_counts(
+    settings, tenancy: TenancyApp, routing: RoutingApp, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
+    channel = channel_to(routing)
+    await routable(channel, admin, "gm0268")
+    stub = routing_pb2_grpc.RoutingServiceStub(channel)
+    await stub.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    agent_md = client.metadata(auth.issue_token(settings.auth_secret, "fatima", auth.Role.AGENT, ["gm0268"]))
+    routed = []
+    for _ in range(6):
+        reply = await stub.RouteContact(
+            rt.RouteContactRequest(
+                tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "paspoort"
+            ),
+            metadata=admin,
+        )
+        routed.append(reply.contact.name)
+    await stub.WithdrawContact(rt.WithdrawContactRequest(name=routed[-1]), metadata=admin)
+    assert len(await serve_offers(stub, agent_md, "agents/fatima", 5)) == 5
+    fresh = RoutingApp(settings)
+    await fresh.start(0)
+    try:
+        now = time.time()
+        kept, replayed = (app.state.router.queue_figures("gm0268", now) for app in (routing, fresh))
+        (queue,) = kept
+        assert (queue["offered"], queue["answered"], queue["short_abandoned"]) == (6, 5, 1)
+        assert replayed == kept
+    finally:
+        await fresh.stop()

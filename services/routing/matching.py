@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from statistics import fmean
 
+from services.routing.days import DEFAULT_ZONE, DayOf, LocalDays
 from services.routing.repeats import OpenCallback
 
 # Abandons within this many seconds are short abandons (misdials, IVR drop-outs):
@@ -82,6 +82,7 @@ class ContactState:
     recognised: bool = False
     candidates: tuple[Candidate, ...] = ()
     open_callbacks: tuple[OpenCallback, ...] = ()
+    day: int = 0  # the tenant's local day it was routed on: the figures of that day count it
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,10 @@ class Offer:
 
 @dataclass(slots=True)
 class QueueFigures:
+    """One queue's counts for one day (the tenant's local day the contacts were routed on):
+    running sums only, so they stay the same size however many contacts the day brings."""
+
+    day: int = 0
     answered: int = 0
     answered_within: int = 0
     abandoned: int = 0
@@ -101,7 +106,7 @@ class QueueFigures:
     offered: int = 0
     overflowed: int = 0
     repeat_contacts: int = 0
-    answer_waits: list[float] = field(default_factory=list)
+    answer_wait_total: float = 0.0
     target_seconds: int = 20
     target_percent: int = 80
 
@@ -115,8 +120,9 @@ class Router:
     same on every replica.
     """
 
-    def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
+    def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS, day_of: DayOf | None = None) -> None:
         self.offer_timeout = offer_timeout
+        self.day_of = day_of or LocalDays(lambda _tenant: DEFAULT_ZONE).day_of
         self.contacts: dict[str, ContactState] = {}  # every contact of the replay window, finished ones too
         # the waiting ones by (tenant, queue), so matching and figures never scan all contacts
         self.queued: dict[tuple[str, str], dict[str, ContactState]] = defaultdict(dict)
@@ -133,12 +139,21 @@ class Router:
         self.contacts[contact.name] = contact
         if contact.state == "QUEUED":
             self.queued[(contact.tenant, contact.queue)][contact.name] = contact
-        fig = self.figures[(contact.tenant, contact.queue)]
+        contact.day = self.day_of(contact.tenant, contact.enqueued_at)
+        key = (contact.tenant, contact.queue)
+        fig = self.figures[key]
+        if contact.day > fig.day:  # the first contact of a new day starts its figures
+            fig = self.figures[key] = QueueFigures(contact.day, target_percent=fig.target_percent)
         fig.target_seconds = contact.answer_target_seconds
-        fig.offered += 1
-        if contact.repeat_contact:
-            fig.repeat_contacts += 1
+        if fig.day == contact.day:
+            fig.offered += 1
+            fig.repeat_contacts += contact.repeat_contact
         return True
+
+    def _counted(self, contact: ContactState) -> QueueFigures | None:
+        """The figures that count the contact: those of its queue, while they are of its day."""
+        fig = self.figures[(contact.tenant, contact.queue)]
+        return fig if fig.day == contact.day else None
 
     def waiting(self) -> list[ContactState]:
         return sorted((c for q in self.queued.values() for c in q.values()), key=_matching_order)
@@ -162,10 +177,10 @@ class Router:
             revoked = contact.agent
             self._clear_offer(contact)
         self._set_state(contact, "ABANDONED")
-        fig = self.figures[(contact.tenant, contact.queue)]
-        if now - contact.enqueued_at < SHORT_ABANDON_SECONDS:
+        fig = self._counted(contact)
+        if fig is not None and now - contact.enqueued_at < SHORT_ABANDON_SECONDS:
             fig.short_abandoned += 1
-        else:
+        elif fig is not None:
             fig.abandoned += 1
         return revoked
 
@@ -303,7 +318,9 @@ class Router:
         contact.offer_expires = now + self.offer_timeout
         if not agent.home(contact.tenant) and not contact.overflowed:
             contact.overflowed = True
-            self.figures[(contact.tenant, contact.queue)].overflowed += 1
+            fig = self._counted(contact)
+            if fig is not None:
+                fig.overflowed += 1
         agent.offer = contact.name
         self.offered.add(contact.name)
         return True
@@ -322,12 +339,12 @@ class Router:
         agent.active[contact.name] = contact.channel
         self._set_state(contact, "CONNECTED")
         contact.answered_at = now
-        fig = self.figures[(contact.tenant, contact.queue)]
+        fig = self._counted(contact)
         wait = now - contact.enqueued_at
-        fig.answered += 1
-        fig.answer_waits.append(wait)
-        if wait <= contact.answer_target_seconds:
-            fig.answered_within += 1
+        if fig is not None:
+            fig.answered += 1
+            fig.answer_wait_total += wait
+            fig.answered_within += wait <= contact.answer_target_seconds
         if not any(agent.free_on(ch) for ch in (agent.channels or {contact.channel})):
             agent.state, agent.state_since = "BUSY", now
         return True
@@ -383,9 +400,12 @@ class Router:
         """Also read by the metrics exporter's thread: dicts are copied (one C call each, so under the
         GIL) before they are iterated, never iterated while the event loop may change them."""
         queues = {q for (t, q) in list(self.figures) if t == tenant}
+        today = self.day_of(tenant, now)
         result: list[dict[str, float | int | str]] = []
         for queue in sorted(queues):
             fig = self.figures[(tenant, queue)]
+            if fig.day != today:  # nothing routed to this queue today yet
+                fig = QueueFigures(today, target_seconds=fig.target_seconds, target_percent=fig.target_percent)
             waiting = list(self.queued.get((tenant, queue), {}).values())
             counted = fig.answered + fig.abandoned
             available, eligible = self.eligible_agents(tenant, queue)
@@ -398,7 +418,7 @@ class Router:
                     "answered": fig.answered,
                     "answered_within_target": fig.answered_within,
                     "service_level": fig.answered_within / counted if counted else 1.0,
-                    "average_speed_of_answer_seconds": fmean(fig.answer_waits) if fig.answer_waits else 0.0,
+                    "average_speed_of_answer_seconds": fig.answer_wait_total / fig.answered if fig.answered else 0.0,
                     "abandoned": fig.abandoned,
                     "short_abandoned": fig.short_abandoned,
                     "abandonment_rate": fig.abandoned / counted if counted else 0.0,

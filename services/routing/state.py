@@ -20,6 +20,7 @@ from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as pb
 from services.routing.catalogue import TenantCatalogue
+from services.routing.days import DEFAULT_ZONE, LocalDays
 from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, Candidate, ContactState, Router
 from services.routing.repeats import OpenCallback, RepeatIndex
 
@@ -28,8 +29,9 @@ CHANNEL_VALUE = {name: number for number, name in CHANNEL.items()}
 CONTACT_STATE_VALUE = {v.name.removeprefix("STATE_"): v.number for v in pb.Contact.State.DESCRIPTOR.values}
 AGENT_STATE = {v.number: v.name.removeprefix("STATE_") for v in pb.Agent.State.DESCRIPTOR.values}
 # Contacts older than this are not replayed, and finished ones are forgotten: nobody waits
-# on the phone that long.
-REPLAY_WINDOW = timedelta(hours=24)
+# on the phone that long. 25 hours is the longest local day (the autumn clock change), so a
+# replica that starts replays every contact of today, which the queue figures count.
+REPLAY_WINDOW = timedelta(hours=25)
 FORGET_EVERY_SECONDS = 60.0
 
 
@@ -66,7 +68,7 @@ class RoutingState:
     def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
         self.catalogues: dict[str, TenantCatalogue] = {}
         self.entry_points: dict[tuple[str, str], str] = {}
-        self.router = Router(offer_timeout)
+        self.router = Router(offer_timeout, LocalDays(self.zone_of).day_of)
         self.repeats = RepeatIndex()
         self.changed = asyncio.Event()
         self.desktops: dict[str, Desktop] = {}
@@ -76,6 +78,12 @@ class RoutingState:
         self._forgotten_at = 0.0
         # tenant -> (seconds, until): an overflow threshold set for the rest of a day
         self.overflow_thresholds: dict[str, tuple[int, float]] = {}
+
+    def zone_of(self, tenant: str) -> str:
+        """The tenant's time zone (its business calendar's): its figures count its local day."""
+        held = self.catalogues.get(tenant)
+        calendar = held.snapshot.calendar if held is not None else None
+        return str(calendar.get("timezone") or DEFAULT_ZONE) if calendar else DEFAULT_ZONE
 
     def apply(self, env: events_pb2.Envelope) -> None:
         """Applies one event of the stream; the same live and on replay."""
