@@ -1,0 +1,292 @@
+"""The wallboard page in a real browser: Debian's chromium driven by Playwright.
+
+Tenancy, routing and callbacks run in-process on a real nats-server; the wallboard reads them
+over gRPC only, as in production. Without chromium the tests skip locally and fail in CI
+(conftest.unavailable); `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nats
+import pytest
+
+from kcc.common.v1 import common_pb2
+from kcc.events.v1 import events_pb2
+from kcc.routing.v1 import routing_pb2 as rt
+from kcc.routing.v1 import routing_pb2_grpc
+from services.callbacks.app import CallbacksApp
+from services.common import auth, client, natsauth
+from services.common.app import ServiceApp
+from services.common.config import Settings
+from services.routing.app import RoutingApp
+from services.tenancy.app import TenancyApp
+from services.wallboard import cli, login
+from services.wallboard.app import WallboardApp
+from tests.builders import Metadata, make_tenant, routable
+from tests.conftest import unavailable
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NIJMEGEN, ARNHEM = "gm0268", "gm0202"
+PRODUCTS = [("paspoort", "paspoort", "burgerzaken"), ("afvalstoffenheffing", "afvalstoffenheffing", "belastingen")]
+SECONDS = 1000  # Playwright waits in milliseconds
+Routing = routing_pb2_grpc.RoutingServiceStub
+
+
+def test_the_used_links_bucket_is_the_one_nats_permits() -> None:
+    assert login.USED_LINKS_BUCKET == natsauth.WALLBOARD_LINKS
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():  # noqa: ASYNC240 - one stat before the browser starts
+        unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        unavailable(f"playwright is not installed: {exc}")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def callbacks(settings: Settings, tenancy: TenancyApp) -> AsyncIterator[CallbacksApp]:
+    app = CallbacksApp(settings)
+    await app.start(0)
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def platform(
+    settings: Settings,
+    tenancy: TenancyApp,
+    routing: RoutingApp,
+    callbacks: CallbacksApp,
+    admin: Metadata,
+    channel_to: Callable[[ServiceApp], grpc.aio.Channel],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Routing:
+    """Two gemeenten, routable; the wallboard finds the services where the tests started them."""
+    for name, app in (("TENANCY", tenancy), ("ROUTING", routing), ("CALLBACKS", callbacks)):
+        monkeypatch.setenv(f"KCC_{name}_TARGET", f"127.0.0.1:{app.port}")
+    for tenant, name in ((NIJMEGEN, "Nijmegen"), (ARNHEM, "Arnhem")):
+        await make_tenant(channel_to(tenancy), admin, tenant, name, PRODUCTS)
+        await routable(channel_to(routing), admin, tenant)
+    return Routing(channel_to(routing))
+
+
+@pytest.fixture
+async def wallboard(settings: Settings, platform: Routing) -> AsyncIterator[WallboardApp]:
+    app = WallboardApp(settings)
+    await app.start(0)
+    yield app
+    await app.stop()
+
+
+def link(settings: Settings, app: WallboardApp, role: str = "trafficer", tenants: tuple[str, ...] = ()) -> str:
+    viewer = login.viewer_for(role, list(tenants), f"test-{role}")
+    token = login.issue_link(auth.KeyRing.of(settings), viewer)
+    return f"http://127.0.0.1:{app.port}/login?token={token}"
+
+
+async def route(routing: Routing, admin: Metadata, tenant: str, key: str) -> rt.Contact:
+    reply = await routing.RouteContact(
+        rt.RouteContactRequest(
+            tenant=f"tenants/{tenant}",
+            channel=common_pb2.CHANNEL_PHONE,
+            question="Ik wil mijn paspoort verlengen",
+            citizen_key=key,
+            request_id=key,
+        ),
+        metadata=admin,
+    )
+    return reply.contact
+
+
+def waiting(page: Any, tenant: str, queue: str) -> Any:
+    return page.locator(f'section[data-tenant="{tenant}"] tr[data-queue="{queue}"] td[data-field="waiting"]')
+
+
+async def test_a_routed_contact_appears_on_the_page_within_two_seconds(
+    browser: Any,
+    settings: Settings,
+    wallboard: WallboardApp,
+    platform: Routing,
+    admin: Metadata,
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page()
+    first_visit = link(settings, wallboard)
+    await page.goto(first_visit)
+    assert page.url == f"http://127.0.0.1:{wallboard.port}/", "no token in the URL after logging in"
+    await expect(page.locator('section[data-tenant="gm0268"] h2')).to_have_text("Nijmegen", timeout=10 * SECONDS)
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    await expect(waiting(page, NIJMEGEN, "burgerzaken")).to_have_count(0)
+
+    await route(platform, admin, NIJMEGEN, "citizen-1")
+    await expect(waiting(page, NIJMEGEN, "burgerzaken")).to_have_text("1", timeout=2 * SECONDS)
+
+    cookies = await page.context.cookies()
+    (session,) = [c for c in cookies if c["name"] == login.COOKIE]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    again = await browser.new_page()
+    refused = await again.goto(first_visit)
+    assert refused is not None and refused.status == 403, "a login link works once"
+    assert "used already" in await again.locator("body").inner_text()
+
+
+async def test_a_tenants_login_never_shows_another_gemeente(
+    browser: Any,
+    settings: Settings,
+    wallboard: WallboardApp,
+    platform: Routing,
+    admin: Metadata,
+) -> None:
+    from playwright.async_api import expect
+
+    await route(platform, admin, NIJMEGEN, "citizen-n")
+    await route(platform, admin, ARNHEM, "citizen-a")
+    page = await browser.new_page()
+    await page.goto(link(settings, wallboard, "tenant", (ARNHEM,)))
+    await expect(waiting(page, ARNHEM, "burgerzaken")).to_have_text("1", timeout=10 * SECONDS)
+    # The same push carried Nijmegen's figures to the trafficer; this viewer got none of them.
+    text = await page.locator("body").inner_text()
+    assert "Arnhem" in text and "Nijmegen" not in text
+    assert await page.locator("section[data-tenant]").count() == 1
+    assert await page.locator("#agents").is_hidden()
+    assert await page.locator('[data-total="waiting"] b').inner_text() == "1"
+    refused = await page.request.post(
+        f"http://127.0.0.1:{wallboard.port}/actions/overflow-threshold",
+        data={"tenant": NIJMEGEN, "seconds": 5},
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.status == 403
+
+
+async def test_a_trafficer_action_changes_the_agent(
+    browser: Any,
+    settings: Settings,
+    wallboard: WallboardApp,
+    platform: Routing,
+    admin: Metadata,
+    nats_url: str,
+) -> None:
+    from playwright.async_api import expect
+
+    await platform.CreateAgent(
+        rt.CreateAgentRequest(
+            agent_id="fatima", agent=rt.Agent(display_name="Fatima El Amrani", tenants=[f"tenants/{NIJMEGEN}"])
+        ),
+        metadata=admin,
+    )
+    agent_md = client.metadata(auth.issue_token(settings.auth_secret, "fatima", auth.Role.AGENT, [NIJMEGEN]))
+    desktop = platform.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=agent_md)
+    await desktop.read()
+    audit = await nats.connect(nats_url)
+    changes = await audit.subscribe("kcc.platform.agent.>")
+    try:
+        page = await browser.new_page()
+        await page.goto(link(settings, wallboard))
+        row = page.locator('tr[data-agent="fatima"]')
+        await expect(row.locator('[data-field="state"]')).to_have_text("AVAILABLE", timeout=10 * SECONDS)
+        assert "Fatima" not in await page.locator("body").inner_text(), "agents appear by id, not by name"
+
+        await row.locator('select[data-input="state"]').select_option("BREAK")
+        await row.locator('button[data-action="state"]').click()
+        await expect(row.locator('[data-field="state"]')).to_have_text("BREAK", timeout=5 * SECONDS)
+        agent = await platform.GetAgent(rt.GetAgentRequest(name="agents/fatima"), metadata=admin)
+        assert agent.state == rt.Agent.STATE_BREAK
+
+        await row.locator('input[data-input="tenants"]').fill(ARNHEM)
+        await row.locator('input[data-input="overflow_tenants"]').fill(NIJMEGEN)
+        await row.locator('button[data-action="move"]').click()
+        await expect(row.locator('[data-field="tenants"]')).to_have_text(ARNHEM, timeout=5 * SECONDS)
+        agent = await platform.GetAgent(rt.GetAgentRequest(name="agents/fatima"), metadata=admin)
+        assert list(agent.tenants) == [f"tenants/{ARNHEM}"] and list(agent.overflow_tenants) == [f"tenants/{NIJMEGEN}"]
+
+        # Routing's events are the audit trail: each change names the trafficer behind it.
+        seen: dict[str, str] = {}
+
+        async def audited() -> bool:
+            while len(seen) < 2:
+                msg = await changes.next_msg(timeout=5)
+                env = events_pb2.Envelope.FromString(msg.data)
+                if env.agent_changed.change in ("state", "updated"):
+                    seen[env.agent_changed.change] = env.agent_changed.actor
+            return True
+
+        assert await audited()
+        assert seen == {"state": "wallboard:test-trafficer", "updated": "wallboard:test-trafficer"}
+
+        await route(platform, admin, ARNHEM, "citizen-peak")
+        card = page.locator(f'section[data-tenant="{ARNHEM}"]')
+        await card.locator('input[type="number"]').fill("7")
+        await card.locator('button[data-action="threshold"]').click()
+        await expect(card.locator(".threshold")).to_contain_text("7 s", timeout=5 * SECONDS)
+        stats = await platform.GetQueueStats(rt.GetQueueStatsRequest(tenant=f"tenants/{ARNHEM}"), metadata=admin)
+        assert {q.overflow_threshold_seconds for q in stats.queues} == {7}
+    finally:
+        desktop.cancel()
+        await audit.close()
+
+
+async def test_the_page_recovers_after_the_wallboard_restarts(
+    browser: Any, settings: Settings, platform: Routing, admin: Metadata
+) -> None:
+    from playwright.async_api import expect
+
+    first = WallboardApp(settings)
+    port = await first.start(0)
+    try:
+        page = await browser.new_page()
+        await page.goto(link(settings, first))
+        status = page.locator("#connection")
+        await expect(status).to_have_attribute("data-state", "live", timeout=10 * SECONDS)
+    finally:
+        await first.stop()
+    await expect(status).to_have_attribute("data-state", "reconnecting", timeout=10 * SECONDS)
+    await route(platform, admin, NIJMEGEN, "citizen-while-down")
+
+    restarted = WallboardApp(settings)
+    await restarted.start(port)
+    try:
+        await expect(status).to_have_attribute("data-state", "live", timeout=15 * SECONDS)
+        await expect(waiting(page, NIJMEGEN, "burgerzaken")).to_have_text("1", timeout=10 * SECONDS)
+        await route(platform, admin, NIJMEGEN, "citizen-after")
+        await expect(waiting(page, NIJMEGEN, "burgerzaken")).to_have_text("2", timeout=2 * SECONDS)
+    finally:
+        await restarted.stop()
+
+
+def test_kcc_wallboard_link_names_the_port_and_refuses_a_tenant_role_without_a_tenant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("KCC_WALLBOARD_PORT", "18081")
+    assert main(["wallboard", "link", "--role", "tenant", "--tenant", NIJMEGEN]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("http://127.0.0.1:18081/login?token=")
+    viewer = login._verify(auth.KeyRing.of(Settings()), url.split("token=")[1], login.LINK_AUDIENCE)[0]
+    assert viewer.role == login.ViewerRole.TENANT and viewer.tenants == {NIJMEGEN}
+    with pytest.raises(SystemExit, match="needs --tenant"):
+        main(["wallboard", "link", "--role", "tenant"])
+    assert cli.base_url(Settings()) == "http://127.0.0.1:18081"
