@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "services.db_cli",
     "services.wallboard.cli",
     "services.planning.cli",
+    "services.webhooks.cli",
 )
 
 
