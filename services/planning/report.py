@@ -132,9 +132,11 @@ def draw_charts(directory: Path, results: dict[str, Result], target: float) -> l
         result = results[scenario]
         interval = result.profile.interval_seconds
         per_day = [result.logged_on.get(slot, 0.0) / interval / result.days for slot in range(len(labels))]
-        ax.step(range(len(labels)), per_day, where="post", label=scenario)
+        hours = summary(result)["agent_hours"]
+        ax.step(range(len(labels) + 1), [*per_day, per_day[-1]], where="post", label=f"{scenario}: {hours} agent-hours")
     ax.set_xticks(range(0, len(labels), 2), labels[::2], rotation=60, fontsize=7)
     ax.set_ylabel("agents logged on (average day)")
+    ax.set_title(f"{', '.join(first.tenants())}: {first.days} days", fontsize=9)
     ax.legend()
     fig.tight_layout()
     agents_png = directory / "agents.png"
