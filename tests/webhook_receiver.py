@@ -51,7 +51,8 @@ class Receiver:
         if abs(time.time() - int(timestamp)) > TOLERANCE_SECONDS:
             return False
         signed = f"{msg_id}.{timestamp}.".encode() + body
-        expected = base64.b64encode(hmac.new(self.secret.encode(), signed, hashlib.sha256).digest()).decode()
+        key = base64.b64decode(self.secret[6:]) if self.secret.startswith("whsec_") else self.secret.encode()
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
         return any(
             hmac.compare_digest(v, expected)
             for version, _, v in (s.partition(",") for s in request_headers["webhook-signature"].split())

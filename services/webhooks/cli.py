@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import secrets
 import sys
@@ -105,7 +106,8 @@ def _header(value: str) -> pb.Header:
 
 
 async def _subscribe(stub: Stub, md: Any, args: argparse.Namespace) -> int:
-    secret = args.secret or "whsec_" + secrets.token_urlsafe(32)
+    # The Standard Webhooks form: its libraries decode the base64 after the prefix.
+    secret = args.secret or "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     created = await stub.CreateSubscription(
         pb.CreateSubscriptionRequest(
             parent=f"tenants/{args.tenant}",
@@ -190,6 +192,7 @@ async def _replay(stub: Stub, md: Any, args: argparse.Namespace) -> int:
         try:
             request.start_time.FromJsonString(args.start)
         except ValueError:
-            raise SystemExit("kcc events: --from must be an RFC 3339 time or a stream sequence") from None
+            print("kcc events: --from must be an RFC 3339 time or a stream sequence", file=sys.stderr)
+            return 2
     _print(await stub.ReplaySubscription(request, metadata=md))
     return 0
