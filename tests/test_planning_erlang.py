@@ -108,7 +108,10 @@ def test_large_pools_stay_exact() -> None:
     assert found.service_level == pytest.approx(1 - p_wait * math.exp(-(n - load) / 180 * 20), rel=1e-9)
     abandoning = figures(n, Interval(load / 180, 180, 20, 300.0))
     assert 0 < abandoning.abandon < 0.01 and 0 < abandoning.service_level <= 1  # type: ignore[operator]
-    assert smallest_agents(Interval(2000 / 180, 180, 20), 0.8).agents > 2000 / 180 * 180 // 180
+    huge = Interval(2000 / 180, 180, 20)  # 2,000 Erlang
+    agents = smallest_agents(huge, 0.8).agents
+    assert 2000 < agents < 2100
+    assert figures(agents - 1, huge).service_level < 0.8 <= figures(agents, huge).service_level
 
 
 FIVE = [("gm0268", 220_000), ("gm0344", 150_000), ("gm0200", 40_000), ("gm0202", 40_000), ("gm0203", 25_000)]
