@@ -78,13 +78,14 @@ async def test_a_paused_subscription_keeps_its_events_until_resumed(settings: Se
 async def pause_run(
     stub: webhooks_pb2_grpc.WebhookServiceStub, bus: EventBus, receiver: Receiver, admin: Metadata
 ) -> None:
-    subscription = await subscribe(stub, admin, receiver.url, ["callback.requested"])
+    subscription = await subscribe(stub, admin, receiver.url, ["callback.requested", "contact.routed"])
     first = await publish_callback(bus, NIJMEGEN, "requested", 1)
     await eventually(lambda: receiver.ids() == [first])
     paused = await stub.PauseSubscription(pb.PauseSubscriptionRequest(name=subscription.name), metadata=admin)
     assert paused.state == pb.Subscription.STATE_PAUSED
-    held = [await publish_callback(bus, NIJMEGEN, "requested", i) for i in range(2, 5)]
+    held = [await publish_callback(bus, NIJMEGEN, "requested", i) for i in range(2, 4)]
     await publish_callback(bus, NIJMEGEN, "claimed", 9)  # not wanted
+    held.append(await publish_contact(bus, NIJMEGEN))  # wanted too: a second filter
 
     async def waiting() -> pb.SubscriptionFigures:
         return (await stub.GetSubscription(pb.GetSubscriptionRequest(name=subscription.name), metadata=admin)).figures

@@ -138,6 +138,8 @@ class Dispatcher:
             with contextlib.suppress(Exception):
                 await lease.release()
             self.held.pop(k, None)
+            if not self._stop.is_set() and k in self.records:  # deleted and made again meanwhile
+                self._workers[k] = asyncio.create_task(self._worker(k))
 
     async def _acquire(self, lease: Lease) -> bool:
         try:
