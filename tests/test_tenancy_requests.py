@@ -10,12 +10,15 @@ from typing import Any
 
 import grpc
 import pytest
+from nats.js.api import DeliverPolicy
 
+from kcc.events.v1 import events_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client
 from services.common.config import Settings
 from services.common.errors import error_info
+from services.common.events import STREAM
 from services.tenancy.app import TenancyApp
 
 Metadata = tuple[tuple[str, str], ...]
@@ -147,3 +150,50 @@ async def test_a_request_id_reused_for_another_department_is_refused(env: Env) -
         grpc.StatusCode.FAILED_PRECONDITION,
         "REQUEST_ID_REUSED",
     )
+
+
+# -- change events -------------------------------------------------------------------------------
+
+
+async def changes(env: Env, tenant: str, count: int) -> list[tuple[str, str]]:
+    """The first `count` `kcc.<tenant>.tenancy.changed` events: (resource, resource_name)."""
+    sub = await env.app.bus.js.subscribe(
+        f"kcc.{tenant}.tenancy.changed", stream=STREAM, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    try:
+        found = []
+        for _ in range(count):
+            env_msg = events_pb2.Envelope.FromString((await sub.next_msg(timeout=10)).data)
+            found.append((env_msg.tenant_changed.resource, env_msg.tenant_changed.resource_name))
+        return found
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_change_events_name_each_resource_one_way(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.department("gm0344", "burgerzaken")
+    await env.entry_point("gm0344", "kort", "14 030")
+    await env.stub.CreateSlaPolicy(
+        tp.CreateSlaPolicyRequest(parent="tenants/gm0344", sla_policy_id="default", sla_policy=tp.SlaPolicy()),
+        metadata=env.admin,
+    )
+    await env.stub.DeleteSlaPolicy(
+        tp.DeleteSlaPolicyRequest(name="tenants/gm0344/slaPolicies/default"), metadata=env.admin
+    )
+    await env.stub.DeleteEntryPoint(
+        tp.DeleteEntryPointRequest(name="tenants/gm0344/entryPoints/kort"), metadata=env.admin
+    )
+    await env.stub.DeleteDepartment(
+        tp.DeleteDepartmentRequest(name="tenants/gm0344/departments/burgerzaken"), metadata=env.admin
+    )
+
+    assert await changes(env, "gm0344", 7) == [
+        ("tenant", "tenants/gm0344"),
+        ("department", "tenants/gm0344/departments/burgerzaken"),
+        ("entry_point", "tenants/gm0344/entryPoints/kort"),
+        ("sla_policy", "tenants/gm0344/slaPolicies/default"),
+        ("sla_policy", "tenants/gm0344/slaPolicies/default"),
+        ("entry_point", "tenants/gm0344/entryPoints/kort"),
+        ("department", "tenants/gm0344/departments/burgerzaken"),
+    ]

@@ -95,6 +95,6 @@ async def delete(store: Store, request: pb.DeleteDepartmentRequest) -> None:
         ).one()
         if in_use:
             raise failed_precondition("DEPARTMENT_IN_USE", f"{in_use} products still map to {request.name}")
-        delete_row(session, tenant, DepartmentRow, dep_id, request.name)
+        delete_row(session, tenant, DepartmentRow, dep_id, request.name, RESOURCE)
 
     await store.write(tenant, work)

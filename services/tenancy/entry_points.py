@@ -96,7 +96,7 @@ async def list_(store: Store, request: pb.ListEntryPointsRequest) -> pb.ListEntr
 async def delete(store: Store, request: pb.DeleteEntryPointRequest) -> None:
     require_admin()
     tenant, ep_id = names.parse("name", request.name, "tenants", "entryPoints")
-    await store.write(tenant, lambda s: delete_row(s, tenant, EntryPointRow, ep_id, request.name))
+    await store.write(tenant, lambda s: delete_row(s, tenant, EntryPointRow, ep_id, request.name, RESOURCE))
 
 
 async def resolve(store: Store, request: pb.ResolveEntryPointRequest) -> pb.EntryPoint:

@@ -135,7 +135,7 @@ async def update(store: Store, request: pb.UpdateProductRequest) -> pb.Product:
 async def delete(store: Store, request: pb.DeleteProductRequest) -> None:
     require_admin()
     tenant, product_id = names.parse("name", request.name, "tenants", "products")
-    await store.write(tenant, lambda s: delete_row(s, tenant, ProductRow, product_id, request.name))
+    await store.write(tenant, lambda s: delete_row(s, tenant, ProductRow, product_id, request.name, RESOURCE))
 
 
 async def import_upl(store: Store, request: pb.ImportUplProductsRequest) -> pb.ImportUplProductsResponse:

@@ -130,4 +130,4 @@ async def update(store: Store, request: pb.UpdateSlaPolicyRequest) -> pb.SlaPoli
 async def delete(store: Store, request: pb.DeleteSlaPolicyRequest) -> None:
     require_admin()
     tenant, policy_id = names.parse("name", request.name, "tenants", "slaPolicies")
-    await store.write(tenant, lambda s: delete_row(s, tenant, SlaPolicyRow, policy_id, request.name))
+    await store.write(tenant, lambda s: delete_row(s, tenant, SlaPolicyRow, policy_id, request.name, RESOURCE))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from google.protobuf import empty_pb2
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
@@ -68,10 +67,10 @@ def get_row(session: Session, tenant: str, model: type[Row], row_id: str, name: 
     return row
 
 
-def delete_row(session: Session, tenant: str, model: type[SQLModel], row_id: str, name: str) -> empty_pb2.Empty:
+def delete_row(session: Session, tenant: str, model: type[SQLModel], row_id: str, name: str, resource: str) -> None:
+    """Deletes a tenant's row; the change event names it `resource`, as its create did."""
     session.delete(get_row(session, tenant, model, row_id, name))
-    changes.touch(session, tenant, model.__name__.removesuffix("Row").lower(), name)
-    return empty_pb2.Empty()
+    changes.touch(session, tenant, resource, name)
 
 
 def require_department(session: Session, tenant: str, department: str) -> None:
