@@ -33,11 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from services.routing.lexicon import default_catalogue  # noqa: E402
 from services.routing.recognition import (  # noqa: E402
     CONFIDENCE_THRESHOLD,
     CatalogueEntry,
     ProductRecognizer,
-    default_catalogue,
     slug,
 )
 

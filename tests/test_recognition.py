@@ -6,18 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from services.routing.dutch import normalize, stem
+from services.routing.dutch import load_real_words, normalize, stem
+from services.routing.lexicon import (
+    classify_lines,
+    default_catalogue,
+    load_default_synonyms,
+    load_upl_products,
+    real_words_near,
+)
 from services.routing.recognition import (
     CONFIDENCE_THRESHOLD,
     CatalogueEntry,
     ProductMatch,
     ProductRecognizer,
-    classify_lines,
-    default_catalogue,
-    load_default_synonyms,
-    load_real_words,
-    load_upl_products,
-    real_words_near,
     slug,
 )
 from services.routing.service import RecognitionCache

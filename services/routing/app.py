@@ -24,6 +24,8 @@ from services.common.snapshots import SnapshotFollower, TenantSnapshot
 from services.routing import catalogue
 from services.routing.follower import StreamFollower
 from services.routing.leader import LEASE_BUCKET, LEASE_KEY, LEASE_TTL_SECONDS, Matcher
+from services.routing.recognition import ProductRecognizer
+from services.routing.recognizers import RecognizerPool
 from services.routing.service import RoutingService
 from services.routing.state import REPLAY_WINDOW, RoutingState, agent_from_message
 
@@ -43,8 +45,11 @@ class RoutingApp(ServiceApp):
     async def prepare(self) -> list[Loop]:
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder
         self.state = RoutingState()
+        self.recognizers = RecognizerPool()
+        await self.recognizers.start(catalogue.default_key())
         self.followers = SnapshotFollower(self._on_snapshot)
         await self.followers.start(self.bus)
+        await self.recognizers.idle()
         self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)
         await self._follow_agents(self.agents_kv)
         started = time.perf_counter()
@@ -77,13 +82,27 @@ class RoutingApp(ServiceApp):
         routing_pb2_grpc.add_RoutingServiceServicer_to_server(self.servicer, server)
 
     def _on_snapshot(self, snapshot: TenantSnapshot) -> None:
-        old = self.state.catalogues.get(snapshot.tenant)
+        """Installs the new snapshot at once; a recognizer that is not built yet is built on the
+        worker thread while the tenant's previous one (or the default) keeps serving."""
+        tenant = snapshot.tenant
+        old = self.state.catalogues.get(tenant)
         if old is not None:
-            for key in [k for k, t in self.state.entry_points.items() if t == snapshot.tenant]:
-                del self.state.entry_points[key]
-        self.state.catalogues[snapshot.tenant] = catalogue.build(snapshot)
+            for entry in [k for k, t in self.state.entry_points.items() if t == tenant]:
+                del self.state.entry_points[entry]
+        key = catalogue.recognition_key(snapshot.products)
+
+        def swap(recognizer: ProductRecognizer) -> None:
+            current = self.state.catalogues.get(tenant)
+            if current is not None and current.key == key:
+                self.state.catalogues[tenant] = current.with_recognizer(recognizer)
+
+        recognizer = self.recognizers.assign(tenant, key, swap)
+        if recognizer is None:
+            recognizer = old.recognizer if old is not None else self.recognizers.default
+        assert recognizer is not None  # the default is built before snapshots are followed
+        self.state.catalogues[tenant] = catalogue.build(snapshot, key, recognizer)
         for kind, value in snapshot.entry_points:
-            self.state.entry_points[(kind, value)] = snapshot.tenant
+            self.state.entry_points[(kind, value)] = tenant
 
     async def _follow_agents(self, kv: KeyValue) -> None:
         """Loads every agent definition, then keeps following: an agent created on another replica
@@ -139,5 +158,7 @@ class RoutingApp(ServiceApp):
         if getattr(self, "follower", None) is not None:
             await self.follower.stop()
         await self.followers.stop()
+        if getattr(self, "recognizers", None) is not None:
+            self.recognizers.close()
         await super().stop(grace)
         gc.unfreeze()

@@ -1,12 +1,19 @@
-"""Per-tenant recognition indexes built from tenancy snapshots, rebuilt when a snapshot changes."""
+"""A tenant's catalogue in routing: its snapshot, look-ups by URI, slug and IVR code, and the
+recognizer it shares with every tenant whose products and phrases are the same."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from services.common.snapshots import ProductSnapshot, TenantSnapshot
-from services.routing.recognition import CatalogueEntry, ProductRecognizer, load_default_synonyms
+from services.routing.lexicon import load_default_synonyms, load_upl_products
+from services.routing.recognition import CatalogueEntry, ProductMatch, ProductRecognizer, slug
+
+#: What a recognizer is built from: (uri, name phrase, other phrases) per product, by URI.
+RecognitionKey = tuple[tuple[str, str, tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=1)
@@ -14,36 +21,70 @@ def default_synonyms() -> dict[str, tuple[str, ...]]:
     return load_default_synonyms()
 
 
-@lru_cache(maxsize=64)
-def _recognizer(entries: tuple[CatalogueEntry, ...]) -> ProductRecognizer:
-    """Tenants with the same catalogue share one recognizer: most gemeenten keep the default."""
-    return ProductRecognizer(entries)
+@lru_cache(maxsize=1)
+def upl_names() -> dict[str, str]:
+    """The UPL's own product names: recognition reads these, not a tenant's display names, so
+    that renaming a product keeps the tenant on the shared recognizer."""
+    return dict(load_upl_products(gemeente_only=False))
 
 
-@dataclass
+def recognition_key(products: list[ProductSnapshot]) -> RecognitionKey:
+    """Products and phrases only: display names and IVR codes do not change what is recognised."""
+    defaults, names = default_synonyms(), upl_names()
+    return tuple(
+        (p.uri, names.get(p.uri, p.name), tuple(dict.fromkeys((*defaults.get(p.slug, ()), *p.synonyms))))
+        for p in sorted(products, key=lambda p: p.uri)
+    )
+
+
+def default_key() -> RecognitionKey:
+    """The key of a tenant that offers every gemeente product of the UPL with the shipped phrases."""
+    defaults = default_synonyms()
+    return tuple(sorted((uri, name, defaults.get(slug(uri), ())) for uri, name in load_upl_products()))
+
+
+def recognizer_for(key: RecognitionKey) -> ProductRecognizer:
+    """Builds a recognizer (hundreds of milliseconds): never on the event loop."""
+    return ProductRecognizer(CatalogueEntry(uri=uri, name=name, synonyms=phrases) for uri, name, phrases in key)
+
+
+def ivr_key(code: str) -> str:
+    """An IVR choice as keyed in: "1-2", "1 2" and "12" are the same choice."""
+    return re.sub(r"[\s\-.]", "", code.strip().upper())
+
+
+@dataclass(frozen=True)
 class TenantCatalogue:
     snapshot: TenantSnapshot
-    recognizer: ProductRecognizer
+    key: RecognitionKey
+    recognizer: ProductRecognizer  # until the tenant's own is built, the one it had (or the default)
     by_uri: dict[str, ProductSnapshot]
     by_slug: dict[str, ProductSnapshot]
     by_ivr: dict[str, ProductSnapshot]
 
+    def with_recognizer(self, recognizer: ProductRecognizer) -> TenantCatalogue:
+        return dataclasses.replace(self, recognizer=recognizer)
 
-def build(snapshot: TenantSnapshot) -> TenantCatalogue:
-    defaults = default_synonyms()
-    entries = tuple(
-        CatalogueEntry(
-            uri=p.uri,
-            name=p.name,
-            synonyms=tuple(dict.fromkeys((*defaults.get(p.slug, ()), *p.synonyms))),
-            ivr_codes=p.ivr_codes,
-        )
-        for p in sorted(snapshot.products, key=lambda p: p.uri)
-    )
+    def product_for_code(self, code: str) -> ProductSnapshot | None:
+        return self.by_ivr.get(ivr_key(code))
+
+    def named(self, matches: tuple[ProductMatch, ...]) -> list[ProductMatch]:
+        """The recognizer's matches under this tenant's names; products it does not offer (a
+        recognizer still serving from before a change) are left out."""
+        out = []
+        for m in matches:
+            product = self.by_uri.get(m.uri)
+            if product is not None:
+                out.append(ProductMatch(m.uri, product.name, m.score))
+        return out
+
+
+def build(snapshot: TenantSnapshot, key: RecognitionKey, recognizer: ProductRecognizer) -> TenantCatalogue:
     return TenantCatalogue(
         snapshot=snapshot,
-        recognizer=_recognizer(entries),
+        key=key,
+        recognizer=recognizer,
         by_uri={p.uri: p for p in snapshot.products},
         by_slug={p.slug: p for p in snapshot.products},
-        by_ivr={code: p for p in snapshot.products for code in p.ivr_codes},
+        by_ivr={ivr_key(code): p for p in snapshot.products for code in p.ivr_codes},
     )

@@ -12,7 +12,8 @@ import grpc
 from kcc.routing.v1 import routing_pb2, routing_pb2_grpc
 from services.common import client
 from services.common.config import Settings
-from services.routing.recognition import ProductRecognizer, classify_lines, default_catalogue
+from services.routing.lexicon import classify_lines, default_catalogue
+from services.routing.recognition import ProductRecognizer
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

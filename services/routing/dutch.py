@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from functools import lru_cache
+from importlib.resources.abc import Traversable
+
+from services.common.config import DATA
 
 
 def _words(text: str) -> frozenset[str]:
@@ -21,6 +24,9 @@ MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
 PREFIXES = _words("aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver voor weg")
 # Inseparable verb prefixes: "verhuizing" is not "ver" + "huis", even when the lexicon knows "ver".
 INSEPARABLE = _words("be ge her ont ver")
+#: Real Dutch words (from the OpenTaal word list) that are one typo away from a catalogue word;
+#: the typo fallback leaves them alone ("nicht" is not a typo of "nacht").
+DEFAULT_REAL_WORDS_PATH = DATA / "nl" / "real-words-near-catalogue.txt"
 MIN_FUZZY = 5  # shortest word for which a one-typo correction is tried
 STOPWORDS = _words(
     """
@@ -235,7 +241,7 @@ def deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-def split_compound(word: str, vocab: set[str], partial: bool = True) -> tuple[str, ...]:
+def split_compound(word: str, vocab: Container[str], partial: bool = True) -> tuple[str, ...]:
     n = len(word)
     if n < 2 * MIN_PART:
         return (stem(word),)
@@ -269,7 +275,7 @@ def split_compound(word: str, vocab: set[str], partial: bool = True) -> tuple[st
     return (split_partial(word, vocab) if partial else None) or (stem(word),)
 
 
-def split_partial(word: str, vocab: set[str]) -> tuple[str, ...] | None:
+def split_partial(word: str, vocab: Container[str]) -> tuple[str, ...] | None:
     """A compound with one unknown part ("autowrak", "sleutelbos"): the known head (or,
     failing that, modifier) still says something, and the unknown part is kept so that it
     can become a word of its own on the catalogue side."""
@@ -324,3 +330,13 @@ def content_words(text: str) -> list[str]:
     words = list(dict.fromkeys(normalize(text)))  # "nee nee sticker" has two slots
     content = [w for w in words if w not in STOPWORDS]
     return content or words
+
+
+@lru_cache(maxsize=4)
+def load_real_words(path: Traversable = DEFAULT_REAL_WORDS_PATH) -> frozenset[str]:
+    """Words from a one-word-a-line list (``#`` comments); empty when the file is missing."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))

@@ -19,16 +19,13 @@ the same threshold works for every question.
 
 from __future__ import annotations
 
-import csv
 import heapq
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.resources.abc import Traversable
 
-from services.common.config import DATA, open_csv
+from services.routing import splits, typos
 from services.routing.dutch import (
     AFTER_PARTICLE,
     CLAUSE_RE,
@@ -41,32 +38,13 @@ from services.routing.dutch import (
     WEAK_WORDS,
     affix_variants,
     content_words,
-    deletes,
+    load_real_words,
     normalize,
     split_compound,
     stem,
 )
 
-__all__ = [
-    "CONFIDENCE_THRESHOLD",
-    "CatalogueEntry",
-    "ProductMatch",
-    "ProductRecognizer",
-    "classify_lines",
-    "default_catalogue",
-    "load_default_synonyms",
-    "load_real_words",
-    "load_upl_products",
-    "real_words_near",
-    "slug",
-]
-
-DEFAULT_UPL_PATH = DATA / "upl" / "UPL-actueel.csv"
-DEFAULT_SYNONYMS_PATH = DATA / "upl" / "synonyms.tsv"
-#: Real Dutch words (from the OpenTaal word list) that are one typo away from a catalogue word;
-#: the typo fallback leaves them alone ("nicht" is not a typo of "nacht").
-DEFAULT_REAL_WORDS_PATH = DATA / "nl" / "real-words-near-catalogue.txt"
-
+__all__ = ["CONFIDENCE_THRESHOLD", "CatalogueEntry", "ProductMatch", "ProductRecognizer", "slug"]
 
 #: Below this score routing should send the contact to the general queue.
 CONFIDENCE_THRESHOLD = 0.42
@@ -167,7 +145,7 @@ class ProductRecognizer:
         vocab: set[str] = {stem(w) for _, _, ws in raw for w in ws}
         vocab.update(stem(w) for w in EXTRA_PARTS)
         self._vocab = vocab
-        self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._splits = splits.for_vocabulary(frozenset(vocab))
 
         # slots: (whole stem, part stems)
         phrase_slots: list[list[tuple[str, tuple[str, ...]]]] = []
@@ -231,15 +209,15 @@ class ProductRecognizer:
                 by_entry[entry] = max(by_entry.get(entry, 0.0), credit)
             self._entry_credit[s] = by_entry
 
-        # one-typo neighbourhoods (symmetric deletions) of stems and of the surface words
-        # they come from, since a typo can change what the stemmer does ("kwijtscheldng")
-        self._deletes: dict[str, set[str]] = {}
+        # one-typo neighbourhoods of stems and of the surface words they come from, since a typo
+        # can change what the stemmer does ("kwijtscheldng"); the deletions are indexed once per
+        # process (services/routing/typos.py), this recognizer keeps which of its stems each means
+        self._typo_targets: dict[str, frozenset[str]] = {}
         surface = {w: stem(w) for _, _, words in raw for w in words}
         for form, target in [(s, s) for s in self._postings] + list(surface.items()):
             if len(form) >= MIN_FUZZY - 1 and target in self._postings:
-                self._deletes.setdefault(form, set()).add(target)
-                for d in deletes(form):
-                    self._deletes.setdefault(d, set()).add(target)
+                self._typo_targets[form] = self._typo_targets.get(form, frozenset()) | {target}
+        typos.add(self._typo_targets)
         self._word_cache: dict[str, _Word | None] = {}
         self._joined_cache: dict[str, bool] = {}
 
@@ -472,122 +450,18 @@ class ProductRecognizer:
         """Stems one edit (or one swap of neighbours) away from the word or its stem,
         through shared deletions."""
         found: set[str] = set()
-        dels = self._deletes
+        targets = self._typo_targets
         for form in {word, stem(word)}:
-            found.update(dels.get(form, ()))
-            for d in deletes(form):
-                found.update(dels.get(d, ()))
+            for near in typos.near(form):
+                found.update(targets.get(near, ()))
         found.discard(stem(word))
         # typos rarely hit the first letter; requiring it keeps "vrouw" away from "trouw"
         return sorted(f for f in found if f[0] == word[0] and len(f) >= MIN_PART + 1)[:6]
 
     def _split(self, word: str) -> tuple[str, ...]:
         """Split a compound into known stems (fewest parts, Dutch linking -s-/-e-/-en-)."""
-        cached = self._split_cache.get(word)
-        if cached is not None:
-            return cached
-        result = split_compound(word, self._vocab)
-        self._split_cache[word] = result
-        return result
+        return self._splits.get(word)
 
 
 def _ivr_key(code: str) -> str:
     return re.sub(r"[\s\-.]", "", code.strip().upper())
-
-
-# -- catalogue loading ------------------------------------------------------------------------
-
-
-def load_upl_products(path: Traversable = DEFAULT_UPL_PATH, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
-    """(uri, name) per product; the UPL repeats a product once per legal basis."""
-    out: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    with open_csv(path) as fh:
-        for row in csv.DictReader(fh):
-            uri = (row.get("URI") or "").strip()
-            name = (row.get("UniformeProductnaam") or "").strip()
-            if not uri or uri in seen:
-                continue
-            if gemeente_only and (row.get("Gemeente") or "").strip().upper() != "X":
-                continue
-            seen.add(uri)
-            out.append((uri, name))
-    return out
-
-
-@lru_cache(maxsize=4)
-def load_real_words(path: Traversable = DEFAULT_REAL_WORDS_PATH) -> frozenset[str]:
-    """Words from a one-word-a-line list (``#`` comments); empty when the file is missing."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return frozenset()
-    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
-
-
-def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list[str]:
-    """The words of a Dutch word list that the typo fallback would otherwise "correct" into a
-    catalogue word: how ``services/data/nl/real-words-near-catalogue.txt`` is made (see services/data/SOURCES.md)::
-
-        rec = ProductRecognizer(default_catalogue(), real_words=frozenset())
-        words = Path("/usr/share/dict/dutch").read_text(encoding="utf-8").split()
-        Path(DEFAULT_REAL_WORDS_PATH).write_text("\n".join(real_words_near(rec, words)) + "\n")
-
-    (plus the two comment lines of the shipped file).  Inflections of a catalogue word that the
-    stemmer misses ("aanbouwde") are left out: reading them as that word is right."""
-    out: set[str] = set()
-    for raw in words:
-        tokens = normalize(raw)
-        if len(tokens) != 1 or raw[:1].isupper():
-            continue
-        (w,) = tokens
-        if len(w) < MIN_FUZZY or w in STOPWORDS or w in WEAK_WORDS:
-            continue
-        if recognizer._before_fuzzy(w) is not None:
-            continue
-        cands = recognizer._fuzzy(w)
-        s = stem(w)
-        # an inflection the stemmer misses ("aanbouwde") is better read as its catalogue word
-        if cands and not any(w.startswith(c) or s.startswith(c) for c in cands):
-            out.add(w)
-    return sorted(out)
-
-
-def load_default_synonyms(path: Traversable = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
-    """slug -> synonyms from the shipped lexicon (``slug<TAB>phrase, phrase, ...``)."""
-    merged: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            key, sep, rest = line.partition("\t")
-            if not sep:
-                raise ValueError(f"{path}:{lineno}: expected 'slug<TAB>synonyms'")
-            bucket = merged.setdefault(key.strip(), [])
-            for phrase in rest.split(","):
-                phrase = phrase.strip()
-                if phrase and phrase not in bucket:
-                    bucket.append(phrase)
-    return {k: tuple(v) for k, v in merged.items()}
-
-
-def default_catalogue() -> list[CatalogueEntry]:
-    """The gemeente products of the UPL with the shipped lexicon, for tenants without
-    their own catalogue and for the benchmark."""
-    synonyms = load_default_synonyms()
-    return [
-        CatalogueEntry(uri=uri, name=name, synonyms=synonyms.get(slug(uri), ())) for uri, name in load_upl_products()
-    ]
-
-
-def classify_lines(lines: Iterable[str], recognizer: ProductRecognizer, limit: int = 5) -> Iterator[dict[str, object]]:
-    """One JSON-ready result per non-empty line, for ``kcc classify``."""
-    for line in lines:
-        text = line.strip()
-        if not text:
-            continue
-        yield {
-            "text": text,
-            "products": [{"uri": m.uri, "name": m.name, "score": m.score} for m in recognizer.recognize(text, limit)],
-        }

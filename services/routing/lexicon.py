@@ -1,0 +1,100 @@
+"""The shipped lexicon data: the UPL products, the default phrases per product, the real Dutch
+words the typo fallback leaves alone, and the default catalogue ``kcc classify`` uses offline."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from importlib.resources.abc import Traversable
+
+from services.common.config import DATA, open_csv
+from services.routing.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
+from services.routing.recognition import CatalogueEntry, ProductRecognizer, slug
+
+DEFAULT_UPL_PATH = DATA / "upl" / "UPL-actueel.csv"
+DEFAULT_SYNONYMS_PATH = DATA / "upl" / "synonyms.tsv"
+
+
+def load_upl_products(path: Traversable = DEFAULT_UPL_PATH, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
+    """(uri, name) per product; the UPL repeats a product once per legal basis."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    with open_csv(path) as fh:
+        for row in csv.DictReader(fh):
+            uri = (row.get("URI") or "").strip()
+            name = (row.get("UniformeProductnaam") or "").strip()
+            if not uri or uri in seen:
+                continue
+            if gemeente_only and (row.get("Gemeente") or "").strip().upper() != "X":
+                continue
+            seen.add(uri)
+            out.append((uri, name))
+    return out
+
+
+def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list[str]:
+    """The words of a Dutch word list that the typo fallback would otherwise "correct" into a
+    catalogue word: how ``services/data/nl/real-words-near-catalogue.txt`` is made (see services/data/SOURCES.md)::
+
+        rec = ProductRecognizer(default_catalogue(), real_words=frozenset())
+        words = Path("/usr/share/dict/dutch").read_text(encoding="utf-8").split()
+        Path(DEFAULT_REAL_WORDS_PATH).write_text("\n".join(real_words_near(rec, words)) + "\n")
+
+    (plus the two comment lines of the shipped file).  Inflections of a catalogue word that the
+    stemmer misses ("aanbouwde") are left out: reading them as that word is right."""
+    out: set[str] = set()
+    for raw in words:
+        tokens = normalize(raw)
+        if len(tokens) != 1 or raw[:1].isupper():
+            continue
+        (w,) = tokens
+        if len(w) < MIN_FUZZY or w in STOPWORDS or w in WEAK_WORDS:
+            continue
+        if recognizer._before_fuzzy(w) is not None:
+            continue
+        cands = recognizer._fuzzy(w)
+        s = stem(w)
+        # an inflection the stemmer misses ("aanbouwde") is better read as its catalogue word
+        if cands and not any(w.startswith(c) or s.startswith(c) for c in cands):
+            out.add(w)
+    return sorted(out)
+
+
+def load_default_synonyms(path: Traversable = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
+    """slug -> synonyms from the shipped lexicon (``slug<TAB>phrase, phrase, ...``)."""
+    merged: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            key, sep, rest = line.partition("\t")
+            if not sep:
+                raise ValueError(f"{path}:{lineno}: expected 'slug<TAB>synonyms'")
+            bucket = merged.setdefault(key.strip(), [])
+            for phrase in rest.split(","):
+                phrase = phrase.strip()
+                if phrase and phrase not in bucket:
+                    bucket.append(phrase)
+    return {k: tuple(v) for k, v in merged.items()}
+
+
+def default_catalogue() -> list[CatalogueEntry]:
+    """The gemeente products of the UPL with the shipped lexicon, for tenants without
+    their own catalogue and for the benchmark."""
+    synonyms = load_default_synonyms()
+    return [
+        CatalogueEntry(uri=uri, name=name, synonyms=synonyms.get(slug(uri), ())) for uri, name in load_upl_products()
+    ]
+
+
+def classify_lines(lines: Iterable[str], recognizer: ProductRecognizer, limit: int = 5) -> Iterator[dict[str, object]]:
+    """One JSON-ready result per non-empty line, for ``kcc classify``."""
+    for line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        yield {
+            "text": text,
+            "products": [{"uri": m.uri, "name": m.name, "score": m.score} for m in recognizer.recognize(text, limit)],
+        }
