@@ -1,4 +1,7 @@
-"""Resource names (aip.dev/122) such as `tenants/gm0268/departments/burgerzaken`, parsed strictly."""
+"""Resource names (aip.dev/122) such as `tenants/gm0268/departments/burgerzaken`, parsed strictly.
+
+An error names the field and the expected shape, never the value (it may be personal data).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ REQUEST_ID_MAX = 128
 
 def check_id(field: str, value: str, pattern: re.Pattern[str] = RESOURCE_ID) -> str:
     if not pattern.fullmatch(value or ""):
-        raise invalid_argument(field, f"{value!r} is not a valid id (pattern {pattern.pattern})")
+        raise invalid_argument(field, f"is not a valid id (pattern {pattern.pattern})")
     return value
 
 
@@ -26,7 +29,7 @@ def parse(field: str, name: str, *collections: str) -> list[str]:
     parts = (name or "").split("/")
     if len(parts) != 2 * len(collections) or any(parts[2 * i] != c for i, c in enumerate(collections)):
         pattern = "/".join(f"{c}/{{id}}" for c in collections)
-        raise invalid_argument(field, f"{name!r} does not match {pattern}")
+        raise invalid_argument(field, f"does not match {pattern}")
     ids = parts[1::2]
     check_tenant_id(field, ids[0]) if collections[0] == "tenants" else check_id(field, ids[0])
     for i in ids[1:]:
@@ -38,7 +41,7 @@ def tenant_of(field: str, name: str) -> str:
     """The tenant id of any name under `tenants/{tenant}/...`."""
     parts = (name or "").split("/")
     if len(parts) < 2 or parts[0] != "tenants":
-        raise invalid_argument(field, f"{name!r} is not under tenants/{{tenant}}")
+        raise invalid_argument(field, "is not under tenants/{tenant}")
     return check_tenant_id(field, parts[1])
 
 
