@@ -20,7 +20,7 @@ from services.common.events import EventBus
 from services.common.natsserver import NatsServer
 from services.planning.erlang import Interval, figures
 from services.planning.history import measure, read_contacts
-from services.planning.profile import Profile, default_profile
+from services.planning.profile import Profile, checked, default_profile
 from services.planning.simulation import Agent, Load, Peak, Simulation
 from services.planning.staffing import Demand, Norm, plan
 from services.routing import matching
@@ -196,3 +196,19 @@ def test_kcc_plan_from_history(
     plan = json.loads(out[-1])
     assert plan["intervals"] == 3 and set(plan["tenants"]) == {"gm0268", "gm0344"}
     assert plan["apart"] >= plan["pooled"] >= 1
+
+
+def test_arrivals_follow_each_weekdays_own_day_shape() -> None:
+    """The shipped profile's Friday is busier in the morning than Monday."""
+    load = Load("gm0268", 4000, 180, 30, None, 20)
+    result = Simulation([load], [], PROFILE, days=5, seed=4).run()
+    morning = {day: sum(t.offered for (_t, d, s), t in result.tallies.items() if d == day and s < 4) for day in (0, 4)}
+    whole = {day: sum(t.offered for (_t, d, _s), t in result.tallies.items() if d == day) for day in (0, 4)}
+    assert morning[4] / whole[4] == pytest.approx(sum(PROFILE.day_shares(4)[:4]), abs=0.02)
+    assert morning[0] / whole[0] == pytest.approx(sum(PROFILE.day_shares(0)[:4]), abs=0.02)
+    assert whole[4] == pytest.approx(4000 * 0.8, rel=0.05) and whole[0] == pytest.approx(4000 * 1.2, rel=0.05)
+
+
+def test_a_profile_with_a_weekday_shape_of_the_wrong_length_is_refused() -> None:
+    with pytest.raises(ValueError, match="one per interval"):
+        checked(Profile(480, 240, (0.5, 0.5), (1.0,) * 5, ((1.0,), None, None, None, None)))

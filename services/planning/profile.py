@@ -21,6 +21,7 @@ class Profile:
     interval_minutes: int
     shares: tuple[float, ...]  # of a day's calls, per interval; they add up to 1
     weekday_factors: tuple[float, ...]  # a weekday's calls relative to the average working day, Monday first
+    weekday_shares: tuple[tuple[float, ...] | None, ...] = ()  # a weekday's own day shape (None: `shares`)
 
     @property
     def interval_seconds(self) -> float:
@@ -31,10 +32,17 @@ class Profile:
         starts = (self.opens_minute + i * self.interval_minutes for i in range(len(self.shares)))
         return [f"{m // 60:02d}:{m % 60:02d}" for m in starts]
 
+    def day_shares(self, weekday: int | None = None) -> tuple[float, ...]:
+        """The shape of `weekday`'s calls over the day (of the average day without one)."""
+        if weekday is None:
+            return self.shares
+        own = self.weekday_shares[weekday] if weekday < len(self.weekday_shares) else None
+        return own or self.shares
+
     def calls(self, calls_per_day: float, weekday: int | None = None) -> list[float]:
         """Expected calls per interval on a day with `calls_per_day` on average (on `weekday` if given)."""
         factor = 1.0 if weekday is None else self.weekday_factors[weekday]
-        return [calls_per_day * factor * share for share in self.shares]
+        return [calls_per_day * factor * share for share in self.day_shares(weekday)]
 
     def peak_hour_share(self) -> float:
         per_hour = max(1, 60 // self.interval_minutes)
@@ -44,8 +52,11 @@ class Profile:
 def checked(profile: Profile) -> Profile:
     if profile.interval_minutes <= 0 or 24 * 60 % profile.interval_minutes:
         raise ValueError("a profile's interval must divide a day, e.g. 15, 30 or 60 minutes")
-    if not profile.shares or any(s < 0 for s in profile.shares) or not math.isclose(sum(profile.shares), 1.0):
-        raise ValueError("a profile's shares of the day must be 0 or more and add up to 1")
+    for shares in (profile.shares, *(s for s in profile.weekday_shares if s is not None)):
+        if len(shares) != len(profile.shares) or any(s < 0 for s in shares) or not math.isclose(sum(shares), 1.0):
+            raise ValueError("a profile's shares of the day must be one per interval, 0 or more, adding up to 1")
+    if not profile.shares:
+        raise ValueError("a profile needs at least one interval")
     if profile.opens_minute + len(profile.shares) * profile.interval_minutes > 24 * 60:
         raise ValueError("a profile's intervals must end by midnight")
     if not profile.weekday_factors or any(f < 0 for f in profile.weekday_factors):
@@ -62,5 +73,9 @@ def default_profile() -> Profile:
             interval_minutes=int(data["interval_minutes"]),
             shares=tuple(float(s) for s in data["shares"]),
             weekday_factors=tuple(float(f) for f in data["weekday_factors"]),
+            weekday_shares=tuple(
+                tuple(float(s) for s in data["weekday_shares"][day]) if day in data.get("weekday_shares", {}) else None
+                for day in WEEKDAYS[: len(data["weekday_factors"])]
+            ),
         )
     )

@@ -192,7 +192,7 @@ class Simulation:
         opens = start + profile.opens_minute * 60.0
         for tenant, load in self.loads.items():
             factor = profile.weekday_factors[weekday] * self._peak_factor(tenant, day)
-            for slot, share in enumerate(profile.shares):
+            for slot, share in enumerate(profile.day_shares(weekday)):
                 rate = load.calls_per_day * factor * share / interval
                 if rate <= 0:
                     continue
