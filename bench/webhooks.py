@@ -1,0 +1,146 @@
+"""Webhook delivery rate: a partner coming back to a backlog, for one subscription and for several.
+
+Everything runs on this machine: a nats-server we start ourselves, the webhooks service in this
+process, and a receiver (Starlette under uvicorn, verifying every signature) in this process
+too, so the figure includes the receiver's cost. The backlog is published first, then the
+subscriptions are resumed and the clock runs until the receiver has every event. Delivery is
+one event in flight per subscription (order), so one subscription's rate is bounded by its round
+trips (fetch, post, state write, ack); subscriptions run side by side.
+Run: .venv/bin/python bench/webhooks.py [--events 2000] [--subscriptions 1 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kcc.events.v1 import events_pb2
+from kcc.webhooks.v1 import webhooks_pb2 as pb
+from kcc.webhooks.v1 import webhooks_pb2_grpc
+from services.common import auth, client, events
+from services.common.config import Settings
+from services.common.events import EventBus
+from services.common.natsserver import NatsServer
+from services.webhooks.app import WebhooksApp
+from services.webhooks.delivery import Policy
+
+SECRET = "bench-secret-0123456789abcdef"
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.taken = 0
+        self.bad = 0
+        self.done = asyncio.Event()
+        self.expected = 0
+
+    async def hook(self, request: Request) -> Response:
+        body = await request.body()
+        signed = f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + body
+        digest = base64.b64encode(hmac.new(SECRET.encode(), signed, hashlib.sha256).digest()).decode()
+        if request.headers["webhook-signature"] != "v1," + digest:
+            self.bad += 1
+            return Response(status_code=401)
+        self.taken += 1
+        if self.taken >= self.expected:
+            self.done.set()
+        return Response(status_code=204)
+
+
+async def run(subscriptions: int, count: int, workdir: Path) -> tuple[float, int]:
+    nats = NatsServer(workdir / f"nats-{subscriptions}")
+    nats.start()
+    settings = Settings(data_dir=workdir / f"var-{subscriptions}", nats_url=nats.url)
+    counter = Counter()
+    counter.expected = subscriptions * count
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook", counter.hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises why it could not start
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/hook"
+    app = WebhooksApp(settings, Policy())
+    await app.start(0)
+    bus = await EventBus.connect(settings, "bench")
+    md = client.metadata(auth.issue_token(settings.auth_secret, "bench", auth.Role.PLATFORM_ADMIN))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+            stub = webhooks_pb2_grpc.WebhookServiceStub(channel)
+            tenants = [f"gm{1000 + i:04d}" for i in range(subscriptions)]
+            names = []
+            for tenant in tenants:
+                created = await stub.CreateSubscription(
+                    pb.CreateSubscriptionRequest(
+                        parent=f"tenants/{tenant}",
+                        subscription_id="bench",
+                        subscription=pb.Subscription(
+                            url=url, secret=SECRET, event_types=["callback.*"], state=pb.Subscription.STATE_PAUSED
+                        ),
+                    ),
+                    metadata=md,
+                )
+                names.append(created.name)
+            for i in range(count):  # the backlog
+                for tenant in tenants:
+                    env = events.envelope(
+                        tenant,
+                        callback_changed=events_pb2.CallbackChanged(
+                            callback=f"tenants/{tenant}/callbacks/cb-{i}", change="requested", status="REQUESTED"
+                        ),
+                    )
+                    await bus.publish(events.subject(tenant, "callback", "requested"), env)
+            started = time.perf_counter()
+            for name in names:
+                await stub.ResumeSubscription(pb.ResumeSubscriptionRequest(name=name), metadata=md)
+            await asyncio.wait_for(counter.done.wait(), 600)
+            elapsed = time.perf_counter() - started
+    finally:
+        await bus.close()
+        await app.stop()
+        server.should_exit = True
+        await serving
+        nats.close()
+    return elapsed, counter.bad
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000, help="backlog per subscription")
+    parser.add_argument("--subscriptions", type=int, nargs="+", default=[1, 10])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for subscriptions in args.subscriptions:
+            elapsed, bad = await run(subscriptions, args.events, Path(tmp))
+            total = subscriptions * args.events
+            print(
+                f"{subscriptions:3d} subscription(s) x {args.events} events: {total} delivered in {elapsed:.1f} s"
+                f" = {total / elapsed:,.0f} events/s ({args.events / elapsed:,.0f} per subscription),"
+                f" bad signatures {bad}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
