@@ -7,10 +7,8 @@ modules are imported when a command runs, so `kcc` itself starts fast.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,6 +107,8 @@ def _plan(args: argparse.Namespace) -> int:
     norm = Norm(args.answer_seconds, args.target, args.max_occupancy)
     try:
         if args.from_history:
+            import asyncio
+
             labels, interval, demands = asyncio.run(_history(args.history_days))
         else:
             tenants = _tenant_calls(args.tenant)
@@ -158,6 +158,8 @@ def _print_plan(
 
 
 async def _history(days: float) -> tuple[list[str], float, list[Demand]]:
+    from datetime import UTC, datetime, timedelta
+
     import nats
 
     from services.common.config import Settings
