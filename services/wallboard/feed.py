@@ -67,6 +67,7 @@ class Feed:
         self._callbacks_dirty: set[str] = set()
         self._wake_callbacks = asyncio.Event()
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._repeats: dict[str, int] = {}
 
     def metadata(self, subject: str = "wallboard", role: auth.Role = auth.Role.SERVICE) -> tuple[tuple[str, str], ...]:
         """A short-lived token minted from the platform's key; actions carry the viewer as subject."""
@@ -148,6 +149,16 @@ class Feed:
                 history[minute] = max(history.get(minute, 0), q.waiting)
                 for old in [m for m in history if m <= minute - HISTORY_MINUTES]:
                     del history[old]
+            repeats: dict[str, int] = {}
+            for q in reply.queues:
+                tenant = q.tenant.removeprefix("tenants/")
+                repeats[tenant] = repeats.get(tenant, 0) + q.repeat_contacts
+            # a repeat contact counts against a department in the accountability figures
+            for tenant, count in repeats.items():
+                if self._repeats.get(tenant, count) != count:
+                    self._callbacks_dirty.add(tenant)
+                    self._wake_callbacks.set()
+            self._repeats = repeats
             if any(q.tenant.removeprefix("tenants/") not in self.board.tenant_names for q in reply.queues):
                 await self._read_tenants()
             self.board.queues = queues
