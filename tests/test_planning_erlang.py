@@ -68,7 +68,19 @@ def exact_erlang_a(n: int, lam: float, aht: float, patience: float, t: float) ->
         weight = math.exp(log_poisson)
         served = [served[k] + weight * within[k] for k in range(k_max + 1)]
     service_level = sum(pi[:n]) + sum(pi[n + k] * served[k] for k in range(k_max + 1))
-    return {"p_wait": p_wait, "abandon": abandon, "service_level": service_level}
+    # ASA: jumps of the uniformized chain until served, each 1/uniform long on average; by first jump,
+    # s(k) = f s(k-1) + stay s(k) and g(k) = E[jumps; served] = f (s(k-1) + g(k-1)) + stay (s(k) + g(k))
+    s_prev, g_prev, answered, answered_jumps = 1.0, 0.0, sum(pi[:n]), 0.0
+    for k in range(k_max + 1):
+        f = forward[k] / uniform
+        stay = 1 - f - theta / uniform
+        s_k = f * s_prev / (1 - stay)
+        g_k = (f * (s_prev + g_prev) + stay * s_k) / (1 - stay)
+        answered += pi[n + k] * s_k
+        answered_jumps += pi[n + k] * g_k
+        s_prev, g_prev = s_k, g_k
+    asa = answered_jumps / uniform / answered
+    return {"p_wait": p_wait, "abandon": abandon, "service_level": service_level, "asa": asa, "answered": answered}
 
 
 @pytest.mark.parametrize(
@@ -83,6 +95,8 @@ def test_erlang_a_matches_an_exact_birth_death_computation(agents: int, calls: f
     assert found.p_wait == pytest.approx(exact["p_wait"], abs=1e-9)
     assert found.abandon == pytest.approx(exact["abandon"], abs=1e-9)
     assert found.service_level == pytest.approx(exact["service_level"], abs=1e-7)
+    assert found.asa_seconds == pytest.approx(exact["asa"], abs=1e-6)
+    assert 1 - found.abandon == pytest.approx(exact["answered"], abs=1e-9)  # type: ignore[operator]
     assert found.occupancy == pytest.approx(calls / 1800 * (1 - exact["abandon"]) * 180 / agents, abs=1e-9)
 
 
