@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from services.cli import main
-from services.common.config import Settings
+from services.common.config import ROOT, Settings
 from tests.builders import eventually
 from tests.webhooks_kit import NIJMEGEN, publish_callback, rig
+
+
+def readme_verify() -> Callable[[str, dict[str, str], bytes], bool]:
+    """The README's Python verification snippet, as a partner would paste it."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("**Verifying the signature.**") :]
+    snippet = section[section.index("```python\n") + 10 : section.index("```\n", section.index("```python"))]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - the documentation's own code, nothing from outside
+    return namespace["verify"]  # type: ignore[no-any-return]
 
 
 async def kcc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, object]], str]:
@@ -40,6 +52,10 @@ async def test_subscribe_list_pause_replay_and_delete_from_the_command_line(
         await eventually(lambda: r.receiver.ids() == ids)
         assert r.receiver.bad_signatures == 0
         assert r.receiver.received[0].headers["authorization"] == "Token abc"
+        verify = readme_verify()
+        assert all(verify(r.receiver.secret, x.headers, x.body) for x in r.receiver.received)
+        tampered = r.receiver.received[0]
+        assert not verify(r.receiver.secret, tampered.headers, tampered.body.replace(b"requested", b"completed"))
 
         code, listed, _ = await kcc(capsys, "events", "list", "--tenant", NIJMEGEN)
         assert code == 0 and [s["name"] for s in listed] == [created["name"]]

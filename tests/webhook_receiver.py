@@ -32,6 +32,7 @@ TOLERANCE_SECONDS = 300
 class Received:
     event: dict[str, Any]
     headers: dict[str, str]
+    body: bytes
     answered: int  # the HTTP status the receiver gave
 
 
@@ -75,7 +76,7 @@ class Receiver:
             status = 503
         elif event["id"] in self.fail_ids:
             status = 503
-        self.received.append(Received(event, headers, status))
+        self.received.append(Received(event, headers, body, status))
         return Response(status_code=status)
 
     # -- what the tests count ---------------------------------------------------------------------
