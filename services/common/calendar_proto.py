@@ -6,6 +6,7 @@ without importing the tenancy service; tenancy's convert.py uses the same functi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, time
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
@@ -13,29 +14,42 @@ from services.common.calendar import BusinessCalendar, OpeningPeriod
 from services.common.errors import invalid_argument
 
 
-def _period(field: str, p: pb.OpeningPeriod) -> OpeningPeriod:
-    try:
-        return OpeningPeriod(time.fromisoformat(p.start), time.fromisoformat(p.end))
-    except (ValueError, TypeError) as exc:
-        raise invalid_argument(field, f"opening period {p.start}-{p.end}: {exc}") from exc
+def _periods(field: str, given: Iterable[pb.OpeningPeriod]) -> tuple[OpeningPeriod, ...]:
+    """A day's periods; a bad one is named by its index (`...periods[1]`), never by its value."""
+    periods = []
+    for i, p in enumerate(given):
+        try:
+            periods.append(OpeningPeriod(time.fromisoformat(p.start), time.fromisoformat(p.end)))
+        except (ValueError, TypeError) as exc:
+            raise invalid_argument(f"{field}[{i}]", "must run forward from HH:MM to HH:MM within one day") from exc
+    ordered = sorted(periods)
+    if any(after.start < before.end for before, after in zip(ordered, ordered[1:], strict=False)):
+        raise invalid_argument(field, "must not overlap")
+    return tuple(periods)
 
 
 def calendar_from_msg(msg: pb.BusinessCalendar) -> BusinessCalendar:
-    """Raises ApiError(INVALID_ARGUMENT) naming the field for a calendar that cannot be built."""
+    """Raises ApiError(INVALID_ARGUMENT) naming the field, with its list index, for a calendar that cannot be built."""
     weekly: dict[int, tuple[OpeningPeriod, ...]] = {}
-    for day in msg.weekly_hours:
+    for i, day in enumerate(msg.weekly_hours):
+        field = f"business_calendar.weekly_hours[{i}]"
         if not 1 <= day.iso_weekday <= 7:
-            raise invalid_argument("business_calendar.weekly_hours.iso_weekday", "must be 1..7")
-        weekly[day.iso_weekday - 1] = tuple(_period("business_calendar.weekly_hours.periods", p) for p in day.periods)
+            raise invalid_argument(f"{field}.iso_weekday", "must be 1..7")
+        if day.iso_weekday - 1 in weekly:
+            raise invalid_argument(f"{field}.iso_weekday", "appears twice")
+        weekly[day.iso_weekday - 1] = _periods(f"{field}.periods", day.periods)
     closures: set[date] = set()
     extra: dict[date, tuple[OpeningPeriod, ...]] = {}
-    for special in msg.special_days:
+    for i, special in enumerate(msg.special_days):
+        field = f"business_calendar.special_days[{i}]"
         try:
             day_date = date.fromisoformat(special.date)
         except ValueError as exc:
-            raise invalid_argument("business_calendar.special_days.date", str(exc)) from exc
+            raise invalid_argument(f"{field}.date", "must be a date YYYY-MM-DD") from exc
+        if day_date in closures or day_date in extra:
+            raise invalid_argument(f"{field}.date", "appears twice")
         if special.periods:
-            extra[day_date] = tuple(_period("business_calendar.special_days.periods", p) for p in special.periods)
+            extra[day_date] = _periods(f"{field}.periods", special.periods)
         else:
             closures.add(day_date)
     try:
@@ -47,7 +61,9 @@ def calendar_from_msg(msg: pb.BusinessCalendar) -> BusinessCalendar:
             observe_public_holidays=msg.observe_public_holidays,
         )
     except (ValueError, TypeError) as exc:
-        raise invalid_argument("business_calendar", str(exc)) from exc
+        raise invalid_argument(
+            "business_calendar.time_zone", "must be an IANA time zone such as Europe/Amsterdam"
+        ) from exc
 
 
 def calendar_msg(tenant: str, cal: BusinessCalendar) -> pb.BusinessCalendar:
