@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from nats.js.api import DeliverPolicy
 
 from kcc.events.v1 import events_pb2
@@ -17,7 +18,7 @@ from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client
 from services.common.config import Settings
-from services.common.errors import error_info
+from services.common.errors import error_info, field_violations
 from services.common.events import STREAM
 from services.tenancy.app import TenancyApp
 
@@ -197,3 +198,123 @@ async def test_change_events_name_each_resource_one_way(env: Env) -> None:
         ("entry_point", "tenants/gm0344/entryPoints/kort"),
         ("department", "tenants/gm0344/departments/burgerzaken"),
     ]
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+SECRET = "zzgeheim"  # stands for a value that may be personal data: no answer may repeat it
+
+
+async def rejected(call: Awaitable[Any], code: grpc.StatusCode, field: str | None) -> None:
+    """Fails with `code`, names `field` (if given) in its BadRequest, and repeats no rejected value."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    err = caught.value
+    assert err.code() == code, err.details()
+    assert SECRET not in (err.details() or "") and "14030" not in (err.details() or ""), err.details()
+    assert not any(SECRET in text for text in field_violations(err).values()), field_violations(err)
+    if field is not None:
+        assert list(field_violations(err)) == [field], err.details()
+
+
+async def test_errors_name_the_field_with_its_index_and_never_echo_the_value(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.tenant("gm0202")
+    await env.department("gm0344", "burgerzaken")
+    await env.entry_point("gm0202", "kort", "14 030")
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    product = tp.Product(display_name="Paspoort", department="tenants/gm0344/departments/burgerzaken")
+
+    await rejected(
+        env.stub.CreateProduct(
+            tp.CreateProductRequest(
+                parent="tenants/gm0344",
+                product_id="paspoort",
+                product=tp.Product(display_name="Paspoort", department=f"tenants/gm0344/products/{SECRET}"),
+            ),
+            metadata=env.admin,
+        ),
+        invalid,
+        "product.department",
+    )
+    product.synonyms.extend(["pas", "paspoort", SECRET * 20])
+    await rejected(
+        env.stub.CreateProduct(
+            tp.CreateProductRequest(parent="tenants/gm0344", product_id="paspoort", product=product),
+            metadata=env.admin,
+        ),
+        invalid,
+        "product.synonyms[2]",
+    )
+    await rejected(
+        env.stub.ListProducts(
+            tp.ListProductsRequest(parent="tenants/gm0344", filter=f"kleur={SECRET}"), metadata=env.admin
+        ),
+        invalid,
+        "filter",
+    )
+    await rejected(
+        env.stub.UpdateDepartment(
+            tp.UpdateDepartmentRequest(
+                department=tp.Department(name="tenants/gm0344/departments/burgerzaken", display_name="B"),
+                update_mask=field_mask_pb2.FieldMask(paths=["display_name", SECRET]),
+            ),
+            metadata=env.admin,
+        ),
+        invalid,
+        "update_mask.paths[1]",
+    )
+    await rejected(
+        env.stub.GetBusinessCalendar(
+            tp.GetBusinessCalendarRequest(name=f"tenants/gm0344/departments/{SECRET}"), metadata=env.admin
+        ),
+        invalid,
+        "name",
+    )
+    await rejected(
+        env.stub.ImportUplProducts(
+            tp.ImportUplProductsRequest(
+                parent="tenants/gm0344",
+                rows=[
+                    tp.UplRow(line=2, name="Paspoort", uri="http://standaarden.overheid.nl/owms/terms/paspoort"),
+                    tp.UplRow(line=3, name="Iets", uri=f"http://standaarden.overheid.nl/owms/terms/{SECRET}!"),
+                ],
+            ),
+            metadata=env.admin,
+        ),
+        invalid,
+        "rows[1].uri",
+    )
+    calendar = tp.BusinessCalendar(
+        name="tenants/gm0344/businessCalendar",
+        weekly_hours=[
+            tp.WeekdayHours(iso_weekday=1, periods=[tp.OpeningPeriod(start="08:30", end="17:00")]),
+            tp.WeekdayHours(iso_weekday=2, periods=[tp.OpeningPeriod(start="17:00", end="08:30")]),
+        ],
+    )
+    await rejected(
+        env.stub.UpdateBusinessCalendar(
+            tp.UpdateBusinessCalendarRequest(
+                business_calendar=calendar, update_mask=field_mask_pb2.FieldMask(paths=["weekly_hours"])
+            ),
+            metadata=env.admin,
+        ),
+        invalid,
+        "business_calendar.weekly_hours[1].periods[0]",
+    )
+    await rejected(
+        env.stub.OnboardTenant(
+            tp.OnboardTenantRequest(
+                tenant_id="gm0344",
+                tenant=tp.Tenant(display_name="Utrecht"),
+                entry_points=[
+                    tp.EntryPoint(
+                        name="tenants/gm0344/entryPoints/kort", kind=tp.EntryPoint.KIND_PHONE_NUMBER, value="14 030"
+                    )
+                ],
+            ),
+            metadata=env.admin,
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        None,
+    )

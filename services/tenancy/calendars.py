@@ -28,7 +28,7 @@ def load(session: Session, tenant: str) -> BusinessCalendar:
 def tenant_of(field: str, name: str) -> str:
     parts = (name or "").split("/")
     if len(parts) != 3 or parts[0] != "tenants" or parts[2] != "businessCalendar":
-        raise invalid_argument(field, f"{name!r} does not match tenants/{{tenant}}/businessCalendar")
+        raise invalid_argument(field, "does not match tenants/{tenant}/businessCalendar")
     return names.check_tenant_id(field, parts[1])
 
 
@@ -41,9 +41,10 @@ async def update(store: Store, request: pb.UpdateBusinessCalendarRequest) -> pb.
     require_admin()
     tenant = tenant_of("business_calendar.name", request.business_calendar.name)
     new = convert.calendar_from_msg(request.business_calendar)
+    for i, path in enumerate(request.update_mask.paths):
+        if path not in FIELDS:
+            raise invalid_argument(f"update_mask.paths[{i}]", f"cannot be updated (allowed: {sorted(FIELDS)})")
     paths = set(request.update_mask.paths) or set(FIELDS)
-    if paths - set(FIELDS):
-        raise invalid_argument("update_mask", f"unknown calendar fields {sorted(paths - set(FIELDS))}")
 
     def work(session: Session) -> pb.BusinessCalendar:
         old = load(session, tenant)

@@ -145,14 +145,16 @@ class UplProduct:
 MAX_TEXT = 255
 
 
-def upl_row_problem(name: str, uri: str) -> str | None:
-    """Why a UPL row cannot be imported, or None; the client and the server check the same rules."""
-    if not name.strip() or not uri.startswith(("http://", "https://")) or not slug(uri):
-        return "a product needs a name and an http(s) URI"
-    if len(name.strip()) > MAX_TEXT or len(uri) > MAX_TEXT:
-        return f"name or URI longer than {MAX_TEXT} characters"
+def upl_row_problem(name: str, uri: str) -> tuple[str, str] | None:
+    """(field, why) a UPL row cannot be imported, or None; the client and the server check the same rules."""
+    if not name.strip():
+        return "name", "is required"
+    if len(name.strip()) > MAX_TEXT:
+        return "name", f"longer than {MAX_TEXT} characters"
+    if not uri.startswith(("http://", "https://")) or not slug(uri) or len(uri) > MAX_TEXT:
+        return "uri", f"must be an http(s) URI of at most {MAX_TEXT} characters"
     if not names.RESOURCE_ID.match(slug(uri)):
-        return f"the URI's last segment {slug(uri)!r} is not a valid product id"
+        return "uri", "must end in a valid product id (letters, digits and -_.())"
     return None
 
 
@@ -176,7 +178,7 @@ def read_upl_csv(
             name, uri = (row.get("UniformeProductnaam") or "").strip(), (row.get("URI") or "").strip()
             problem = upl_row_problem(name, uri)
             if problem:
-                raise ValueError(f"{path}, line {line}: {problem}")
+                raise ValueError(f"{path}, line {line}: {'URI' if problem[0] == 'uri' else 'name'} {problem[1]}")
             if gemeente_only and (row.get("Gemeente") or "").strip() != "X":
                 continue
             products.setdefault(uri, UplProduct(line, name, uri))
@@ -191,10 +193,10 @@ def import_upl_rows(
     A new product goes to the department the default mapping names; where the mapping does not
     place it (or the tenant lacks that department) to `default_department`, else the fallback.
     """
-    for row in rows:
+    for i, row in enumerate(rows):
         problem = upl_row_problem(row.name, row.uri)
         if problem:
-            raise invalid_argument("rows", f"line {row.line}: {problem}")
+            raise invalid_argument(f"rows[{i}].{problem[0]}", f"line {row.line}: {problem[1]}")
     existing = {p.id: p for p in session.exec(select(ProductRow).where(ProductRow.tenant == tenant))}
     departments = {d.id: d for d in session.exec(select(DepartmentRow).where(DepartmentRow.tenant == tenant))}
     fallback = next((d.id for d in departments.values() if d.fallback), "")

@@ -43,12 +43,14 @@ def owner(session: Session, kind: str, value: str) -> EntryPointRow | None:
     return session.exec(select(EntryPointRow).where(EntryPointRow.kind == kind, EntryPointRow.value == value)).first()
 
 
-def add(session: Session, tenant: str, ep_id: str, kind: str, value: str) -> EntryPointRow | None:
+def add(
+    session: Session, tenant: str, ep_id: str, kind: str, value: str, field: str = "entry_point"
+) -> EntryPointRow | None:
     """Adds an entry point; None if this tenant has it already (FAILED_PRECONDITION if another has)."""
     taken = owner(session, kind, value)
     if taken is not None:
         if taken.tenant != tenant:
-            raise failed_precondition("ENTRY_POINT_TAKEN", f"{value} already belongs to another tenant")
+            raise failed_precondition("ENTRY_POINT_TAKEN", f"{field} already belongs to another tenant")
         return None
     if session.get(EntryPointRow, (tenant, ep_id)) is not None:
         raise already_exists(f"tenants/{tenant}/entryPoints/{ep_id}")

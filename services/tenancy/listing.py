@@ -21,11 +21,13 @@ def page(session: Session, stmt: Any, size: int, token: str, query: str) -> tupl
 
 
 def parse_filter(text: str, allowed: set[str]) -> list[tuple[str, str, str]]:
-    """`field=value AND field:"part"` as (field, operator, value) terms."""
+    """`field=value AND field:"part"` as (field, operator, value) terms; a bad term is named by its number."""
     terms = []
-    for raw in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", text or ""))):
+    raws = filter(None, (t.strip() for t in re.split(r"\s+AND\s+", text or "")))
+    for number, raw in enumerate(raws, start=1):
         match = FILTER_TERM.match(raw)
         if not match or match.group(1) not in allowed:
-            raise invalid_argument("filter", f"unsupported term {raw!r} (fields: {sorted(allowed)})")
+            expected = f'field=value or field:"text" with a field of {sorted(allowed)}'
+            raise invalid_argument("filter", f"term {number} is not {expected}")
         terms.append((match.group(1), match.group(2), match.group(3).strip().strip('"')))
     return terms

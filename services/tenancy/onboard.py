@@ -79,8 +79,8 @@ async def onboard(store: Store, request: pb.OnboardTenantRequest) -> pb.OnboardT
         session.flush()
         created, updated, unchanged = catalogue.import_upl_rows(session, tenant, request.rows)
         reply.products.created, reply.products.updated, reply.products.unchanged = created, updated, unchanged
-        for ep_id, kind, value in wanted_entry_points:
-            if entry_points.add(session, tenant, ep_id, kind, value) is not None:
+        for i, (ep_id, kind, value) in enumerate(wanted_entry_points):
+            if entry_points.add(session, tenant, ep_id, kind, value, f"entry_points[{i}]") is not None:
                 reply.entry_points_created.append(f"tenants/{tenant}/entryPoints/{ep_id}")
         changed = (
             reply.tenant_created

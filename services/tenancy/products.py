@@ -38,8 +38,11 @@ def values_of(tenant: str, product: pb.Product, partial: bool = False) -> dict[s
     if not partial and not product.display_name.strip():
         raise invalid_argument("product.display_name", "is required")
     for field, items in (("synonyms", product.synonyms), ("ivr_codes", product.ivr_codes)):
-        if len(items) > 100 or any(not 0 < len(i) <= 100 for i in items):
-            raise invalid_argument(f"product.{field}", "at most 100 entries of 1..100 characters")
+        if len(items) > 100:
+            raise invalid_argument(f"product.{field}", "at most 100 entries")
+        for i, item in enumerate(items):
+            if not 0 < len(item) <= 100:
+                raise invalid_argument(f"product.{field}[{i}]", "must be 1..100 characters")
     return {
         "upl_uri": product.upl_uri,
         "display_name": product.display_name.strip(),

@@ -79,9 +79,10 @@ def require_department(session: Session, tenant: str, department: str) -> None:
 
 
 def apply_mask(row: SQLModel, values: dict[str, Any], paths: list[str], allowed: set[str]) -> None:
+    """Copies the masked fields; a path outside `allowed` is named by its index, not its text."""
     if not paths:
         raise invalid_argument("update_mask", "must name the fields to update")
-    for path in paths:
+    for i, path in enumerate(paths):
         if path not in allowed:
-            raise invalid_argument("update_mask", f"{path!r} cannot be updated (allowed: {sorted(allowed)})")
+            raise invalid_argument(f"update_mask.paths[{i}]", f"cannot be updated (allowed: {sorted(allowed)})")
         setattr(row, path, values[path])
