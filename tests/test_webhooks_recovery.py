@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
 from kcc.webhooks.v1 import webhooks_pb2 as pb
 from services.common.config import Settings
 from tests.builders import eventually
 from tests.webhooks_kit import FAST, NIJMEGEN, Metadata, publish_callback, rig, subscribe
 
 SHORT_RETRY = dataclasses.replace(FAST, retry_seconds=1.0)
+
+
+def gauges(reader: InMemoryMetricReader) -> dict[str, float]:
+    """Each webhooks gauge's value for Nijmegen's subscription `crm`, as an exporter would read it."""
+    data = reader.get_metrics_data()
+    assert data is not None
+    found = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:  # type: ignore[union-attr]
+                    assert dict(point.attributes or {}) == {"tenant": NIJMEGEN, "subscription": "crm"}
+                    found[metric.name] = point.value  # type: ignore[union-attr]
+    return found
 
 
 async def test_an_event_refused_past_the_retry_period_is_parked_then_redelivered(
@@ -32,6 +49,15 @@ async def test_an_event_refused_past_the_retry_period_is_parked_then_redelivered
         assert letters[0].type == "nl.kcc-router.callback.requested"
         got = await r.stub.GetSubscription(pb.GetSubscriptionRequest(name=subscription.name), metadata=admin)
         assert (got.figures.delivered, got.figures.parked, got.figures.pending) == (2, 2, 0)
+        reader = InMemoryMetricReader()
+        r.app.register_gauges(MeterProvider(metric_readers=[reader]).get_meter("test"))
+        assert gauges(reader) == {
+            "kcc.webhooks.delivered": 2,
+            "kcc.webhooks.retrying": 0,
+            "kcc.webhooks.parked": 2,
+            "kcc.webhooks.pending": 0,
+            "kcc.webhooks.oldest_undelivered_age": 0,
+        }
 
         r.receiver.fail_ids = set()
         queued = await r.stub.RedeliverDeadLetters(

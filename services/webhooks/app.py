@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 
 import grpc
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from kcc.webhooks.v1 import webhooks_pb2 as pb
 from kcc.webhooks.v1 import webhooks_pb2_grpc
@@ -51,7 +51,7 @@ class WebhooksApp(ServiceApp):
             self.store, await self.bus.key_value(LEASES), self.poster, self.policy, self.instance
         )
         self.servicer = WebhookService(self.store, production, time.time)
-        self._register_metrics()
+        self.register_gauges(telemetry.meter("kcc.webhooks"))
         return [self.dispatcher.run]
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -61,10 +61,9 @@ class WebhooksApp(ServiceApp):
         await super().stop(grace)  # the dispatcher gives its in-flight events back and its leases up
         await self.poster.close()
 
-    def _register_metrics(self) -> None:
+    def register_gauges(self, meter: Meter) -> None:
         """Figures of the subscriptions this replica delivers, labelled by tenant and subscription id
         only; summed over the replicas they cover every subscription once."""
-        meter = telemetry.meter("kcc.webhooks")
 
         def gauge(read: Callable[[Held], float]) -> Callable[[CallbackOptions], list[Observation]]:
             def observe(_options: CallbackOptions) -> list[Observation]:
