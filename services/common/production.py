@@ -26,9 +26,10 @@ KEYS_USED = {
     "routing": frozenset({"auth"}),
     "callbacks": ALL_KEYS,
     "webhooks": frozenset({"auth"}),
+    "wallboard": frozenset({"auth"}),  # mints its service token and signs login links
 }
-# Services that keep everything in JetStream: no database setting to check.
-WITHOUT_DATABASE = frozenset({"webhooks"})
+# Services that keep everything in JetStream (or, the wallboard, read the others): no database setting to check.
+WITHOUT_DATABASE = frozenset({"webhooks", "wallboard"})
 
 
 class ConfigError(ValueError):

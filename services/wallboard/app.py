@@ -36,7 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kcc.routing.v1 import routing_pb2 as rt
-from services.common import auth
+from services.common import auth, production
 from services.common.config import Settings
 from services.common.errors import error_info
 from services.common.events import EventBus
@@ -271,6 +271,7 @@ class WallboardApp:
         self._serving: asyncio.Task[None] | None = None
 
     async def start(self, bind_port: int | None = None) -> int:
+        production.check(self.settings, "wallboard")  # before anything binds or connects
         self.bus = await EventBus.connect(self.settings, "kcc-wallboard")
         used_links = await self.bus.key_value(login.USED_LINKS_BUCKET)
         self.feed = Feed(self.settings)
@@ -283,6 +284,9 @@ class WallboardApp:
             access_log=False,  # a login link's token is in its query string
             lifespan="off",
             timeout_graceful_shutdown=2,
+            # HTTPS with the services' certificate when one is configured (production off loopback)
+            ssl_certfile=self.settings.tls_cert or None,
+            ssl_keyfile=self.settings.tls_key or None,
         )
         self._server = uvicorn.Server(config)
         self._serving = asyncio.create_task(self._server.serve())
@@ -315,6 +319,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(WallboardApp().serve_forever())
+    except production.ConfigError as exc:
+        raise SystemExit(f"kcc wallboard: {exc}") from None
     except KeyboardInterrupt:
         sys.exit(0)
 

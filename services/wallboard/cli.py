@@ -39,7 +39,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def base_url(settings: Settings) -> str:
     from services.wallboard.app import port
 
-    return os.environ.get("KCC_WALLBOARD_URL") or f"http://{settings.host}:{port()}"
+    scheme = "https" if settings.tls_cert else "http"
+    return os.environ.get("KCC_WALLBOARD_URL") or f"{scheme}://{settings.host}:{port()}"
 
 
 def login_url(settings: Settings, viewer: login.Viewer) -> str:
