@@ -407,7 +407,9 @@ PARTNER = Pod({"app": "ingress-nginx"}, "ingress")
 DNS = Pod({"k8s-app": "kube-dns"}, "kube-system")
 OPERATOR = Pod({"app.kubernetes.io/name": "cloudnative-pg"}, "cnpg-system")
 STRANGER = Pod({"app": "something"}, "elsewhere")
-NAMESPACE_LABELS = {"ingress": {"kcc-router/partner-ingress": "true"}}
+WALLBOARD = Pod({"kcc-router/role": "wallboard", "app.kubernetes.io/name": "kcc-wallboard"})
+STAFF = Pod({"app": "ingress-nginx"}, "staff")
+NAMESPACE_LABELS = {"ingress": {"kcc-router/partner-ingress": "true"}, "staff": {"kcc-router/staff-ingress": "true"}}
 
 
 def _matches(selector: Doc | None, labels: dict[str, str]) -> bool:
@@ -459,6 +461,10 @@ NEEDED = [
     (NATS, DNS, 53),
     (POSTGRES, DNS, 53),
     (COLLECTOR, DNS, 53),
+    (STAFF, WALLBOARD, 8080),
+    (WALLBOARD, SERVICE, 50052),
+    (WALLBOARD, NATS, 4222),
+    (WALLBOARD, DNS, 53),
 ]
 REFUSED = [
     (PARTNER, NATS, 4222),
@@ -475,6 +481,11 @@ REFUSED = [
     (POSTGRES, NATS, 4222),
     (SERVICE, STRANGER, 443),
     (NATS, STRANGER, 443),
+    (PARTNER, WALLBOARD, 8080),
+    (STRANGER, WALLBOARD, 8080),
+    (WALLBOARD, POSTGRES, 5432),
+    (WALLBOARD, STRANGER, 443),
+    (SERVICE, WALLBOARD, 8080),
 ]
 
 
