@@ -47,7 +47,7 @@ class TenantChanged(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., resource: _Optional[str] = ..., resource_name: _Optional[str] = ...) -> None: ...
 
 class ContactRouted(_message.Message):
-    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks", "candidates", "recognised", "open_callback_details")
+    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks", "candidates", "recognised", "open_callback_details", "refer_to")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class ContactRouted(_message.Message):
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     RECOGNISED_FIELD_NUMBER: _ClassVar[int]
     OPEN_CALLBACK_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    REFER_TO_FIELD_NUMBER: _ClassVar[int]
     contact: str
     channel: _common_pb2.Channel
     product_uri: str
@@ -84,7 +85,8 @@ class ContactRouted(_message.Message):
     candidates: _containers.RepeatedCompositeFieldContainer[ProductCandidate]
     recognised: bool
     open_callback_details: _containers.RepeatedCompositeFieldContainer[OpenCallback]
-    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ..., open_callback_details: _Optional[_Iterable[_Union[OpenCallback, _Mapping]]] = ...) -> None: ...
+    refer_to: str
+    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ..., open_callback_details: _Optional[_Iterable[_Union[OpenCallback, _Mapping]]] = ..., refer_to: _Optional[str] = ...) -> None: ...
 
 class ProductCandidate(_message.Message):
     __slots__ = ("uri", "name", "score")

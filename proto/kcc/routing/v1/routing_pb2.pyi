@@ -67,14 +67,28 @@ class OpenCallbackRef(_message.Message):
     def __init__(self, callback: _Optional[str] = ..., department: _Optional[str] = ..., product_uri: _Optional[str] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class RouteContactResponse(_message.Message):
-    __slots__ = ("contact", "candidates", "recognised")
+    __slots__ = ("contact", "candidates", "recognised", "scope", "referral")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     RECOGNISED_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    REFERRAL_FIELD_NUMBER: _ClassVar[int]
     contact: Contact
     candidates: _containers.RepeatedCompositeFieldContainer[ProductCandidate]
     recognised: bool
-    def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ...) -> None: ...
+    scope: str
+    referral: Referral
+    def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ..., scope: _Optional[str] = ..., referral: _Optional[_Union[Referral, _Mapping]] = ...) -> None: ...
+
+class Referral(_message.Message):
+    __slots__ = ("body", "phone", "website")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    body: str
+    phone: str
+    website: str
+    def __init__(self, body: _Optional[str] = ..., phone: _Optional[str] = ..., website: _Optional[str] = ...) -> None: ...
 
 class Contact(_message.Message):
     __slots__ = ("name", "tenant", "channel", "product_uri", "product_name", "department", "queue", "priority", "service_level_target", "handling", "state", "enqueue_time", "agent", "overflowed", "open_callbacks", "outcome", "repeat_contact")
@@ -151,10 +165,14 @@ class ClassifyQuestionRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., question: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ClassifyQuestionResponse(_message.Message):
-    __slots__ = ("products",)
+    __slots__ = ("products", "scope", "referral")
     PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    REFERRAL_FIELD_NUMBER: _ClassVar[int]
     products: _containers.RepeatedCompositeFieldContainer[ProductCandidate]
-    def __init__(self, products: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ...) -> None: ...
+    scope: str
+    referral: Referral
+    def __init__(self, products: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., scope: _Optional[str] = ..., referral: _Optional[_Union[Referral, _Mapping]] = ...) -> None: ...
 
 class Agent(_message.Message):
     __slots__ = ("name", "display_name", "tenants", "overflow_tenants", "departments", "languages", "channels", "state", "state_time", "capacities")
@@ -319,7 +337,14 @@ class CompleteContactRequest(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., contact: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class QueueStats(_message.Message):
-    __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target", "overflow_threshold_seconds")
+    __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target", "overflow_threshold_seconds", "referrals")
+    class ReferralsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     TENANT_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
@@ -338,6 +363,7 @@ class QueueStats(_message.Message):
     REPEAT_CONTACTS_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     OVERFLOW_THRESHOLD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REFERRALS_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     queue: str
     waiting: int
@@ -356,7 +382,8 @@ class QueueStats(_message.Message):
     repeat_contacts: int
     target: _common_pb2.ServiceLevelTarget
     overflow_threshold_seconds: int
-    def __init__(self, tenant: _Optional[str] = ..., queue: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., answered_within_target: _Optional[int] = ..., service_level: _Optional[float] = ..., average_speed_of_answer_seconds: _Optional[float] = ..., abandoned: _Optional[int] = ..., short_abandoned: _Optional[int] = ..., abandonment_rate: _Optional[float] = ..., agents_available: _Optional[int] = ..., agents_eligible: _Optional[int] = ..., overflowed: _Optional[int] = ..., repeat_contacts: _Optional[int] = ..., target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., overflow_threshold_seconds: _Optional[int] = ...) -> None: ...
+    referrals: _containers.ScalarMap[str, int]
+    def __init__(self, tenant: _Optional[str] = ..., queue: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., answered_within_target: _Optional[int] = ..., service_level: _Optional[float] = ..., average_speed_of_answer_seconds: _Optional[float] = ..., abandoned: _Optional[int] = ..., short_abandoned: _Optional[int] = ..., abandonment_rate: _Optional[float] = ..., agents_available: _Optional[int] = ..., agents_eligible: _Optional[int] = ..., overflowed: _Optional[int] = ..., repeat_contacts: _Optional[int] = ..., target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., overflow_threshold_seconds: _Optional[int] = ..., referrals: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetQueueStatsRequest(_message.Message):
     __slots__ = ("tenant",)
