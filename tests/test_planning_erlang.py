@@ -178,6 +178,7 @@ def test_kcc_plan_shows_the_pooling_saving(capsys: pytest.CaptureFixture[str]) -
         (["plan", "erlang", "--calls", "100", "--aht", "180", "--patience", "-5"], "patience"),
         (["plan", "--tenant", "gm0268"], "GEMEENTE=CALLS_PER_YEAR"),
         (["plan", "--tenant", "gm0268=1", "--tenant", "gm0268=2"], "once"),
+        (["plan", "--tenant", "gm0268=1e12"], "calls a year"),
         (["plan"], "name the gemeenten"),
     ],
 )

@@ -129,6 +129,7 @@ def test_kcc_simulate_writes_csv_and_charts(tmp_path: Path, capsys: pytest.Captu
         (["--event", "gm0268:x"], "GEMEENTE:FIRST_DAY:DAYS:FACTOR"),
         (["--days", "0"], "--days"),
         (["--aht", "-1"], "more than 0"),
+        (["--days", "5000", "--working-days", "0.1"], "simulate at most"),
     ],
 )
 def test_kcc_simulate_refuses_bad_input(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# Far above any gemeente (Nijmegen: 220,000), low enough that a typing error fails at once, not after minutes.
+MAX_CALLS_PER_YEAR = 20_000_000
+# About ten minutes of simulation on a small machine (bench/simulate_year.py: ~24,000 calls/s).
+MAX_SIMULATED_CALLS = 10_000_000
+
 if TYPE_CHECKING:
     from services.planning.staffing import Demand, Norm
 
@@ -94,6 +99,8 @@ def _tenant_calls(values: list[str]) -> list[tuple[str, float]]:
             number = -1.0
         if not name.strip() or not sep or not number >= 0:
             raise ValueError(f"--tenant {value!r}: expected GEMEENTE=CALLS_PER_YEAR, e.g. gm0268=220000")
+        if number > MAX_CALLS_PER_YEAR:
+            raise ValueError(f"--tenant {value!r}: more than {MAX_CALLS_PER_YEAR:,} calls a year")
         tenants.append((name.strip(), number))
     if len({name for name, _c in tenants}) != len(tenants):
         raise ValueError("each gemeente may be named once")
@@ -212,6 +219,9 @@ def _simulate(args: argparse.Namespace) -> int:
             raise ValueError("--working-days, --aht and --patience must be more than 0, --handling-sigma 0 or more")
         if not 1 <= args.days <= 5000:
             raise ValueError("--days must be between 1 and 5000")
+        expected = args.days * sum(calls for _t, calls in tenants) / args.working_days
+        if expected > MAX_SIMULATED_CALLS:
+            raise ValueError(f"about {expected:,.0f} calls: simulate at most {MAX_SIMULATED_CALLS:,} (fewer --days)")
         norm = Norm(args.answer_seconds, args.target, args.max_occupancy)
         overflow_after = args.answer_seconds if args.overflow_after is None else args.overflow_after
         sigma = args.handling_sigma or None
