@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import grpc
 import pytest
@@ -87,7 +88,7 @@ async def test_bad_input_gets_a_clear_error_and_a_retry_the_same_subscription(
 ) -> None:
     async with rig(settings) as r:
 
-        def create(subscription_id: str = "crm", request_id: str = "r-1", **fields: object) -> object:
+        def create(subscription_id: str = "crm", request_id: str = "r-1", **fields: object) -> Any:
             subscription = pb.Subscription(url=r.receiver.url, secret=SECRET, event_types=["callback.*"])
             for name, value in fields.items():
                 if isinstance(value, list):
@@ -138,7 +139,7 @@ async def test_production_refuses_loopback_private_and_plain_http_urls(settings:
     ):
         stub = webhooks_pb2_grpc.WebhookServiceStub(channel)
 
-        def create(url: str) -> object:
+        def create(url: str) -> Any:
             return stub.CreateSubscription(
                 pb.CreateSubscriptionRequest(
                     parent=f"tenants/{NIJMEGEN}",

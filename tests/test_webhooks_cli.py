@@ -26,7 +26,7 @@ def readme_verify() -> Callable[[str, dict[str, str], bytes], bool]:
     return namespace["verify"]  # type: ignore[no-any-return]
 
 
-async def kcc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, object]], str]:
+async def kcc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, Any]], str]:
     """Runs the command (in a thread: it runs its own event loop); exit code, JSON lines, stderr."""
     code = await asyncio.to_thread(main, list(argv))
     out, err = capsys.readouterr()
@@ -63,11 +63,11 @@ async def test_subscribe_list_pause_replay_and_delete_from_the_command_line(
 
         code, (paused,), _ = await kcc(capsys, "events", "pause", "crm", "--tenant", NIJMEGEN)
         assert paused["state"] == "STATE_PAUSED"
-        code, (resumed,), _ = await kcc(capsys, "events", "resume", created["name"])  # type: ignore[arg-type]
+        code, (resumed,), _ = await kcc(capsys, "events", "resume", created["name"])
         assert resumed["state"] == "STATE_ACTIVE"
 
         second = r.receiver.received[1].event["sequence"]
-        code, _, _ = await kcc(capsys, "events", "replay", "--subscription", created["name"], "--from", second)  # type: ignore[arg-type]
+        code, _, _ = await kcc(capsys, "events", "replay", "--subscription", created["name"], "--from", second)
         assert code == 0
         await eventually(lambda: [x.event["id"] for x in r.receiver.received] == [*ids, *ids[1:]])
 
