@@ -58,10 +58,11 @@ def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
                 "queues": [],
                 "callbacks": board.callbacks.get(tid, []),
                 "accountability": board.accountability.get(tid, []),
+                "referrals": {},
             }
         return tenants[tid]
 
-    totals: dict[str, int | float] = dict.fromkeys(TOTALS, 0)
+    totals: dict[str, int | float] = dict.fromkeys((*TOTALS, "referrals"), 0)
     for q in board.queues:
         tid = str(q.get("tenant", "")).removeprefix("tenants/")
         if not viewer.sees(tid):
@@ -70,6 +71,10 @@ def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
         tenant(tid)["queues"].append(_queue(q, board.history.get((tid, queue), {}), now_minute))
         for key in TOTALS:
             totals[key] += int(q.get(key, 0))
+        referrals = tenant(tid)["referrals"]  # questions meant for another body, by body
+        for body, count in (q.get("referrals") or {}).items():
+            referrals[body] = referrals.get(body, 0) + int(count)
+            totals["referrals"] += int(count)
     for tid in board.tenant_names:
         if viewer.sees(tid):
             tenant(tid)

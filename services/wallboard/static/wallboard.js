@@ -19,6 +19,7 @@ const ACCOUNTABILITY_COLUMNS = [
 const TOTALS = [
   ["waiting", "wachtend"], ["answered", "beantwoord"], ["service_level", "bereikbaarheid %"],
   ["abandoned", "verloren"], ["overflowed", "overloop"], ["repeat_contacts", "herhaalverkeer"],
+  ["referrals", "doorverwezen"],
 ];
 
 function el(tag, attrs, ...children) {
@@ -77,7 +78,8 @@ function tenantCard(tenant, mayAct) {
     card = { root: el("section", { class: "tenant", "data-tenant": tenant.id }), body: el("div") };
     card.title = el("h2");
     card.threshold = el("span", { class: "threshold" });
-    card.root.append(card.title, card.body, card.threshold);
+    card.referrals = el("p", { class: "referrals", "data-field": "referrals" });
+    card.root.append(card.title, card.body, card.referrals, card.threshold);
     if (mayAct) {
       const seconds = el("input", { type: "number", min: "0", max: "3600", placeholder: "s", size: "5" });
       const button = el("button", { type: "button", "data-action": "threshold" }, "overloopdrempel vandaag");
@@ -90,6 +92,9 @@ function tenantCard(tenant, mayAct) {
   card.title.textContent = tenant.name;
   const thresholds = tenant.queues.map((q) => q.overflow_threshold_seconds).filter((s) => s > 0);
   card.threshold.textContent = thresholds.length ? `overloopdrempel vandaag: ${thresholds[0]} s ` : "";
+  const referred = Object.entries(tenant.referrals).sort(([a], [b]) => a.localeCompare(b));
+  card.referrals.textContent = referred.length
+    ? `doorverwezen: ${referred.map(([body, count]) => `${body} ${count}`).join(", ")}` : "";
   const queues = tenant.queues.map((q) => ({ ...q, attrs: { "data-queue": q.queue } }));
   card.body.replaceChildren(
     table(QUEUE_COLUMNS, queues, queueCell),

@@ -1,0 +1,50 @@
+"""What one viewer's page is made of (services/wallboard/view.py), from a board as the feed fills it."""
+
+from __future__ import annotations
+
+from services.wallboard.feed import HISTORY_MINUTES, Board
+from services.wallboard.login import Viewer, ViewerRole
+from services.wallboard.view import render
+
+NOW = 29_000_000  # a minute number
+
+
+def queue(tenant: str, name: str, **figures: object) -> dict[str, object]:
+    return {"tenant": f"tenants/{tenant}", "queue": name, "target": {"seconds": 20, "percent": 80}, **figures}
+
+
+BOARD = Board(
+    tenant_names={"gm0268": "Nijmegen", "gm0202": "Arnhem"},
+    queues=[
+        queue("gm0268", "burgerzaken", waiting=3, answered=8, answered_within_target=6, abandoned=2,
+              service_level=0.6, referrals={"Belastingdienst": 2, "UWV": 1}),
+        queue("gm0202", "burgerzaken", waiting=1, answered=4, answered_within_target=4, service_level=1.0,
+              referrals={"Belastingdienst": 5}),
+    ],
+    agents=[{"id": "a1", "state": "AVAILABLE", "tenants": ["gm0268"], "overflow_tenants": []}],
+    callbacks={"gm0268": [{"department": "tenants/gm0268/departments/burgerzaken", "open": 2}]},
+    history={("gm0268", "burgerzaken"): {NOW - 1: 4, NOW: 3, NOW - HISTORY_MINUTES: 9}},
+)  # fmt: skip
+
+
+def test_a_trafficer_sees_every_gemeente_the_agents_and_kcc_totals() -> None:
+    page = render(BOARD, Viewer("t", ViewerRole.TRAFFICER), NOW)
+    assert [t["name"] for t in page["tenants"]] == ["Arnhem", "Nijmegen"]
+    assert page["totals"]["waiting"] == 4 and page["totals"]["referrals"] == 8
+    assert page["totals"]["service_level"] == round(100 * 10 / 14, 1)  # within target / (answered + abandoned)
+    assert page["agents"] == BOARD.agents and page["viewer"]["may_act"] is True
+    nijmegen = next(t for t in page["tenants"] if t["id"] == "gm0268")
+    (burgerzaken,) = nijmegen["queues"]
+    assert burgerzaken["below_target"] is True and burgerzaken["service_level"] == 60.0
+    assert nijmegen["referrals"] == {"Belastingdienst": 2, "UWV": 1}
+    spark = burgerzaken["sparkline"]
+    assert len(spark) == HISTORY_MINUTES and spark[-2:] == [4, 3] and 9 not in spark  # older than the hour
+
+
+def test_a_tenant_viewer_gets_nothing_of_another_gemeente() -> None:
+    page = render(BOARD, Viewer("a", ViewerRole.TENANT, frozenset({"gm0202"})), NOW)
+    assert [t["id"] for t in page["tenants"]] == ["gm0202"]
+    assert page["totals"]["waiting"] == 1 and page["totals"]["referrals"] == 5
+    assert "agents" not in page and page["viewer"]["may_act"] is False
+    text = str(page)
+    assert "gm0268" not in text and "Nijmegen" not in text
