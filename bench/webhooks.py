@@ -1,8 +1,8 @@
 """Webhook delivery rate: a partner coming back to a backlog, for one subscription and for several.
 
 Everything runs on this machine: a nats-server we start ourselves, the webhooks service in this
-process, and a receiver (Starlette under uvicorn, verifying every signature) in this process
-too, so the figure includes the receiver's cost. The backlog is published first, then the
+process, and a receiver (Starlette under uvicorn, verifying every signature) in a process of its
+own, as a partner's would be. The backlog is published first, then the
 subscriptions are resumed and the clock runs until the receiver has every event. Delivery is
 one event in flight per subscription (order), so one subscription's rate is bounded by its round
 trips (fetch, post, state write, ack); subscriptions run side by side.
@@ -16,11 +16,14 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import grpc
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,7 +36,7 @@ from kcc.webhooks.v1 import webhooks_pb2_grpc
 from services.common import auth, client, events
 from services.common.config import Settings
 from services.common.events import EventBus
-from services.common.natsserver import NatsServer
+from services.common.natsserver import NatsServer, free_port
 from services.webhooks.app import WebhooksApp
 from services.webhooks.delivery import Policy
 
@@ -41,11 +44,11 @@ SECRET = "bench-secret-0123456789abcdef"
 
 
 class Counter:
+    """The receiver: verifies each signature and counts; GET /count tells the bench how far it is."""
+
     def __init__(self) -> None:
         self.taken = 0
         self.bad = 0
-        self.done = asyncio.Event()
-        self.expected = 0
 
     async def hook(self, request: Request) -> Response:
         body = await request.body()
@@ -55,32 +58,33 @@ class Counter:
             self.bad += 1
             return Response(status_code=401)
         self.taken += 1
-        if self.taken >= self.expected:
-            self.done.set()
         return Response(status_code=204)
 
+    async def count(self, _request: Request) -> Response:
+        return Response(f"{self.taken} {self.bad}")
 
-async def run(subscriptions: int, count: int, workdir: Path) -> tuple[float, int]:
-    nats = NatsServer(workdir / f"nats-{subscriptions}")
-    nats.start()
-    settings = Settings(data_dir=workdir / f"var-{subscriptions}", nats_url=nats.url)
+
+def serve_receiver(port: int) -> None:
     counter = Counter()
-    counter.expected = subscriptions * count
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/hook", counter.hook, methods=["POST"])]),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()  # raises why it could not start
-        await asyncio.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/hook"
+    routes = [Route("/hook", counter.hook, methods=["POST"]), Route("/count", counter.count)]
+    uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+
+
+async def counted(port: int) -> tuple[int, int]:
+    async with httpx.AsyncClient() as http:
+        taken, bad = (await http.get(f"http://127.0.0.1:{port}/count")).text.split()
+    return int(taken), int(bad)
+
+
+async def run(subscriptions: int, count: int, workdir: Path, nats: NatsServer, port: int) -> tuple[float, int]:
+    settings = Settings(data_dir=workdir / f"var-{subscriptions}", nats_url=nats.url)
+    url = f"http://127.0.0.1:{port}/hook"
+    for _attempt in range(100):  # the receiver process starting
+        try:
+            await counted(port)
+            break
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
     app = WebhooksApp(settings, Policy())
     await app.start(0)
     bus = await EventBus.connect(settings, "bench")
@@ -114,25 +118,39 @@ async def run(subscriptions: int, count: int, workdir: Path) -> tuple[float, int
             started = time.perf_counter()
             for name in names:
                 await stub.ResumeSubscription(pb.ResumeSubscriptionRequest(name=name), metadata=md)
-            await asyncio.wait_for(counter.done.wait(), 600)
+            for _poll in range(12_000):  # at most 10 minutes
+                taken = await counted(port)
+                if taken[0] >= subscriptions * count:
+                    break
+                await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - started
     finally:
         await bus.close()
         await app.stop()
-        server.should_exit = True
-        await serving
-        nats.close()
-    return elapsed, counter.bad
+    return elapsed, taken[1]
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000, help="backlog per subscription")
     parser.add_argument("--subscriptions", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--receiver", type=int, default=0, help=argparse.SUPPRESS)  # the receiver process
     args = parser.parse_args()
+    if args.receiver:
+        serve_receiver(args.receiver)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for subscriptions in args.subscriptions:
-            elapsed, bad = await run(subscriptions, args.events, Path(tmp))
+            nats = NatsServer(Path(tmp) / f"nats-{subscriptions}")
+            nats.start()
+            port = free_port()
+            receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(port)])
+            try:
+                elapsed, bad = asyncio.run(run(subscriptions, args.events, Path(tmp), nats, port))
+            finally:
+                receiver.terminate()
+                receiver.wait(10)
+                nats.close()
             total = subscriptions * args.events
             print(
                 f"{subscriptions:3d} subscription(s) x {args.events} events: {total} delivered in {elapsed:.1f} s"
@@ -143,4 +161,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
