@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 
-import grpc
-
-from kcc.routing.v1 import routing_pb2, routing_pb2_grpc
-from services.common import client
-from services.common.config import Settings
-from services.routing.lexicon import classify_lines, default_catalogue
-from services.routing.recognition import ProductRecognizer
+# The recognizer and gRPC load when the command runs, so that every other command starts without them.
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,14 +18,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def _classify(args: argparse.Namespace) -> int:
     if not args.tenant:
+        from services.routing.lexicon import classify_lines, default_catalogue
+        from services.routing.recognition import ProductRecognizer
+
         recognizer = ProductRecognizer(default_catalogue())
         for result in classify_lines(sys.stdin, recognizer, args.limit):
             print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0
+    import asyncio
+
     return asyncio.run(_classify_remote(args))
 
 
 async def _classify_remote(args: argparse.Namespace) -> int:
+    import grpc
+
+    from kcc.routing.v1 import routing_pb2, routing_pb2_grpc
+    from services.common import client
+    from services.common.config import Settings
+
     settings = Settings()
     metadata = client.metadata(client.token(settings))
     async with client.channel(settings, "routing") as channel:
