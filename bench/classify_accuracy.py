@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from services.routing import referral  # noqa: E402
 from services.routing.lexicon import default_catalogue  # noqa: E402
 from services.routing.recognition import (  # noqa: E402
     CONFIDENCE_THRESHOLD,
@@ -49,6 +50,10 @@ FRESH3_FILE = REPO / "tests" / "data" / "questions-fresh3.tsv"
 DEV2_FILE = REPO / "tests" / "data" / "questions-dev2.tsv"
 DEV3_FILE = REPO / "tests" / "data" / "questions-dev3.tsv"
 DEV4_FILE = REPO / "tests" / "data" / "questions-dev4.tsv"
+REFERRAL_SETS = (
+    ("referral dev (tuned on)", REPO / "tests" / "data" / "referrals-dev.tsv"),
+    ("referral fresh", REPO / "tests" / "data" / "referrals-fresh.tsv"),
+)
 DEFAULT_SETS = (
     ("dev (tuned on)", DEV_FILE),
     ("dev-2 (tuned on)", DEV2_FILE),
@@ -79,6 +84,7 @@ class Result:
     top3: int
     below: int
     off_topic: int
+    referred: int  # questions whose scope is "elsewhere"
 
 
 def evaluate(
@@ -88,12 +94,14 @@ def evaluate(
     show_misses: bool,
 ) -> Result:
     known = {slug(e.uri) for e in catalogue}
-    top1 = top3 = below = off_topic = 0
+    top1 = top3 = below = off_topic = referred = 0
     for text, expected in questions:
         unknown = expected - known
         if unknown:
             print(f"warning: not in catalogue: {sorted(unknown)} ({text})", file=sys.stderr)
-        matches = recognizer.recognize(text, limit=5)
+        ranked = recognizer.recognize(text, limit=5 + referral.LOOK_FURTHER)
+        referred += referral.refer_to(ranked) is not None
+        matches = [m for m in ranked if not referral.is_topic(m.uri)][:5]
         got = [slug(m.uri) for m in matches]
         confident = bool(matches) and matches[0].score >= CONFIDENCE_THRESHOLD
         if expected:
@@ -110,12 +118,28 @@ def evaluate(
             mark = "miss@3" if not hit3 else "miss@1"
             wanted = ", ".join(sorted(expected)) or "(off-topic: below the threshold)"
             print(f"{mark}  {text}\n        expected {wanted}\n        got      {shown}")
-    return Result(len(questions), top1, top3, below, off_topic)
+    return Result(len(questions), top1, top3, below, off_topic, referred)
+
+
+def evaluate_referrals(recognizer: ProductRecognizer, path: Path, show_misses: bool) -> tuple[int, int]:
+    """(right, questions): the scope ("gemeente" or the body) of every `question<TAB>scope` line."""
+    right = total = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, _, wanted = line.partition("\t")
+        body = referral.refer_to(recognizer.recognize(text, limit=5 + referral.LOOK_FURTHER))
+        got = body.name if body else referral.GEMEENTE
+        total += 1
+        right += got == wanted.strip()
+        if got != wanted.strip() and show_misses:
+            print(f"miss  {text}\n        expected {wanted.strip()}\n        got      {got}")
+    return right, total
 
 
 def time_per_question(catalogue: list[CatalogueEntry], texts: list[str], repeat: int) -> tuple[float, float]:
     """(warm, cold) microseconds per question; cold = first pass with empty word caches."""
-    fresh = ProductRecognizer(catalogue)
+    fresh = ProductRecognizer([*catalogue, *referral.topic_entries()])
     t0 = time.perf_counter()
     for t in texts:
         fresh.recognize(t)
@@ -145,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     catalogue = default_catalogue()
-    recognizer = ProductRecognizer(catalogue)
+    recognizer = ProductRecognizer([*catalogue, *referral.topic_entries()])  # as routing builds it
     build_ms = (time.perf_counter() - t0) * 1000
 
     rows: list[tuple[str, Result]] = []
@@ -173,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{label:<{width}}  top1 {100 * r.top1 / r.n:5.1f}%  top3 {100 * r.top3 / r.n:5.1f}%"
             f"  on {r.n:3d} questions; {r.below} below the threshold {CONFIDENCE_THRESHOLD}"
             + (f", {r.off_topic} off-topic" if r.off_topic else "")
+            + f"; {r.referred} referred elsewhere"
         )
+    if not args.file:
+        for label, path in REFERRAL_SETS:
+            if show_misses:
+                print(f"== {label}: {path}")
+            right, total = evaluate_referrals(recognizer, path, show_misses)
+            print(f"{label:<{width}}  scope right {100 * right / total:5.1f}%  on {total:3d} questions")
     print(f"{warm_us:.0f} us/question ({cold_us:.0f} cold) over {len(texts)} questions; build {build_ms:.0f} ms")
     return 0
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from services.common.snapshots import ProductSnapshot, TenantSnapshot
+from services.routing import referral
 from services.routing.lexicon import load_default_synonyms, load_upl_products
-from services.routing.recognition import CatalogueEntry, ProductMatch, ProductRecognizer, slug
+from services.routing.recognition import CONFIDENCE_THRESHOLD, CatalogueEntry, ProductMatch, ProductRecognizer, slug
 
 #: What a recognizer is built from: (uri, name phrase, other phrases) per product, by URI.
 RecognitionKey = tuple[tuple[str, str, tuple[str, ...]], ...]
@@ -45,7 +48,8 @@ def default_key() -> RecognitionKey:
 
 def recognizer_for(key: RecognitionKey) -> ProductRecognizer:
     """Builds a recognizer (hundreds of milliseconds): never on the event loop."""
-    return ProductRecognizer(CatalogueEntry(uri=uri, name=name, synonyms=phrases) for uri, name, phrases in key)
+    products = [CatalogueEntry(uri=uri, name=name, synonyms=phrases) for uri, name, phrases in key]
+    return ProductRecognizer([*products, *referral.topic_entries()])
 
 
 def ivr_key(code: str) -> str:
@@ -68,15 +72,30 @@ class TenantCatalogue:
     def product_for_code(self, code: str) -> ProductSnapshot | None:
         return self.by_ivr.get(ivr_key(code))
 
-    def named(self, matches: tuple[ProductMatch, ...]) -> list[ProductMatch]:
-        """The recognizer's matches under this tenant's names; products it does not offer (a
-        recognizer still serving from before a change) are left out."""
-        out = []
-        for m in matches:
-            product = self.by_uri.get(m.uri)
-            if product is not None:
-                out.append(ProductMatch(m.uri, product.name, m.score))
-        return out
+    def answer(self, text: str, limit: int, recognize: Recognize) -> Answer:
+        """A keyed-in IVR choice first, then the recognizer's ranking under this tenant's names.
+        Referral topics and products the tenant does not offer (a recognizer still serving from
+        before a change) are left out of the matches; a topic on top refers without a product."""
+        coded = self.product_for_code(text) if text.strip() else None
+        if coded is not None:
+            return Answer([ProductMatch(coded.uri, coded.name, 1.0)], coded, None)
+        ranked = recognize(self.recognizer, text, limit + referral.LOOK_FURTHER)
+        matches = []
+        for m in ranked:
+            offered = self.by_uri.get(m.uri)
+            if offered is not None:
+                matches.append(ProductMatch(m.uri, offered.name, m.score))
+        confident = bool(ranked) and ranked[0].score >= CONFIDENCE_THRESHOLD
+        return Answer(matches[:limit], self.by_uri.get(ranked[0].uri) if confident else None, referral.refer_to(ranked))
+
+
+Recognize = Callable[[ProductRecognizer, str, int], Sequence[ProductMatch]]
+
+
+class Answer(NamedTuple):
+    matches: list[ProductMatch]  # this tenant's products, best first
+    product: ProductSnapshot | None  # the confident first product, if it is one this tenant offers
+    referral: referral.Body | None  # the body the question is for, when it is not the gemeente's
 
 
 def build(snapshot: TenantSnapshot, key: RecognitionKey, recognizer: ProductRecognizer) -> TenantCatalogue:

@@ -18,10 +18,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def _classify(args: argparse.Namespace) -> int:
     if not args.tenant:
-        from services.routing.lexicon import classify_lines, default_catalogue
-        from services.routing.recognition import ProductRecognizer
+        from services.routing.lexicon import classify_lines, default_recognizer
 
-        recognizer = ProductRecognizer(default_catalogue())
+        recognizer = default_recognizer()
         for result in classify_lines(sys.stdin, recognizer, args.limit):
             print(json.dumps(result, ensure_ascii=False), flush=True)
         return 0

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from importlib.resources.abc import Traversable
 
 from services.common.config import DATA, open_csv
+from services.routing import referral
 from services.routing.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
 from services.routing.recognition import CatalogueEntry, ProductRecognizer, slug
 
@@ -88,13 +89,24 @@ def default_catalogue() -> list[CatalogueEntry]:
     ]
 
 
+def default_recognizer() -> ProductRecognizer:
+    """What ``kcc classify`` uses offline: the default catalogue and the referral topics."""
+    return ProductRecognizer([*default_catalogue(), *referral.topic_entries()])
+
+
 def classify_lines(lines: Iterable[str], recognizer: ProductRecognizer, limit: int = 5) -> Iterator[dict[str, object]]:
-    """One JSON-ready result per non-empty line, for ``kcc classify``."""
+    """One JSON-ready result per non-empty line, for ``kcc classify``: the products and the
+    scope, "gemeente" or "elsewhere" with the body to refer to."""
     for line in lines:
         text = line.strip()
         if not text:
             continue
-        yield {
-            "text": text,
-            "products": [{"uri": m.uri, "name": m.name, "score": m.score} for m in recognizer.recognize(text, limit)],
-        }
+        matches = recognizer.recognize(text, limit + referral.LOOK_FURTHER)
+        body = referral.refer_to(matches)
+        result: dict[str, object] = {"text": text, "scope": referral.ELSEWHERE if body else referral.GEMEENTE}
+        if body is not None:
+            result["refer_to"] = body.name
+        result["products"] = [
+            {"uri": m.uri, "name": m.name, "score": m.score} for m in matches if not referral.is_topic(m.uri)
+        ][:limit]
+        yield result

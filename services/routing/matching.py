@@ -81,6 +81,7 @@ class ContactState:
     handling: int = 0
     recognised: bool = False
     candidates: tuple[Candidate, ...] = ()
+    refer_to: str = ""  # the body the question is for when it is not the gemeente's
     open_callbacks: tuple[OpenCallback, ...] = ()
     day: int = 0  # the tenant's local day it was routed on: the figures of that day count it
 
@@ -109,6 +110,7 @@ class QueueFigures:
     answer_wait_total: float = 0.0
     target_seconds: int = 20
     target_percent: int = 80
+    referrals: dict[str, int] = field(default_factory=dict)  # body -> contacts referred there
 
 
 class Router:
@@ -148,6 +150,8 @@ class Router:
         if fig.day == contact.day:
             fig.offered += 1
             fig.repeat_contacts += contact.repeat_contact
+            if contact.refer_to:
+                fig.referrals[contact.refer_to] = fig.referrals.get(contact.refer_to, 0) + 1
         return True
 
     def _counted(self, contact: ContactState) -> QueueFigures | None:
@@ -431,6 +435,11 @@ class Router:
                 }
             )
         return result
+
+    def referrals(self, tenant: str, queue: str, now: float) -> dict[str, int]:
+        """Today's contacts of the queue that were another body's, by body (a copy)."""
+        fig = self.figures.get((tenant, queue))
+        return dict(fig.referrals) if fig is not None and fig.day == self.day_of(tenant, now) else {}
 
 
 def _matching_order(contact: ContactState) -> tuple[int, float]:

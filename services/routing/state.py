@@ -127,6 +127,7 @@ class RoutingState:
                 handling=e.handling,
                 recognised=e.recognised,
                 candidates=tuple(Candidate(c.uri, c.name, c.score) for c in e.candidates),
+                refer_to=e.refer_to,
                 open_callbacks=tuple(
                     OpenCallback(
                         callback=o.callback,
