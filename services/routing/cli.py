@@ -54,6 +54,9 @@ async def _classify_remote(args: argparse.Namespace) -> int:
             except grpc.RpcError as err:
                 print(f"kcc classify: {err.code().name}: {err.details()}", file=sys.stderr)
                 return 1
-            products = [{"uri": p.uri, "name": p.name, "score": round(p.score, 4)} for p in reply.products]
-            print(json.dumps({"text": text, "products": products}, ensure_ascii=False), flush=True)
+            answer: dict[str, object] = {"text": text, "scope": reply.scope}
+            if reply.HasField("referral"):
+                answer["refer_to"] = reply.referral.body
+            answer["products"] = [{"uri": p.uri, "name": p.name, "score": round(p.score, 4)} for p in reply.products]
+            print(json.dumps(answer, ensure_ascii=False), flush=True)
     return 0
