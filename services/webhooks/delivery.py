@@ -19,6 +19,8 @@ from services.webhooks import cloudevents, signing, targets
 from services.webhooks.store import SubscriptionRecord
 
 USER_AGENT = "kcc-router-webhooks/1"
+# An answer's body is read (so the connection can be used again) up to this much, then dropped.
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -78,14 +80,26 @@ class Poster:
             "webhook-signature": signing.signature(record.secret, event_id, timestamp, body),
         }
         try:
-            response = await self.client.post(record.url, content=body, headers=headers)
+            async with self.client.stream("POST", record.url, content=body, headers=headers) as response:
+                status = response.status_code
+                await _drain(response)
         except httpx.TimeoutException:
             return "timeout"
         except httpx.HTTPError as exc:
             return type(exc).__name__
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             return None
-        return f"HTTP {response.status_code}"
+        return f"HTTP {status}"
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Reads a small answer to its end, which keeps the connection for the next post; a large one
+    is cut off (its connection closed) rather than held in memory."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > MAX_ANSWER_BYTES:
+            return
