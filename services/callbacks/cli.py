@@ -9,16 +9,17 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf import json_format
 
 from kcc.callbacks.v1 import callbacks_pb2 as pb
-from kcc.callbacks.v1 import callbacks_pb2_grpc
-from kcc.callbacks.v1.callbacks_pb2_grpc import CallbackServiceStub as Stub
-from services.common import client, nats_preflight
 from services.common.config import Settings
+
+if TYPE_CHECKING:  # gRPC and the client load when a command runs, so that --help starts at once
+    from kcc.callbacks.v1.callbacks_pb2_grpc import CallbackServiceStub as Stub
+else:
+    Stub = Any
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -89,6 +90,11 @@ Command = Callable[[Stub, tuple[tuple[str, str], ...], argparse.Namespace], Awai
 
 def _grpc(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        import grpc
+
+        from kcc.callbacks.v1 import callbacks_pb2_grpc
+        from services.common import client
+
         async def go() -> int:
             settings = Settings()
             metadata = client.metadata(client.token(settings))
@@ -201,6 +207,7 @@ async def purge_once(settings: Settings, now: datetime | None = None) -> int:
     """Connects to the service's database and NATS (for retention per tenant), purges, prints counts."""
     from services.callbacks import purge
     from services.callbacks.app import CallbacksApp
+    from services.common import nats_preflight
     from services.common.db import Database, make_engine
     from services.common.events import EventBus
     from services.common.migrations import prepare

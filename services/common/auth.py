@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import jwt
-
 from services.common import production
 from services.common.config import Settings
 from services.common.errors import permission_denied, unauthenticated
@@ -107,6 +105,8 @@ def issue_token(
     ttl_seconds: int = 3600,
 ) -> str:
     """Signs with the newest key of the ring (a plain secret is a ring of one, key id `default`)."""
+    import jwt  # here, not at the top: the CLI reads roles without loading the crypto library
+
     kid, secret = _ring(keys).keys[0]
     now = int(time.time())
     claims = {
@@ -122,6 +122,8 @@ def issue_token(
 
 
 def verify_token(keys: str | KeyRing, token: str) -> Principal:
+    import jwt
+
     try:
         secret = _ring(keys).secret(str(jwt.get_unverified_header(token).get("kid", "")))
         if secret is None:
@@ -151,6 +153,8 @@ def from_metadata(keys: str | KeyRing, metadata: dict[str, str]) -> Principal:
     if cached is not None and cached[1] > time.time():
         return cached[0]
     principal = verify_token(keys, token)
+    import jwt
+
     if len(_verified) > 10_000:
         _verified.clear()
     _verified[(keys, token)] = (principal, float(jwt.decode(token, options={"verify_signature": False})["exp"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from services.common import auth, natsauth, production
+from services.common import auth, production
 from services.common.config import Settings
 
 
@@ -49,6 +49,8 @@ def _issue(args: argparse.Namespace) -> int:
 def _nats_user(args: argparse.Namespace) -> int:
     """Prints the account; locally the password is generated into the data dir and loaded by the
     next `kcc up`. Elsewhere set KCC_NATS_PASSWORD_TENANT_<TENANT> (the Secret key in deploy/)."""
+    from services.common import natsauth
+
     user = natsauth.tenant_user(args.tenant)
     password = natsauth.LocalPasswords(Settings().data_dir).get(user.name)
     account = {
@@ -63,5 +65,7 @@ def _nats_user(args: argparse.Namespace) -> int:
 
 def _nats_config(args: argparse.Namespace) -> int:
     """The `authorization` block of nats-server's config, passwords as environment references."""
+    from services.common import natsauth
+
     print(natsauth.render(natsauth.users(args.tenant)), end="")
     return 0

@@ -8,18 +8,12 @@ Europe/Amsterdam, closed on Dutch public holidays) and needs no server; with
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import grpc
-
-from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
-from services.common import client
-from services.common.calendar import DEFAULT_CALENDAR, BusinessCalendar
-from services.common.calendar_proto import calendar_from_msg
-from services.common.config import Settings
-from services.common.errors import ApiError, error_info
+if TYPE_CHECKING:  # the calendar (with its holidays) and gRPC load when a command runs
+    from services.common.calendar import BusinessCalendar
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,6 +53,13 @@ def compute(calendar: BusinessCalendar, start: datetime, hours: float | None, da
 
 
 def _add(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import grpc
+
+    from services.common.calendar import DEFAULT_CALENDAR
+    from services.common.errors import ApiError, error_info
+
     try:
         start = parse_moment(args.start)
         calendar = asyncio.run(_tenant_calendar(args.tenant)) if args.tenant else DEFAULT_CALENDAR
@@ -79,6 +80,11 @@ def _add(args: argparse.Namespace) -> int:
 
 
 async def _tenant_calendar(tenant: str) -> BusinessCalendar:
+    from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
+    from services.common import client
+    from services.common.calendar_proto import calendar_from_msg
+    from services.common.config import Settings
+
     settings = Settings()
     async with client.channel(settings, "tenancy") as channel:
         reply = await tenancy_pb2_grpc.TenancyServiceStub(channel).GetBusinessCalendar(

@@ -6,12 +6,10 @@ handler needs the gRPC context to fail cleanly.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TypeVar
 
 import grpc
-import nats.errors
-import nats.js.errors
-import sqlalchemy.exc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
@@ -63,27 +61,36 @@ class BackendUnavailable(Exception):
     """A backend (JetStream, the database) did not answer in time; the call may be retried as it was."""
 
 
-# Outages that reach a handler from the NATS client or the database driver.
-_OUTAGES: tuple[type[Exception], ...] = (
-    BackendUnavailable,
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionClosedError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.NoServersError,
-    nats.errors.StaleConnectionError,
-    nats.errors.OutboundBufferLimitError,
-    nats.js.errors.NoStreamResponseError,
-    nats.js.errors.ServiceUnavailableError,
-    sqlalchemy.exc.OperationalError,  # the server is down, restarting, or refuses connections
-    sqlalchemy.exc.TimeoutError,  # no pooled connection came free
-)
+@cache
+def _outages() -> tuple[type[Exception], ...]:
+    """Outages that reach a handler from the NATS client or the database driver. Imported on first
+    use: clients (the CLI) read errors too and need neither driver."""
+    import nats.errors
+    import nats.js.errors
+    import sqlalchemy.exc
+
+    return (
+        BackendUnavailable,
+        nats.errors.TimeoutError,
+        nats.errors.NoRespondersError,
+        nats.errors.ConnectionClosedError,
+        nats.errors.ConnectionReconnectingError,
+        nats.errors.NoServersError,
+        nats.errors.StaleConnectionError,
+        nats.errors.OutboundBufferLimitError,
+        nats.js.errors.NoStreamResponseError,
+        nats.js.errors.ServiceUnavailableError,
+        sqlalchemy.exc.OperationalError,  # the server is down, restarting, or refuses connections
+        sqlalchemy.exc.TimeoutError,  # no pooled connection came free
+    )
 
 
 def backend_unavailable(exc: BaseException) -> ApiError | None:
     """UNAVAILABLE (reason BACKEND_UNAVAILABLE) if `exc` is a backend outage, else None: the client
     retries with the same request_id, which returns what the first attempt stored, if anything."""
-    outage = isinstance(exc, _OUTAGES) or (isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated)
+    import sqlalchemy.exc
+
+    outage = isinstance(exc, _outages()) or (isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated)
     if not outage:
         return None
     return ApiError(

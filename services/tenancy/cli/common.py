@@ -7,24 +7,21 @@ prints readable output and exits 1 with the server's message and ErrorInfo reaso
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import grpc
 from google.protobuf import field_mask_pb2
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from kcc.tenancy.v1 import tenancy_pb2_grpc
-from services.common import client
-from services.common.config import Settings
-from services.common.errors import ApiError, error_info
 
+# gRPC and the client load when a command runs, so that parsing and --help start at once.
 if TYPE_CHECKING:
+    from kcc.tenancy.v1 import tenancy_pb2_grpc
+
     Stub: TypeAlias = tenancy_pb2_grpc.TenancyServiceAsyncStub
 else:
-    Stub = tenancy_pb2_grpc.TenancyServiceStub
+    Stub = Any
 Metadata = tuple[tuple[str, str], ...]
 Command = Callable[[Stub, Metadata, argparse.Namespace], Awaitable[int]]
 
@@ -37,12 +34,21 @@ class UsageError(Exception):
 
 def runner(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        import asyncio
+
         return asyncio.run(with_stub(command, args))
 
     return run
 
 
 async def with_stub(command: Command, args: argparse.Namespace) -> int:
+    import grpc
+
+    from kcc.tenancy.v1 import tenancy_pb2_grpc
+    from services.common import client
+    from services.common.config import Settings
+    from services.common.errors import ApiError, error_info
+
     settings = Settings()
     md = client.metadata(client.token(settings))
     async with client.channel(settings, "tenancy") as channel:

@@ -12,11 +12,10 @@ import sys
 import types
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kcc.common.v1 import common_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from services.tenancy import catalogue, onboarding
 from services.tenancy.cli.common import (
     Metadata,
     Stub,
@@ -28,11 +27,16 @@ from services.tenancy.cli.common import (
     tenant_arg,
 )
 
+if TYPE_CHECKING:  # the catalogue and onboarding (with the database models) load when a command runs
+    from services.tenancy import catalogue
+
+SHIPPED_UPL = "default: the shipped UPL-actueel.csv"
+
 
 def add_commands(groups: Any) -> None:
     p = add(groups, "import-upl", _import_upl, "import the UPL gemeente products into a catalogue (one transaction)")
     tenant_arg(p)
-    p.add_argument("path", nargs="?", type=Path, default=catalogue.UPL_CSV, help="UPL-actueel.csv")
+    p.add_argument("path", nargs="?", type=Path, help=f"UPL-actueel.csv ({SHIPPED_UPL})")
     p.add_argument("--all-products", action="store_true", help="not only the rows marked Gemeente=X")
     p.add_argument("--default-department", default="", help="for products the mapping does not place")
 
@@ -40,11 +44,11 @@ def add_commands(groups: Any) -> None:
     tenant_arg(p)
     p.add_argument("--name", default="", help="display name (default: from the shipped gemeenten.csv)")
     p.add_argument("--short-number", "--entry-point", dest="short_number", default="", help="e.g. 14024")
-    p.add_argument("--upl", type=Path, default=catalogue.UPL_CSV)
+    p.add_argument("--upl", type=Path, help=SHIPPED_UPL)
 
     p = add(groups, "onboard-all", _onboard_all, "onboard every gemeente in a file (idempotent)")
-    p.add_argument("--file", type=Path, default=onboarding.GEMEENTEN_CSV)
-    p.add_argument("--upl", type=Path, default=catalogue.UPL_CSV)
+    p.add_argument("--file", type=Path, help="default: the shipped gemeenten.csv")
+    p.add_argument("--upl", type=Path, help=SHIPPED_UPL)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--no-progress", action="store_true")
 
@@ -54,7 +58,7 @@ def add_commands(groups: Any) -> None:
     p.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     p = groups.add_parser("mapping", help="how the default mapping places the UPL gemeente products")
-    p.add_argument("--upl", type=Path, default=catalogue.UPL_CSV)
+    p.add_argument("--upl", type=Path, help=SHIPPED_UPL)
     p.add_argument("--products", action="store_true", help="list every product with its department")
     p.set_defaults(run=_mapping)
 
@@ -68,8 +72,14 @@ def _progress(**options: Any) -> Any:
     return tqdm(file=sys.stderr, **options)
 
 
-def _read_upl(path: Traversable, gemeente_only: bool = True, show_progress: bool = True) -> list[catalogue.UplProduct]:
-    """Reads and validates the file with a progress bar; a malformed row raises UsageError naming its line."""
+def _read_upl(
+    path: Traversable | None, gemeente_only: bool = True, show_progress: bool = True
+) -> list[catalogue.UplProduct]:
+    """Reads and validates the file (None: the shipped one) with a progress bar; a malformed row raises
+    UsageError naming its line."""
+    from services.tenancy import catalogue
+
+    path = path or catalogue.UPL_CSV
     try:
         with path.open(encoding="utf-8-sig") as handle:
             total = max(sum(1 for _ in handle) - 1, 0)
@@ -84,6 +94,8 @@ def _read_upl(path: Traversable, gemeente_only: bool = True, show_progress: bool
 
 
 def _print_distribution(products: list[catalogue.UplProduct]) -> None:
+    from services.tenancy import catalogue
+
     counts = catalogue.mapping_distribution(products)
     names = dict(catalogue.DEFAULT_DEPARTMENTS)
     print(f"default mapping of {len(products)} products:")
@@ -92,6 +104,8 @@ def _print_distribution(products: list[catalogue.UplProduct]) -> None:
 
 
 async def _import_upl(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
+    from services.tenancy import catalogue, onboarding
+
     products = _read_upl(args.path, gemeente_only=not args.all_products)
     default = f"tenants/{args.tenant}/departments/{args.default_department}" if args.default_department else ""
     print(f"importing {len(products)} products into tenants/{args.tenant} in one transaction ...", file=sys.stderr)
@@ -107,6 +121,8 @@ async def _import_upl(stub: Stub, md: Metadata, args: argparse.Namespace) -> int
 
 
 async def _onboard(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
+    from services.tenancy import onboarding
+
     name = args.name or onboarding.gemeente_name(args.tenant)
     if not name:
         raise UsageError(f"{args.tenant} is not in {onboarding.GEMEENTEN_CSV.name}: give --name")
@@ -119,8 +135,10 @@ async def _onboard(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
 
 
 async def _onboard_all(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
+    from services.tenancy import onboarding
+
     try:
-        gemeenten = onboarding.read_gemeenten(args.file)
+        gemeenten = onboarding.read_gemeenten(args.file or onboarding.GEMEENTEN_CSV)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     products = _read_upl(args.upl, show_progress=not args.no_progress)
@@ -187,8 +205,10 @@ async def _export(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
 
 
 def _mapping(args: argparse.Namespace) -> int:
+    from services.tenancy import catalogue
+
     try:
-        products = catalogue.read_upl_csv(args.upl)
+        products = catalogue.read_upl_csv(args.upl or catalogue.UPL_CSV)
     except (OSError, ValueError) as exc:
         print(f"kcc tenancy: {exc}", file=sys.stderr)
         return 2
