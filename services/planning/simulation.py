@@ -28,8 +28,10 @@ DAY = 86400.0
 LOG_OFF_RETRY_SECONDS = 60.0
 QUEUE = "kcc"
 
-# event kinds, in the order they are handled at the same instant
-_SHIFT_ON, _DONE, _ABANDON, _ARRIVE, _WAKE, _SHIFT_OFF, _DAY = range(7)
+# event kinds, in the order they are handled at the same instant (agents log on before the first calls)
+_DAY, _SHIFT_ON, _DONE, _ABANDON, _ARRIVE, _WAKE, _SHIFT_OFF = range(7)
+# after these an offer may be possible: a call came or crossed its overflow threshold, an agent came free
+_MAY_MATCH = frozenset({_SHIFT_ON, _DONE, _ARRIVE, _WAKE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ class Simulation:
         self.random = random.Random(seed)
         self.router = Router()
         self.result = Result(profile, days)
-        self._events: list[tuple[float, int, int, str]] = []
+        self._events: list[tuple[float, int, int, str]] = []  # time, kind, order, name
         self._order = 0
         self._arrived: dict[str, tuple[str, int, int, float]] = {}  # contact -> tenant, day, slot, time
         self._on_since: dict[str, float] = {}
@@ -151,7 +153,7 @@ class Simulation:
             self._push(day * DAY, _DAY, str(day))
         events = self._events
         while events:
-            now, _order, kind, name = heapq.heappop(events)
+            now, kind, _order, name = heapq.heappop(events)
             self.result.events += 1
             if kind == _DAY:
                 self._start_day(int(name), now)
@@ -169,12 +171,13 @@ class Simulation:
                     self._on_since[name] = now
             elif kind == _SHIFT_OFF:
                 self._log_off(name, now)
-            self._decide(now)
+            if kind in _MAY_MATCH:
+                self._decide(now)
         return self.result
 
     def _push(self, at: float, kind: int, name: str) -> None:
         self._order += 1
-        heapq.heappush(self._events, (at, self._order, kind, name))
+        heapq.heappush(self._events, (at, kind, self._order, name))
 
     def _decide(self, now: float) -> None:
         """What the live matcher does on each pass, with the simulation's clock."""
