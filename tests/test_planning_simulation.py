@@ -213,3 +213,19 @@ def test_arrivals_follow_each_weekdays_own_day_shape() -> None:
 def test_a_profile_with_a_weekday_shape_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="one per interval"):
         checked(Profile(480, 240, (0.5, 0.5), (1.0,) * 5, ((1.0,), None, None, None, None)))
+
+
+def test_kcc_plan_from_history_without_a_stream_or_contacts_says_so(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KCC_NATS_URL", nats_server.url)
+    assert main(["plan", "--from-history"]) == 2
+    assert "no KCC stream" in capsys.readouterr().err
+
+    async def empty_stream() -> None:
+        bus = await EventBus.connect(Settings(data_dir=tmp_path, nats_url=nats_server.url), "test-empty")
+        await bus.close()
+
+    asyncio.run(empty_stream())
+    assert main(["plan", "--from-history"]) == 2
+    assert "no contacts" in capsys.readouterr().err

@@ -168,8 +168,10 @@ async def _history(days: float) -> tuple[list[str], float, list[Demand]]:
     from datetime import UTC, datetime, timedelta
 
     import nats
+    from nats.js.errors import NotFoundError
 
     from services.common.config import Settings
+    from services.common.events import STREAM
     from services.planning.history import measure, read_contacts
 
     if days <= 0:
@@ -184,6 +186,8 @@ async def _history(days: float) -> tuple[list[str], float, list[Demand]]:
         raise ValueError(f"cannot reach NATS at {settings.nats_url}: {exc!r}") from None
     try:
         contacts = await read_contacts(nc.jetstream(), datetime.now(UTC) - timedelta(days=days))
+    except NotFoundError:
+        raise ValueError(f"no {STREAM} stream at {settings.nats_url}: nothing has run there yet") from None
     finally:
         await nc.close()
     history = measure(contacts)
