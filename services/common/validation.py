@@ -30,11 +30,34 @@ from services.common.errors import ApiError
 
 Check = Callable[[Any], str | None]  # a problem description, or None when the value is fine
 
-MAX_TEXT = 4000  # free text: questions, notes, reasons (handlers may allow less)
-MAX_STRING = 512  # everything else
+MAX_TEXT = 2000  # free text: questions, notes, reasons
+MAX_STRING = 512  # every other string without a limit of its own below
 MAX_ITEMS = 200  # repeated fields
 MAX_ROWS = 20_000  # UPL rows in one import: the national list has about 1,000
 MAX_MASK_PATHS = 20
+# The one place field limits live: the validator applies them to every request, and handlers
+# and clients read theirs with limit(); no column is narrower. Keys are field names, or full
+# names where a name means different things in different messages.
+LIMITS: dict[str, int] = {
+    "question": MAX_TEXT,
+    "note": MAX_TEXT,
+    "reason": MAX_TEXT,
+    "outcome": 255,
+    "preferred_times": 255,
+    "contact": 255,
+    "escalation_target": 255,
+    "uri": 255,
+    "upl_uri": 255,
+    "product_uri": 255,
+    "display_name": 200,
+    "synonyms": 100,  # each synonym
+    "ivr_codes": 100,  # each code
+    "kcc.tenancy.v1.EntryPoint.value": 255,
+    "kcc.tenancy.v1.ResolveEntryPointRequest.value": 255,
+    "kcc.routing.v1.EntryPointRef.value": 255,
+}
+# Repeated fields with fewer entries than MAX_ITEMS allowed.
+ITEM_LIMITS: dict[str, int] = {"synonyms": 100, "ivr_codes": 100}
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 COLLECTION = re.compile(r"^[a-z][a-zA-Z]{0,62}$")
@@ -50,7 +73,6 @@ TARGET_FIELDS = frozenset({"name", "parent", "tenant"})
 REFERENCE_FIELDS = frozenset(
     {"department", "product", "contact", "agent", "escalation_target", "tenants", "overflow_tenants", "departments"}
 )
-TEXT_FIELDS = frozenset({"question", "note", "reason", "outcome", "preferred_times"})
 # Fields named like a rule above that hold something else: UPL rows are CSV lines, which the
 # import checks itself so that an error can name the line.
 PLAIN_FIELDS = frozenset({"kcc.tenancy.v1.UplRow.name", "kcc.tenancy.v1.UplRow.uri"})
@@ -82,6 +104,16 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "kcc.callbacks.v1.GetUsageReportRequest": ("start_date", "end_date"),
     "kcc.callbacks.v1.GetAccountabilityReportRequest": ("start_date", "end_date"),
 }
+
+
+def limit(field_name: str) -> int:
+    """The most characters a string field may hold, by field name or full name."""
+    return LIMITS.get(field_name, MAX_STRING)
+
+
+def item_limit(field_name: str) -> int:
+    """The most entries a repeated field may hold."""
+    return ITEM_LIMITS.get(field_name, MAX_ITEMS)
 
 
 class RequestValidator:
@@ -120,9 +152,9 @@ def _check_message(msg: Message, prefix: str, out: list[tuple[str, str]], top: b
     for field, value in msg.ListFields():
         path = prefix + field.name
         if field.is_repeated:
-            limit = MAX_ROWS if field.name == "rows" else MAX_ITEMS
-            if len(value) > limit:
-                out.append((path, f"at most {limit} entries"))
+            most = MAX_ROWS if field.name == "rows" else item_limit(field.name)
+            if len(value) > most:
+                out.append((path, f"at most {most} entries"))
                 continue
             for i, item in enumerate(value):
                 _check_value(field, rules, item, f"{path}[{i}]", out)
@@ -178,8 +210,9 @@ def _string_rule(full_name: str, name: str) -> Check:
         return _text(MAX_STRING)
     if name in TARGET_FIELDS:
         return _resource_name
+    most = LIMITS.get(full_name, limit(name))
     if name in REFERENCE_FIELDS:
-        return _reference
+        return _reference if most >= MAX_STRING else _longest(most, _reference)
     if name == "tenant_id":
         return _pattern(names.TENANT_ID, "a tenant id such as gm0268")
     if name.endswith("_id") and name != "request_id":
@@ -197,16 +230,14 @@ def _string_rule(full_name: str, name: str) -> Check:
     if name == "time_zone":
         return _time_zone
     if name in ("uri", "upl_uri", "product_uri"):
-        return _pattern(URI, "an http(s) URI", MAX_STRING)
-    if name in TEXT_FIELDS:
-        return _text(MAX_TEXT)
-    return _text(MAX_STRING)
+        return _pattern(URI, f"an http(s) URI of at most {most} characters", most)
+    return _text(most)
 
 
-def _text(limit: int) -> Check:
+def _text(most: int) -> Check:
     def check(value: str) -> str | None:
-        if len(value) > limit:
-            return f"at most {limit} characters"
+        if len(value) > most:
+            return f"at most {most} characters"
         if CONTROL.search(value):
             return "contains control characters"
         return None
@@ -214,9 +245,16 @@ def _text(limit: int) -> Check:
     return check
 
 
-def _pattern(pattern: re.Pattern[str], expected: str, limit: int = MAX_STRING) -> Check:
+def _longest(most: int, check: Check) -> Check:
+    def checked(value: str) -> str | None:
+        return f"at most {most} characters" if len(value) > most else check(value)
+
+    return checked
+
+
+def _pattern(pattern: re.Pattern[str], expected: str, most: int = MAX_STRING) -> Check:
     def check(value: str) -> str | None:
-        if len(value) > limit or not pattern.fullmatch(value):
+        if len(value) > most or not pattern.fullmatch(value):
             return f"must be {expected}"
         return None
 
