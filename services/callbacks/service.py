@@ -26,7 +26,7 @@ from services.callbacks.changes import ChangeNotifier, Writer, lock_counter, rec
 from services.callbacks.crypto import Vault
 from services.callbacks.models import AuditRow, CallbackRow, CreateRequestRow, utc
 from services.callbacks.repository import department_id
-from services.common import auth, names, paging
+from services.common import auth, names, paging, validation
 from services.common.citizen import current_key, normalise_phone
 from services.common.config import Settings
 from services.common.db import Database
@@ -34,7 +34,7 @@ from services.common.errors import ApiError, failed_precondition, invalid_argume
 from services.common.snapshots import TenantSnapshot
 
 Clock = Callable[[], datetime]
-NOTE_MAX = 2000
+NOTE_MAX = validation.limit("note")
 SNAPSHOT_WAIT_SECONDS = 2.0
 
 
@@ -149,8 +149,8 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
             ("contact", given.contact),
             ("preferred_times", given.preferred_times),
         ):
-            if len(value) > 255:
-                raise invalid_argument(f"callback.{field_name}", "longer than 255 characters")
+            if len(value) > validation.limit(field_name):
+                raise invalid_argument(f"callback.{field_name}", f"at most {validation.limit(field_name)} characters")
         if given.contact and names.tenant_of("callback.contact", given.contact) != tenant:
             raise invalid_argument("callback.contact", "must be a contact of the same tenant")
         now = self.clock()
@@ -306,8 +306,8 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
         return await self._change(request.name, decide)
 
     async def CompleteCallback(self, request: pb.CompleteCallbackRequest, context: Any) -> pb.Callback:
-        if len(request.outcome) > 255:
-            raise invalid_argument("outcome", "longer than 255 characters")
+        if len(request.outcome) > validation.limit("outcome"):
+            raise invalid_argument("outcome", f"at most {validation.limit('outcome')} characters")
 
         def decide(row: CallbackRow, principal: auth.Principal, now: datetime) -> Decision:
             states.target("complete", row.status)
