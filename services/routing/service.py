@@ -38,10 +38,11 @@ from services.common.errors import (
     permission_denied,
 )
 from services.common.events import EventBus
+from services.routing import referral
 from services.routing.catalogue import TenantCatalogue
 from services.routing.follower import StreamFollower
 from services.routing.matching import AgentState, ContactState
-from services.routing.recognition import CONFIDENCE_THRESHOLD, ProductMatch, ProductRecognizer
+from services.routing.recognition import ProductMatch, ProductRecognizer
 from services.routing.state import (
     CHANNEL,
     Desktop,
@@ -89,6 +90,15 @@ def _actor() -> str:
         return auth.current().subject
     except ApiError:
         return ""
+
+
+def _scope(into: pb.Referral, body: str) -> str:
+    """The scope: "gemeente", or "elsewhere" with the body's name, phone and website filled in."""
+    if not body:
+        return referral.GEMEENTE
+    found = referral.bodies()[body]
+    into.body, into.phone, into.website = found.name, found.phone, found.website
+    return referral.ELSEWHERE
 
 
 class RecognitionCache:
@@ -225,12 +235,13 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         elif subject == "question":
             if len(request.question) > QUESTION_MAX:
                 raise invalid_argument("question", f"at most {QUESTION_MAX} characters")
-            matches = self._recognize(catalogue, request.question, 5)
+            answer = catalogue.answer(request.question, 5, self.recognition.recognize)
             add_candidate = routed.candidates.add  # built in place: no copy into the event
-            for m in matches:
+            for m in answer.matches:
                 add_candidate(uri=m.uri, name=m.name, score=m.score)
-            if matches and matches[0].score >= CONFIDENCE_THRESHOLD:
-                product = catalogue.by_uri.get(matches[0].uri)
+            product = answer.product
+            if answer.referral is not None:
+                routed.refer_to = answer.referral.name
         snapshot = catalogue.snapshot
         department = product.department if product else (snapshot.fallback_department or "algemeen")
         sla = snapshot.sla_for(channel, department, product.slug if product else "")
@@ -254,16 +265,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                 detail.deadline.FromDatetime(o.deadline)
         return events.envelope(tenant, name.rsplit("/", 1)[-1], contact_routed=routed)
 
-    def _recognize(self, catalogue: TenantCatalogue, text: str, limit: int) -> list[ProductMatch]:
-        """A keyed-in IVR choice first, then the recognizer (shared with every tenant whose products
-        and phrases are the same) under this tenant's product names."""
-        coded = catalogue.product_for_code(text) if text.strip() else None
-        if coded is not None:
-            return [ProductMatch(coded.uri, coded.name, 1.0)]
-        return catalogue.named(self.recognition.recognize(catalogue.recognizer, text, limit))
-
     def route_response(self, contact: ContactState) -> pb.RouteContactResponse:
         response = pb.RouteContactResponse(recognised=contact.recognised)
+        response.scope = _scope(response.referral, contact.refer_to)
         response.contact.CopyFrom(self.state.contact_message(contact))
         add_candidate = response.candidates.add
         for c in contact.candidates:
@@ -316,10 +320,12 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         limit = request.limit or 5
         if not 1 <= limit <= 50:
             raise invalid_argument("limit", "must be 1..50")
-        matches = self._recognize(catalogue, request.question, limit)
-        return pb.ClassifyQuestionResponse(
-            products=[pb.ProductCandidate(uri=m.uri, name=m.name, score=m.score) for m in matches]
+        answer = catalogue.answer(request.question, limit, self.recognition.recognize)
+        response = pb.ClassifyQuestionResponse(
+            products=[pb.ProductCandidate(uri=m.uri, name=m.name, score=m.score) for m in answer.matches]
         )
+        response.scope = _scope(response.referral, answer.referral.name if answer.referral else "")
+        return response
 
     # Agents -----------------------------------------------------------------
 
@@ -539,6 +545,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                             seconds=int(fig["target_seconds"]), percent=int(fig["target_percent"])
                         ),
                         overflow_threshold_seconds=self.state.overflow_threshold(tenant, now),
+                        referrals=self.state.router.referrals(tenant, str(fig["queue"]), now),
                     )
                 )
         return result
