@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from services.common import names
+from services.common import names, validation
 from services.common.config import DATA, open_csv
 from services.common.errors import failed_precondition, invalid_argument
 from services.tenancy.models import DepartmentRow, ProductRow, utcnow
@@ -142,17 +142,14 @@ class UplProduct:
     uri: str
 
 
-MAX_TEXT = 255
-
-
 def upl_row_problem(name: str, uri: str) -> tuple[str, str] | None:
     """(field, why) a UPL row cannot be imported, or None; the client and the server check the same rules."""
     if not name.strip():
         return "name", "is required"
-    if len(name.strip()) > MAX_TEXT:
-        return "name", f"longer than {MAX_TEXT} characters"
-    if not uri.startswith(("http://", "https://")) or not slug(uri) or len(uri) > MAX_TEXT:
-        return "uri", f"must be an http(s) URI of at most {MAX_TEXT} characters"
+    if len(name.strip()) > validation.limit("display_name"):
+        return "name", f"longer than {validation.limit('display_name')} characters"
+    if not uri.startswith(("http://", "https://")) or not slug(uri) or len(uri) > validation.limit("upl_uri"):
+        return "uri", f"must be an http(s) URI of at most {validation.limit('upl_uri')} characters"
     if not names.RESOURCE_ID.match(slug(uri)):
         return "uri", "must end in a valid product id (letters, digits and -_.())"
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from services.common import auth, names, paging
+from services.common import auth, names, paging, validation
 from services.common.citizen import normalise_phone
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
 from services.tenancy import convert, listing
@@ -18,6 +18,7 @@ from services.tenancy.models import EntryPointRow
 from services.tenancy.store import Store, delete_row, get_row, require_admin, tenant_row
 
 RESOURCE = "entry_point"
+MAX_VALUE = validation.limit("kcc.tenancy.v1.EntryPoint.value")
 
 
 def normalise_value(kind: str, value: str) -> str:
@@ -26,8 +27,8 @@ def normalise_value(kind: str, value: str) -> str:
     value = (value or "").strip()
     if kind == "PHONE_NUMBER":
         return normalise_phone("entry_point.value", value, allow_short=True)
-    if not value or len(value) > 255:
-        raise invalid_argument("entry_point.value", "must be 1..255 characters")
+    if not value or len(value) > MAX_VALUE:
+        raise invalid_argument("entry_point.value", f"must be 1..{MAX_VALUE} characters")
     return value.lower() if kind == "WEB_FORM_ORIGIN" else value
 
 

@@ -49,8 +49,7 @@ async def onboard(store: Store, request: pb.OnboardTenantRequest) -> pb.OnboardT
     display_name = request.tenant.display_name.strip()
     if not display_name:
         raise invalid_argument("tenant.display_name", "is required")
-    if not 0 <= request.tenant.retention_days <= 3650:
-        raise invalid_argument("tenant.retention_days", "must be 1..3650")
+    tenants.check_retention(request.tenant.retention_days, unset_allowed=True)
     wanted_departments = _departments(tenant, request)
     wanted_entry_points = _entry_points(tenant, request)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from services.common import names, paging
+from services.common import names, paging, validation
 from services.common.errors import already_exists, invalid_argument
 from services.tenancy import catalogue, convert, listing
 from services.tenancy.changes import touch
@@ -38,11 +38,11 @@ def values_of(tenant: str, product: pb.Product, partial: bool = False) -> dict[s
     if not partial and not product.display_name.strip():
         raise invalid_argument("product.display_name", "is required")
     for field, items in (("synonyms", product.synonyms), ("ivr_codes", product.ivr_codes)):
-        if len(items) > 100:
-            raise invalid_argument(f"product.{field}", "at most 100 entries")
+        if len(items) > validation.item_limit(field):
+            raise invalid_argument(f"product.{field}", f"at most {validation.item_limit(field)} entries")
         for i, item in enumerate(items):
-            if not 0 < len(item) <= 100:
-                raise invalid_argument(f"product.{field}[{i}]", "must be 1..100 characters")
+            if not 0 < len(item) <= validation.limit(field):
+                raise invalid_argument(f"product.{field}[{i}]", f"must be 1..{validation.limit(field)} characters")
     return {
         "upl_uri": product.upl_uri,
         "display_name": product.display_name.strip(),

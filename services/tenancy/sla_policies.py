@@ -60,7 +60,7 @@ def values_of(tenant: str, policy: pb.SlaPolicy) -> dict[str, Any]:
         "callback_working_days": policy.callback_working_days,
         "warning_percent": policy.warning_percent or 75,
         "max_callback_attempts": policy.max_callback_attempts or 3,
-        "escalation_target": policy.escalation_target[:255],
+        "escalation_target": policy.escalation_target,
     }
 
 

@@ -14,6 +14,14 @@ from services.tenancy.models import TenantRow
 from services.tenancy.store import Store, apply_mask, require_admin, tenant_row
 
 RESOURCE = "tenant"
+DEFAULT_RETENTION_DAYS = 365  # the Selectielijst term for an information request
+MAX_RETENTION_DAYS = 3650
+
+
+def check_retention(days: int, unset_allowed: bool) -> None:
+    """A tenant keeps closed callbacks 1..3650 days; a create may leave it unset (the default)."""
+    if not (unset_allowed and days == 0) and not 1 <= days <= MAX_RETENTION_DAYS:
+        raise invalid_argument("tenant.retention_days", f"must be 1..{MAX_RETENTION_DAYS}")
 
 
 def new_row(tenant: str, given: pb.Tenant) -> TenantRow:
@@ -21,7 +29,7 @@ def new_row(tenant: str, given: pb.Tenant) -> TenantRow:
         id=tenant,
         display_name=given.display_name.strip(),
         state=pb.Tenant.State.Name(given.state or pb.Tenant.STATE_ACTIVE).removeprefix("STATE_"),
-        retention_days=given.retention_days or 365,
+        retention_days=given.retention_days or DEFAULT_RETENTION_DAYS,
     )
 
 
@@ -30,6 +38,7 @@ async def create(store: Store, request: pb.CreateTenantRequest) -> pb.Tenant:
     tenant = names.check_tenant_id("tenant_id", request.tenant_id)
     if not request.tenant.display_name.strip():
         raise invalid_argument("tenant.display_name", "is required")
+    check_retention(request.tenant.retention_days, unset_allowed=True)
 
     def work(session: Session) -> pb.Tenant:
         if replayed(session, tenant, request) is not None:
@@ -91,8 +100,8 @@ async def update(store: Store, request: pb.UpdateTenantRequest) -> pb.Tenant:
         raise invalid_argument("tenant.display_name", "must not be empty")
     if "state" in request.update_mask.paths and values["state"] == "UNSPECIFIED":
         raise invalid_argument("tenant.state", "must be set")
-    if "retention_days" in request.update_mask.paths and not 1 <= request.tenant.retention_days <= 3650:
-        raise invalid_argument("tenant.retention_days", "must be 1..3650")
+    if "retention_days" in request.update_mask.paths:
+        check_retention(request.tenant.retention_days, unset_allowed=False)
 
     def work(session: Session) -> pb.Tenant:
         row = tenant_row(session, tenant)
