@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from services.cli import main
 from services.common import events
@@ -142,7 +143,8 @@ LOCAL = ZoneInfo("Europe/Amsterdam")
 
 async def publish_history(settings: Settings) -> None:
     """Three days of gm0268 and gm0344: contacts at 09:05, 09:10, 09:40 and 10:15 local time; each
-    answered after 10 s and handled for 200 s (gm0344: 400 s), except the 09:40 one, abandoned after 30 s."""
+    answered after 10 s and handled for 200 s (gm0344: 400 s), except the 09:40 one, abandoned after 30 s;
+    and an e-mail each day."""
     bus = await EventBus.connect(settings, "test-history")
     try:
         for days_ago in (1, 2, 3):
@@ -151,13 +153,20 @@ async def publish_history(settings: Settings) -> None:
                 for n, (hour, minute) in enumerate(((9, 5), (9, 10), (9, 40), (10, 15))):
                     name = f"{tenant}-{day}-{n}"
                     arrived = datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL).timestamp()
-                    routed = events_pb2.ContactRouted(contact=name, tenant=tenant, queue="algemeen")
+                    routed = events_pb2.ContactRouted(
+                        contact=name, tenant=tenant, queue="algemeen", channel=common_pb2.CHANNEL_PHONE
+                    )
                     routed.enqueue_time.FromNanoseconds(int(arrived * 1e9))
                     await publish(bus, tenant, "routed", arrived, contact_routed=routed)
                     steps = [("abandoned", 30)] if minute == 40 else [("accepted", 10), ("completed", 10 + handling)]
                     for change, after in steps:
                         changed = events_pb2.ContactChanged(contact=name, change=change, agent="agents/a1")
                         await publish(bus, tenant, change, arrived + after, contact_changed=changed)
+            # an e-mail waits in no line: left out of the plan
+            nine = datetime(day.year, day.month, day.day, 9, tzinfo=LOCAL).timestamp()
+            email = events_pb2.ContactRouted(contact=f"mail-{day}", tenant="gm0268", channel=common_pb2.CHANNEL_EMAIL)
+            email.enqueue_time.FromNanoseconds(int(nine * 1e9))
+            await publish(bus, "gm0268", "routed", nine, contact_routed=email)
     finally:
         await bus.close()
 
@@ -175,6 +184,7 @@ async def test_history_measures_calls_handling_and_patience_from_the_stream(sett
         contacts = await read_contacts(bus.js, datetime.now(UTC) - timedelta(days=1))
     finally:
         await bus.close()
+    assert len(contacts) == 27
     history = measure(contacts)
     assert history.contacts == 24 and history.days == 3
     assert history.labels == ["09:00", "09:30", "10:00"]
@@ -228,4 +238,4 @@ def test_kcc_plan_from_history_without_a_stream_or_contacts_says_so(
 
     asyncio.run(empty_stream())
     assert main(["plan", "--from-history"]) == 2
-    assert "no contacts" in capsys.readouterr().err
+    assert "no PHONE contacts" in capsys.readouterr().err

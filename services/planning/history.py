@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from services.common.events import STREAM
 from services.planning.staffing import Demand
@@ -33,6 +34,7 @@ class ContactTimes:
 
     tenant: str
     arrived: float
+    channel: str = "PHONE"
     answered: float = 0.0
     completed: float = 0.0
     abandoned: float = 0.0
@@ -80,7 +82,8 @@ def _record(contacts: dict[str, ContactTimes], env: events_pb2.Envelope) -> None
     if kind == "contact_routed":
         routed = env.contact_routed
         if routed.contact not in contacts:
-            contacts[routed.contact] = ContactTimes(routed.tenant or env.tenant, _seconds(routed.enqueue_time))
+            channel = common_pb2.Channel.Name(routed.channel).removeprefix("CHANNEL_")
+            contacts[routed.contact] = ContactTimes(routed.tenant or env.tenant, _seconds(routed.enqueue_time), channel)
     elif kind == "contact_changed":
         change = env.contact_changed
         contact = contacts.get(change.contact)
@@ -95,10 +98,12 @@ def _record(contacts: dict[str, ContactTimes], env: events_pb2.Envelope) -> None
             contact.abandoned = at
 
 
-def measure(contacts: dict[str, ContactTimes], interval_minutes: int = 30) -> History:
-    """Average calls per interval of an observed day (local time), mean handling time and patience per gemeente."""
+def measure(contacts: dict[str, ContactTimes], interval_minutes: int = 30, channel: str = "PHONE") -> History:
+    """Average calls per interval of an observed day (local time), mean handling time and patience per
+    gemeente, for the contacts of one channel (callers wait on the line, so Erlang applies)."""
+    contacts = {name: c for name, c in contacts.items() if c.channel == channel}
     if not contacts:
-        raise ValueError("the stream holds no contacts to plan from")
+        raise ValueError(f"the stream holds no {channel} contacts to plan from")
     if interval_minutes <= 0 or 24 * 60 % interval_minutes:
         raise ValueError("the interval must divide a day, e.g. 15, 30 or 60 minutes")
     slots: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
