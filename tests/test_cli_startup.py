@@ -1,5 +1,6 @@
 """`kcc` starts at once: a command loads only its own module, and parsing it loads no gRPC,
-database, NATS, token or recognizer code (bench/cli_startup.py has the figures)."""
+database, NATS, token or recognizer code; `kcc classify` reads the recognizer it built before
+from the user's cache (bench/cli_startup.py has the figures)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import COMMAND_MODULES, COMMANDS, modules_for
+from services.routing.cli import cached_recognizer
 
 HEAVY = (
     "grpc",
@@ -63,3 +65,19 @@ def test_parsing_a_command_loads_nothing_heavy(argv: list[str], tmp_path: Path) 
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_classify_reads_the_recognizer_it_cached_and_rebuilds_a_spoiled_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    questions = ["mijn paspoort is verlopen", "ik wil een parkeervergunning", "wanneer wordt het grofvuil opgehaald"]
+    built = cached_recognizer()
+    (cached,) = (tmp_path / "kcc").glob("recognizer-*.pickle")
+    read = cached_recognizer()
+    assert read is not built
+    assert [read.recognize(q) for q in questions] == [built.recognize(q) for q in questions]
+    cached.write_bytes(b"spoiled")
+    rebuilt = cached_recognizer()
+    assert [rebuilt.recognize(q) for q in questions] == [built.recognize(q) for q in questions]
+    assert cached.read_bytes() != b"spoiled"

@@ -102,7 +102,7 @@ def test_the_installed_wheel_recognises_a_question_from_another_directory(instal
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONPATH": ""},
+        env={**os.environ, "PYTHONPATH": "", "XDG_CACHE_HOME": str(tmp_path / "cache")},
         check=False,
     )
 
