@@ -276,6 +276,23 @@ async def test_the_page_recovers_after_the_wallboard_restarts(
         await restarted.stop()
 
 
+async def test_an_expired_session_ends_the_stream_and_the_page_says_so(
+    browser: Any, settings: Settings, wallboard: WallboardApp
+) -> None:
+    from playwright.async_api import expect
+
+    viewer = login.viewer_for("trafficer", [], "test-short")
+    cookie = login.session_cookie(auth.KeyRing.of(settings), viewer, ttl=2)
+    context = await browser.new_context()
+    await context.add_cookies([{"name": login.COOKIE, "value": cookie, "url": f"http://127.0.0.1:{wallboard.port}/"}])
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{wallboard.port}/")
+    status = page.locator("#connection")
+    await expect(status).to_have_attribute("data-state", "live", timeout=5 * SECONDS)
+    await expect(status).to_have_attribute("data-state", "logged-out", timeout=10 * SECONDS)
+    await context.close()
+
+
 def test_kcc_wallboard_link_names_the_port_and_refuses_a_tenant_role_without_a_tenant(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

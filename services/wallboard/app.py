@@ -138,8 +138,8 @@ class Wallboard:
     async def _stream(self, viewer: login.Viewer) -> AsyncIterator[str]:
         yield f"retry: {RECONNECT_MS}\n\n"
         seen, last = -1, ""
-        while not self.feed.stopped:
-            version = await self.feed.wait_change(seen, HEARTBEAT_SECONDS)
+        while not self.feed.stopped and time.time() < viewer.expires_at:
+            version = await self.feed.wait_change(seen, min(HEARTBEAT_SECONDS, viewer.expires_at - time.time()))
             if version == seen:
                 yield ": heartbeat\n\n"
                 continue

@@ -44,6 +44,7 @@ class Viewer:
     subject: str
     role: ViewerRole
     tenants: frozenset[str] = frozenset()
+    expires_at: float = 0.0  # of the session: its event stream ends then
 
     @property
     def all_tenants(self) -> bool:
@@ -92,7 +93,9 @@ def _verify(keys: KeyRing, token: str, audience: str) -> tuple[Viewer, dict[str,
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], issuer=ISSUER, audience=audience, options={"require": ["exp", "sub"]}
         )
-        viewer = Viewer(str(claims["sub"]), ViewerRole(claims["role"]), frozenset(claims.get("tenants") or []))
+        viewer = Viewer(
+            str(claims["sub"]), ViewerRole(claims["role"]), frozenset(claims.get("tenants") or []), float(claims["exp"])
+        )
     except jwt.ExpiredSignatureError:
         raise LoginRefused("this link or session has expired; ask for a new link") from None
     except (jwt.PyJWTError, KeyError, ValueError):
@@ -105,8 +108,8 @@ def issue_link(keys: KeyRing, viewer: Viewer) -> str:
     return _sign(keys, viewer, LINK_AUDIENCE, LINK_TTL_SECONDS, jti=uuid.uuid4().hex)
 
 
-def session_cookie(keys: KeyRing, viewer: Viewer) -> str:
-    return _sign(keys, viewer, SESSION_AUDIENCE, SESSION_TTL_SECONDS)
+def session_cookie(keys: KeyRing, viewer: Viewer, ttl: int = SESSION_TTL_SECONDS) -> str:
+    return _sign(keys, viewer, SESSION_AUDIENCE, ttl)
 
 
 def viewer_of_session(keys: KeyRing, cookie: str) -> Viewer:

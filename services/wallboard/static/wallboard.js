@@ -165,8 +165,10 @@ function connect() {
   };
   source.onerror = () => {
     status.className = "connection down";
-    status.dataset.state = "reconnecting";
-    status.textContent = "opnieuw verbinden…";
+    // CLOSED: the server refused the stream (the session expired); otherwise it reconnects by itself
+    const closed = source.readyState === EventSource.CLOSED;
+    status.dataset.state = closed ? "logged-out" : "reconnecting";
+    status.textContent = closed ? "sessie verlopen: vraag een nieuwe link" : "opnieuw verbinden…";
   };
   source.onmessage = (event) => draw(JSON.parse(event.data));
 }
