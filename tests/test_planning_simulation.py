@@ -142,3 +142,45 @@ def test_arrivals_follow_each_weekdays_own_day_shape() -> None:
 def test_a_profile_with_a_weekday_shape_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="one per interval"):
         checked(Profile(480, 240, (0.5, 0.5), (1.0,) * 5, ((1.0,), None, None, None, None)))
+
+
+ROSTER = """agent,tenants,overflow,weekdays,start,end
+anna,gm0268,gm0202,all,08:00,12:30
+anna,gm0268,gm0202,all,12:30,17:00
+bob,gm0202,,monday tuesday,08:00,17:00
+"""
+
+
+def test_kcc_simulate_runs_a_roster_of_agents_with_shifts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    argv = ["simulate", "--tenant", "gm0268=20000", "--tenant", "gm0202=10000", "--days", "2", "--roster", str(roster)]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (only,) = report["scenarios"].values()
+    assert list(report["scenarios"]) == ["roster"]
+    # two agents, 9 hours a day for two days (anna's two shifts are one), plus calls finished after 17:00
+    assert 36 <= only["agent_hours"] < 37
+    assert only["overflowed"] > 0  # anna takes Arnhem's callers once they waited past 20 s
+
+
+@pytest.mark.parametrize(
+    ("roster", "message"),
+    [
+        ("agent,tenants\n", "header"),
+        (ROSTER + "carla,gm9999,,all,08:00,12:00\n", "not simulated"),
+        (ROSTER + "bob,gm0202,,monday,12:00,13:00\n", "already works"),
+        (ROSTER + "dirk,gm0268,,zondag,08:00,12:00\n", "weekdays are"),
+        (ROSTER + "dirk,gm0268,,all,8h,12:00\n", "HH:MM"),
+        (ROSTER + "dirk,gm0268,,all,12:00,08:00\n", "ends after it starts"),
+        (ROSTER + "anna,gm0202,,friday,08:00,09:00\n", "other gemeenten"),
+    ],
+)
+def test_a_bad_roster_gets_a_clear_error(
+    roster: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "roster.csv"
+    path.write_text(roster, encoding="utf-8")
+    argv = ["simulate", "--tenant", "gm0268=20000", "--tenant", "gm0202=10000", "--roster", str(path)]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

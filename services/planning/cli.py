@@ -53,6 +53,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     simulate.add_argument("--overflow-after", type=float, help="seconds before overflow (default: --answer-seconds)")
     simulate.add_argument("--scenario", action="append", choices=("separate", "pooled", "overflow"))
     simulate.add_argument("--event", action="append", default=[], metavar="GEMEENTE:FIRST_DAY:DAYS:FACTOR")
+    simulate.add_argument("--roster", type=Path, help="CSV of agents and shifts (services/planning/roster.py)")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--out", type=Path, help="directory for intervals.csv and the PNG charts")
     _norm_arguments(simulate)
@@ -209,6 +210,7 @@ def _event(value: str) -> tuple[str, int, int, float]:
 def _simulate(args: argparse.Namespace) -> int:
     from services.planning.profile import default_profile
     from services.planning.report import draw_charts, summary, write_csv
+    from services.planning.roster import read_roster
     from services.planning.scenarios import SCENARIOS, agents_for
     from services.planning.simulation import Load, Peak, Simulation
     from services.planning.staffing import Norm
@@ -234,11 +236,17 @@ def _simulate(args: argparse.Namespace) -> int:
             for t, calls in tenants
         ]
         profile = default_profile()
-        results = {}
-        for scenario in args.scenario or SCENARIOS:
-            agents = agents_for(scenario, loads, profile, norm)
-            results[scenario] = Simulation(loads, agents, profile, args.days, args.seed, peaks).run()
-    except ValueError as exc:
+        rosters = {}
+        if args.roster is not None:
+            text = args.roster.read_text(encoding="utf-8")
+            rosters["roster"] = read_roster(text, {t for t, _c in tenants}, len(profile.weekday_factors))
+        for scenario in args.scenario or ([] if rosters else SCENARIOS):
+            rosters[scenario] = agents_for(scenario, loads, profile, norm)
+        results = {
+            scenario: Simulation(loads, agents, profile, args.days, args.seed, peaks).run()
+            for scenario, agents in rosters.items()
+        }
+    except (ValueError, OSError) as exc:
         return _fail("simulate", str(exc))
     for scenario, result in results.items():
         s = summary(result)
