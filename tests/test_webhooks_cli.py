@@ -13,7 +13,7 @@ import pytest
 from services.cli import main
 from services.common.config import ROOT, Settings
 from tests.builders import eventually
-from tests.webhooks_kit import NIJMEGEN, publish_callback, rig
+from tests.webhooks_kit import NIJMEGEN, Metadata, figures_reaching, publish_callback, rig
 
 
 def readme_verify() -> Callable[[str, dict[str, str], bytes], bool]:
@@ -34,7 +34,7 @@ async def kcc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list
 
 
 async def test_subscribe_list_pause_replay_and_delete_from_the_command_line(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    settings: Settings, admin: Metadata, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with rig(settings) as r:
         monkeypatch.setenv("KCC_WEBHOOKS_TARGET", f"127.0.0.1:{r.app.port}")
@@ -57,6 +57,7 @@ async def test_subscribe_list_pause_replay_and_delete_from_the_command_line(
         tampered = r.receiver.received[0]
         assert not verify(r.receiver.secret, tampered.headers, tampered.body.replace(b"requested", b"completed"))
 
+        await figures_reaching(r.stub, admin, created["name"], lambda f: f.delivered == 3)
         code, listed, _ = await kcc(capsys, "events", "list", "--tenant", NIJMEGEN)
         assert code == 0 and [s["name"] for s in listed] == [created["name"]]
         assert listed[0]["figures"]["delivered"] == "3"  # int64 in JSON

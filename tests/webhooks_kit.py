@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -110,3 +111,21 @@ async def subscribe(
         ),
         metadata=md,
     )
+
+
+async def figures_reaching(
+    stub: webhooks_pb2_grpc.WebhookServiceStub,
+    md: Metadata,
+    name: str,
+    wanted: Callable[[pb.SubscriptionFigures], bool],
+    within: float = 10.0,
+) -> pb.SubscriptionFigures:
+    """The subscription's figures once `wanted` holds (counts are written at most every second)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        got = await stub.GetSubscription(pb.GetSubscriptionRequest(name=name), metadata=md)
+        if wanted(got.figures):
+            return got.figures
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"figures not reached in time: {got.figures}")
+        await asyncio.sleep(0.1)

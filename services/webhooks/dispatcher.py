@@ -44,6 +44,9 @@ from services.webhooks.store import (
 log = logging.getLogger(__name__)
 
 FETCH_WAIT_SECONDS = 1.0
+# After a delivery the state is written at most this often (and when idle, failing or stopping):
+# a replica dying loses at most this much of the delivered count, never an event.
+SAVE_EVERY_SECONDS = 1.0
 # A holder renews when less than this share of the lease is left.
 RENEW_AT = 2 / 3
 
@@ -73,6 +76,8 @@ class Dispatcher:
         self.records: dict[str, SubscriptionRecord] = {}
         self.held: dict[str, Held] = {}
         self._changed: dict[str, asyncio.Event] = {}
+        self._saved_at: dict[str, float] = {}
+        self._unsaved: set[str] = set()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
 
@@ -182,11 +187,16 @@ class Dispatcher:
                     msgs = await psub.fetch(1, timeout=FETCH_WAIT_SECONDS)
                 except (nats.errors.TimeoutError, TimeoutError):
                     self.held[k].pending = 0
+                    if k in self._unsaved:
+                        await self._save(k, state)
                     continue
                 await self._handle(record, state, msgs[0], lease)
         finally:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+            if k in self._unsaved and k in self.records:  # not after a delete: it purged the state
+                with contextlib.suppress(Exception):
+                    await self._save(k, state)
 
     async def _catch_up(self, record: SubscriptionRecord, state: DeliveryState) -> None:
         """Applies a replay asked for (a new consumer from its start); recreates a lost consumer."""
@@ -195,7 +205,7 @@ class Dispatcher:
             await self.store.ensure_consumer(record, replay=record.replay)
             state.replay_applied = record.replay.generation
             state.reset_head()
-            await self.store.put_state(record.key, state)
+            await self._save(record.key, state)
             log.info("webhooks %s: replaying (generation %d)", record.key, state.replay_applied)
             return
         try:
@@ -226,14 +236,27 @@ class Dispatcher:
             await self._park(record, state, env, msg.subject, seq)
         else:
             state.delivered += 1
+        recovered = state.head_attempts > 0  # the figures stop saying "retrying" at once
         state.last_sequence = seq
         state.reset_head()
-        await self.store.put_state(record.key, state)
+        await self._save(record.key, state, at_once=outcome is Outcome.EXPIRED or recovered)
         try:
-            await msg.ack_sync(timeout=self.policy.post_timeout_seconds)
-        except Exception:  # noqa: BLE001 - it comes again after the ack wait: the allowed duplicate
+            # Not waited for: the next fetch goes after it on the same connection. A lost ack
+            # brings the event again after the ack wait: the allowed duplicate.
+            await msg.ack()
+        except Exception:  # noqa: BLE001
             log.warning("webhooks %s: ack of sequence %d failed; it will be delivered again", record.key, seq)
         self.held[record.key].pending = msg.metadata.num_pending or 0
+
+    async def _save(self, k: str, state: DeliveryState, at_once: bool = True) -> None:
+        """Writes the delivery state; after a plain delivery at most every SAVE_EVERY_SECONDS."""
+        now = time.monotonic()
+        if not at_once and now - self._saved_at.get(k, 0.0) < SAVE_EVERY_SECONDS:
+            self._unsaved.add(k)
+            return
+        self._saved_at[k] = now
+        self._unsaved.discard(k)
+        await self.store.put_state(k, state)
 
     async def _attempts(
         self,
@@ -261,7 +284,7 @@ class Dispatcher:
             left = state.head_first_failure + self.policy.retry_seconds - now
             if left <= 0:
                 return Outcome.EXPIRED
-            await self.store.put_state(k, state)
+            await self._save(k, state)
             log.info("webhooks %s: post failed (%s), attempt %d", k, error, state.head_attempts)
             until = time.monotonic() + min(left, self.policy.backoff(state.head_attempts))
             while time.monotonic() < until and self._may_post(k, lease, state):
@@ -321,6 +344,6 @@ class Dispatcher:
                 letter.redelivering, letter.last_error, letter.park_time = False, state.last_error, now_rfc3339()
                 await self.store.dead_letters.put(letter.key, letter.to_json())
             state.reset_head()
-            await self.store.put_state(record.key, state)
+            await self._save(record.key, state)
         state.redeliver_applied = generation
-        await self.store.put_state(record.key, state)
+        await self._save(record.key, state)
