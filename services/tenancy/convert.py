@@ -10,11 +10,8 @@ from kcc.common.v1 import common_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common.calendar_proto import calendar_from_msg as calendar_from_msg  # re-exported for the service
 from services.common.calendar_proto import calendar_msg as calendar_msg  # (shared so that clients can use it)
+from services.common.enums import CHANNELS, HANDLINGS, TENANT_STATES
 from services.tenancy.models import DepartmentRow, ProductRow, SlaPolicyRow, TenantRow
-
-CHANNELS = {v.number: v.name.removeprefix("CHANNEL_") for v in common_pb2.Channel.DESCRIPTOR.values}
-HANDLINGS = {v.number: v.name.removeprefix("HANDLING_") for v in common_pb2.Handling.DESCRIPTOR.values}
-ENTRY_KINDS = {v.number: v.name.removeprefix("KIND_") for v in pb.EntryPoint.Kind.DESCRIPTOR.values}
 
 
 def ts(value: object) -> Timestamp:
@@ -27,7 +24,7 @@ def tenant_msg(row: TenantRow) -> pb.Tenant:
     return pb.Tenant(
         name=f"tenants/{row.id}",
         display_name=row.display_name,
-        state=pb.Tenant.State.Value(f"STATE_{row.state}"),
+        state=TENANT_STATES.number(row.state),
         create_time=ts(row.create_time),
         update_time=ts(row.update_time),
         retention_days=row.retention_days,
@@ -50,7 +47,7 @@ def product_msg(row: ProductRow) -> pb.Product:
         upl_uri=row.upl_uri,
         display_name=row.display_name,
         department=f"tenants/{row.tenant}/departments/{row.department}",
-        handling=common_pb2.Handling.Value(f"HANDLING_{row.handling}"),
+        handling=HANDLINGS.number(row.handling),
         synonyms=json.loads(row.synonyms),
         ivr_codes=json.loads(row.ivr_codes),
         enabled=row.enabled,
@@ -61,7 +58,7 @@ def product_msg(row: ProductRow) -> pb.Product:
 def sla_msg(row: SlaPolicyRow) -> pb.SlaPolicy:
     msg = pb.SlaPolicy(
         name=f"tenants/{row.tenant}/slaPolicies/{row.id}",
-        channel=common_pb2.Channel.Value(f"CHANNEL_{row.channel}") if row.channel else 0,
+        channel=CHANNELS.number(row.channel),
         department=f"tenants/{row.tenant}/departments/{row.department}" if row.department else "",
         product=f"tenants/{row.tenant}/products/{row.product}" if row.product else "",
         answer_target=common_pb2.ServiceLevelTarget(seconds=row.answer_seconds, percent=row.answer_percent),

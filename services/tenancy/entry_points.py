@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import auth, names, paging, validation
 from services.common.citizen import normalise_phone
+from services.common.enums import ENTRY_KINDS
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
-from services.tenancy import convert, listing
+from services.tenancy import listing
 from services.tenancy.changes import touch
 from services.tenancy.idempotency import remember, replayed
 from services.tenancy.models import EntryPointRow
@@ -22,7 +23,7 @@ MAX_VALUE = validation.limit("kcc.tenancy.v1.EntryPoint.value")
 
 
 def normalise_value(kind: str, value: str) -> str:
-    if kind == "UNSPECIFIED":
+    if not kind:
         raise invalid_argument("entry_point.kind", "is required")
     value = (value or "").strip()
     if kind == "PHONE_NUMBER":
@@ -35,7 +36,7 @@ def normalise_value(kind: str, value: str) -> str:
 def entry_msg(row: EntryPointRow) -> pb.EntryPoint:
     return pb.EntryPoint(
         name=f"tenants/{row.tenant}/entryPoints/{row.id}",
-        kind=pb.EntryPoint.Kind.Value(f"KIND_{row.kind}"),
+        kind=ENTRY_KINDS.number(row.kind),
         value=row.value,
     )
 
@@ -64,7 +65,7 @@ async def create(store: Store, request: pb.CreateEntryPointRequest) -> pb.EntryP
     require_admin()
     (tenant,) = names.parse("parent", request.parent, "tenants")
     ep_id = names.check_id("entry_point_id", request.entry_point_id)
-    kind = convert.ENTRY_KINDS.get(request.entry_point.kind, "UNSPECIFIED")
+    kind = ENTRY_KINDS.name(request.entry_point.kind)
     value = normalise_value(kind, request.entry_point.value)
     name = f"tenants/{tenant}/entryPoints/{ep_id}"
 
@@ -103,7 +104,7 @@ async def delete(store: Store, request: pb.DeleteEntryPointRequest) -> None:
 
 
 async def resolve(store: Store, request: pb.ResolveEntryPointRequest) -> pb.EntryPoint:
-    kind = convert.ENTRY_KINDS.get(request.kind, "UNSPECIFIED")
+    kind = ENTRY_KINDS.name(request.kind)
     value = normalise_value(kind, request.value)
 
     def work(session: Session) -> pb.EntryPoint:

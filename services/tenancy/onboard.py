@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names
+from services.common.enums import ENTRY_KINDS
 from services.common.errors import invalid_argument
 from services.tenancy import catalogue, convert, departments, entry_points, tenants
 from services.tenancy.changes import touch
@@ -38,7 +39,7 @@ def _entry_points(tenant: str, request: pb.OnboardTenantRequest) -> list[tuple[s
         ep_tenant, ep_id = names.parse(field, ep.name, "tenants", "entryPoints")
         if ep_tenant != tenant:
             raise invalid_argument(field, "must belong to the tenant being onboarded")
-        kind = convert.ENTRY_KINDS.get(ep.kind, "UNSPECIFIED")
+        kind = ENTRY_KINDS.name(ep.kind)
         found.append((ep_id, kind, entry_points.normalise_value(kind, ep.value)))
     return found
 

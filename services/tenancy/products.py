@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names, paging, validation
+from services.common.enums import HANDLINGS
 from services.common.errors import already_exists, invalid_argument
 from services.tenancy import catalogue, convert, listing
 from services.tenancy.changes import touch
@@ -47,7 +48,7 @@ def values_of(tenant: str, product: pb.Product, partial: bool = False) -> dict[s
         "upl_uri": product.upl_uri,
         "display_name": product.display_name.strip(),
         "department": department,
-        "handling": convert.HANDLINGS.get(product.handling, "UNSPECIFIED").replace("UNSPECIFIED", "CALLBACK"),
+        "handling": HANDLINGS.name(product.handling) or "CALLBACK",
         "synonyms": json.dumps(list(product.synonyms)),
         "ivr_codes": json.dumps(list(product.ivr_codes)),
         "enabled": product.enabled,

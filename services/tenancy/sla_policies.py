@@ -8,7 +8,9 @@ from sqlmodel import Session, col, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names, paging
+from services.common.enums import CHANNELS
 from services.common.errors import already_exists, invalid_argument
+from services.common.snapshots import DEFAULT_SLA
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
 from services.tenancy.idempotency import remember, replayed
@@ -32,6 +34,7 @@ MASK_GROUPS = {
 
 
 def values_of(tenant: str, policy: pb.SlaPolicy) -> dict[str, Any]:
+    """The row's values; a target left at 0 takes the platform default (DEFAULT_SLA, the one place)."""
     department = product = ""
     if policy.department:
         dep_tenant, department = names.parse("sla_policy.department", policy.department, "tenants", "departments")
@@ -51,15 +54,16 @@ def values_of(tenant: str, policy: pb.SlaPolicy) -> dict[str, Any]:
     if not 0 <= policy.max_callback_attempts <= 20:
         raise invalid_argument("sla_policy.max_callback_attempts", "must be 0..20")
     return {
-        "channel": convert.CHANNELS.get(policy.channel, "UNSPECIFIED").replace("UNSPECIFIED", ""),
+        "channel": CHANNELS.name(policy.channel),
         "department": department,
         "product": product,
-        "answer_seconds": target.seconds or 20,
-        "answer_percent": target.percent or 80,
-        "callback_working_hours": policy.callback_working_hours or (0 if policy.callback_working_days else 16),
+        "answer_seconds": target.seconds or DEFAULT_SLA.answer_seconds,
+        "answer_percent": target.percent or DEFAULT_SLA.answer_percent,
+        "callback_working_hours": policy.callback_working_hours
+        or (0 if policy.callback_working_days else DEFAULT_SLA.callback_working_hours),
         "callback_working_days": policy.callback_working_days,
-        "warning_percent": policy.warning_percent or 75,
-        "max_callback_attempts": policy.max_callback_attempts or 3,
+        "warning_percent": policy.warning_percent or DEFAULT_SLA.warning_percent,
+        "max_callback_attempts": policy.max_callback_attempts or DEFAULT_SLA.max_callback_attempts,
         "escalation_target": policy.escalation_target,
     }
 

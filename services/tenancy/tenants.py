@@ -6,6 +6,7 @@ from sqlmodel import Session, col, func, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import auth, names, paging
+from services.common.enums import TENANT_STATES
 from services.common.errors import already_exists, invalid_argument
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
@@ -28,7 +29,7 @@ def new_row(tenant: str, given: pb.Tenant) -> TenantRow:
     return TenantRow(
         id=tenant,
         display_name=given.display_name.strip(),
-        state=pb.Tenant.State.Name(given.state or pb.Tenant.STATE_ACTIVE).removeprefix("STATE_"),
+        state=TENANT_STATES.name(given.state) or "ACTIVE",
         retention_days=given.retention_days or DEFAULT_RETENTION_DAYS,
     )
 
@@ -93,12 +94,12 @@ async def update(store: Store, request: pb.UpdateTenantRequest) -> pb.Tenant:
     (tenant,) = names.parse("tenant.name", request.tenant.name, "tenants")
     values = {
         "display_name": request.tenant.display_name.strip(),
-        "state": pb.Tenant.State.Name(request.tenant.state).removeprefix("STATE_"),
+        "state": TENANT_STATES.name(request.tenant.state),
         "retention_days": request.tenant.retention_days,
     }
     if "display_name" in request.update_mask.paths and not values["display_name"]:
         raise invalid_argument("tenant.display_name", "must not be empty")
-    if "state" in request.update_mask.paths and values["state"] == "UNSPECIFIED":
+    if "state" in request.update_mask.paths and not values["state"]:
         raise invalid_argument("tenant.state", "must be set")
     if "retention_days" in request.update_mask.paths:
         check_retention(request.tenant.retention_days, unset_allowed=False)

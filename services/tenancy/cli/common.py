@@ -92,10 +92,6 @@ def mask(*paths: str) -> field_mask_pb2.FieldMask:
     return field_mask_pb2.FieldMask(paths=list(paths))
 
 
-def enum_name(value: int, enum: Any, prefix: str) -> str:
-    return str(enum.Name(value)).removeprefix(prefix) if value else ""
-
-
 def tenant_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenant", required=True, help="tenant id: the CBS code in lower case, e.g. gm0268")
 

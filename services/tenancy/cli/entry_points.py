@@ -7,23 +7,20 @@ import re
 from typing import Any
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common.enums import ENTRY_KINDS
 from services.tenancy.cli.common import (
     TIMEOUT,
     Metadata,
     Stub,
     add,
-    enum_name,
     last,
     pages,
     table,
     tenant_arg,
 )
 
-ENTRY_KINDS = {
-    "phone": pb.EntryPoint.KIND_PHONE_NUMBER,
-    "web-form": pb.EntryPoint.KIND_WEB_FORM_ORIGIN,
-    "chat": pb.EntryPoint.KIND_CHAT_WIDGET,
-}
+# The command line's words for the kinds of entry point.
+KIND_ALIASES = {"phone": "PHONE_NUMBER", "web-form": "WEB_FORM_ORIGIN", "chat": "CHAT_WIDGET"}
 
 
 def add_commands(groups: Any) -> None:
@@ -34,7 +31,7 @@ def add_commands(groups: Any) -> None:
     tenant_arg(p)
     p = add(entry, "add", _entry_points_add, "add an entry point (unique across tenants)")
     tenant_arg(p)
-    p.add_argument("--kind", choices=sorted(ENTRY_KINDS), default="phone")
+    p.add_argument("--kind", choices=sorted(KIND_ALIASES), default="phone")
     p.add_argument("--value", required=True, help="e.g. 14024, +31243299999 or https://www.nijmegen.nl")
     p.add_argument("--id", default="", help="entry point id (default: derived from the value)")
     p.add_argument("--request-id", default="")
@@ -46,7 +43,7 @@ def add_commands(groups: Any) -> None:
 async def _entry_points_list(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
     parent = f"tenants/{args.tenant}"
     rows = [
-        [last(e.name), enum_name(e.kind, pb.EntryPoint.Kind, "KIND_"), e.value]
+        [last(e.name), ENTRY_KINDS.name(e.kind), e.value]
         async for e in pages(
             lambda token: stub.ListEntryPoints(
                 pb.ListEntryPointsRequest(parent=parent, page_size=500, page_token=token), metadata=md, timeout=TIMEOUT
@@ -65,13 +62,13 @@ async def _entry_points_add(stub: Stub, md: Metadata, args: argparse.Namespace) 
         pb.CreateEntryPointRequest(
             parent=f"tenants/{args.tenant}",
             entry_point_id=ep_id,
-            entry_point=pb.EntryPoint(kind=ENTRY_KINDS[args.kind], value=args.value),
+            entry_point=pb.EntryPoint(kind=ENTRY_KINDS.number(KIND_ALIASES[args.kind]), value=args.value),
             request_id=args.request_id,
         ),
         metadata=md,
         timeout=TIMEOUT,
     )
-    print(f"added {e.name}: {enum_name(e.kind, pb.EntryPoint.Kind, 'KIND_')} {e.value}")
+    print(f"added {e.name}: {ENTRY_KINDS.name(e.kind)} {e.value}")
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kcc.common.v1 import common_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common.enums import HANDLINGS
 from services.tenancy.cli.common import (
     TIMEOUT,
     Metadata,
@@ -14,14 +14,11 @@ from services.tenancy.cli.common import (
     UsageError,
     add,
     all_products,
-    enum_name,
     last,
     mask,
     table,
     tenant_arg,
 )
-
-HANDLINGS = ("FIRST_LINE", "CALLBACK")
 
 
 def add_commands(groups: Any) -> None:
@@ -31,7 +28,7 @@ def add_commands(groups: Any) -> None:
     p = add(products, "list", _products_list, "list a tenant's products")
     tenant_arg(p)
     p.add_argument("--department", help="department id")
-    p.add_argument("--handling", choices=HANDLINGS)
+    p.add_argument("--handling", choices=HANDLINGS.names)
     p.add_argument("--enabled", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--search", help="part of the product name")
     p = add(products, "show", _products_show, "show one product")
@@ -41,7 +38,7 @@ def add_commands(groups: Any) -> None:
     tenant_arg(p)
     p.add_argument("--product", required=True, help="UPL slug, e.g. paspoort")
     p.add_argument("--department", help="department id")
-    p.add_argument("--handling", choices=HANDLINGS)
+    p.add_argument("--handling", choices=HANDLINGS.names)
     p.add_argument("--name", help="display name")
     p.add_argument("--add-synonym", action="append", default=[], metavar="TEXT")
     p.add_argument("--remove-synonym", action="append", default=[], metavar="TEXT")
@@ -57,7 +54,7 @@ def _product_line(p: pb.Product) -> list[str]:
         last(p.name),
         p.display_name[:60],
         last(p.department),
-        enum_name(p.handling, common_pb2.Handling, "HANDLING_"),
+        HANDLINGS.name(p.handling),
         "yes" if p.enabled else "no",
         ",".join(p.ivr_codes),
         str(len(p.synonyms)),
@@ -84,7 +81,7 @@ def _print_product(p: pb.Product) -> None:
     print(f"{p.name}  {p.display_name}")
     print(f"  upl_uri      {p.upl_uri}")
     print(f"  department   {p.department}")
-    print(f"  handling     {enum_name(p.handling, common_pb2.Handling, 'HANDLING_')}")
+    print(f"  handling     {HANDLINGS.name(p.handling)}")
     print(f"  enabled      {'yes' if p.enabled else 'no'}")
     print(f"  synonyms     {', '.join(p.synonyms) or '-'}")
     print(f"  ivr_codes    {', '.join(p.ivr_codes) or '-'}")
@@ -105,7 +102,7 @@ async def _products_update(stub: Stub, md: Metadata, args: argparse.Namespace) -
         product.department = f"tenants/{args.tenant}/departments/{args.department}"
         paths.append("department")
     if args.handling is not None:
-        product.handling = common_pb2.Handling.Value(f"HANDLING_{args.handling}")
+        product.handling = HANDLINGS.number(args.handling)
         paths.append("handling")
     if args.name is not None:
         product.display_name = args.name

@@ -5,23 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from kcc.common.v1 import common_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common.enums import CHANNELS
 from services.tenancy.cli.common import (
     TIMEOUT,
     Metadata,
     Stub,
     UsageError,
     add,
-    enum_name,
     last,
     mask,
     pages,
     table,
     tenant_arg,
 )
-
-CHANNELS = ("PHONE", "CHAT", "EMAIL", "COUNTER", "WEB_FORM")
 
 
 def add_commands(groups: Any) -> None:
@@ -35,7 +32,7 @@ def add_commands(groups: Any) -> None:
         p = add(sla, name, command, text)
         tenant_arg(p)
         p.add_argument("--id", required=True, help="policy id, e.g. default or paspoort-telefoon")
-        p.add_argument("--channel", choices=CHANNELS)
+        p.add_argument("--channel", choices=CHANNELS.names)
         p.add_argument("--department", help="department id")
         p.add_argument("--product", help="product slug")
         p.add_argument("--answer-seconds", type=int)
@@ -58,7 +55,7 @@ def _sla_line(s: pb.SlaPolicy) -> list[str]:
     )
     return [
         last(s.name),
-        enum_name(s.channel, common_pb2.Channel, "CHANNEL_") or "*",
+        CHANNELS.name(s.channel) or "*",
         last(s.department) or "*",
         last(s.product) or "*",
         f"{s.answer_target.percent}% in {s.answer_target.seconds}s",
@@ -93,7 +90,7 @@ def _sla_from_args(args: argparse.Namespace) -> tuple[pb.SlaPolicy, list[str]]:
     policy = pb.SlaPolicy(name=f"tenants/{tenant}/slaPolicies/{args.id}")
     paths: list[str] = []
     if args.channel is not None:
-        policy.channel = common_pb2.Channel.Value(f"CHANNEL_{args.channel}")
+        policy.channel = CHANNELS.number(args.channel)
         paths.append("channel")
     if args.department is not None:
         policy.department = f"tenants/{tenant}/departments/{args.department}" if args.department else ""

@@ -6,13 +6,13 @@ import argparse
 from typing import Any
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common.enums import ENTRY_KINDS, TENANT_STATES
 from services.tenancy.cli.common import (
     TIMEOUT,
     Metadata,
     Stub,
     UsageError,
     add,
-    enum_name,
     last,
     mask,
     pages,
@@ -20,26 +20,24 @@ from services.tenancy.cli.common import (
     tenant_arg,
 )
 
-STATES = ("ONBOARDING", "ACTIVE", "SUSPENDED")
-
 
 def add_commands(groups: Any) -> None:
     tenants = groups.add_parser("tenants", help="gemeenten").add_subparsers(dest="tenants_command", required=True)
     p = add(tenants, "list", _tenants_list, "list tenants")
-    p.add_argument("--state", choices=STATES)
+    p.add_argument("--state", choices=TENANT_STATES.names)
     p.add_argument("--search", help="part of the display name")
     p = add(tenants, "show", _tenants_show, "show one tenant with its departments, entry points and counts")
     tenant_arg(p)
     p = add(tenants, "create", _tenants_create, "create a tenant (no departments or catalogue: see onboard)")
     tenant_arg(p)
     p.add_argument("--name", required=True, help="display name, e.g. Nijmegen")
-    p.add_argument("--state", choices=STATES, default="ACTIVE")
+    p.add_argument("--state", choices=TENANT_STATES.names, default="ACTIVE")
     p.add_argument("--retention-days", type=int, default=0)
     p.add_argument("--request-id", default="", help="makes a retried create harmless")
     p = add(tenants, "update", _tenants_update, "change a tenant's name, state or retention")
     tenant_arg(p)
     p.add_argument("--name")
-    p.add_argument("--state", choices=STATES)
+    p.add_argument("--state", choices=TENANT_STATES.names)
     p.add_argument("--retention-days", type=int)
 
 
@@ -47,7 +45,7 @@ def _tenant_line(t: pb.Tenant) -> list[str]:
     return [
         last(t.name),
         t.display_name,
-        enum_name(t.state, pb.Tenant.State, "STATE_"),
+        TENANT_STATES.name(t.state),
         str(t.retention_days),
         t.update_time.ToDatetime().strftime("%Y-%m-%d %H:%M"),
     ]
@@ -88,7 +86,7 @@ async def _tenants_show(stub: Stub, md: Metadata, args: argparse.Namespace) -> i
         pb.ListProductsRequest(parent=parent, page_size=1, filter="enabled=true"), metadata=md, timeout=TIMEOUT
     )
     print(f"{t.name}  {t.display_name}")
-    print(f"  state          {enum_name(t.state, pb.Tenant.State, 'STATE_')}")
+    print(f"  state          {TENANT_STATES.name(t.state)}")
     print(f"  retention      {t.retention_days} days")
     print(f"  created        {t.create_time.ToJsonString()}")
     print(f"  updated        {t.update_time.ToJsonString()}")
@@ -98,7 +96,7 @@ async def _tenants_show(stub: Stub, md: Metadata, args: argparse.Namespace) -> i
         print(f"    {last(d.name):24} {d.display_name}{'  (fallback)' if d.fallback else ''}")
     print(f"  entry points   {len(entry_points.entry_points)}")
     for e in entry_points.entry_points:
-        print(f"    {last(e.name):24} {enum_name(e.kind, pb.EntryPoint.Kind, 'KIND_'):16} {e.value}")
+        print(f"    {last(e.name):24} {ENTRY_KINDS.name(e.kind):16} {e.value}")
     return 0
 
 
@@ -108,7 +106,7 @@ async def _tenants_create(stub: Stub, md: Metadata, args: argparse.Namespace) ->
             tenant_id=args.tenant,
             tenant=pb.Tenant(
                 display_name=args.name,
-                state=pb.Tenant.State.Value(f"STATE_{args.state}"),
+                state=TENANT_STATES.number(args.state),
                 retention_days=args.retention_days,
             ),
             request_id=args.request_id,
@@ -116,7 +114,7 @@ async def _tenants_create(stub: Stub, md: Metadata, args: argparse.Namespace) ->
         metadata=md,
         timeout=TIMEOUT,
     )
-    print(f"created {t.name} ({t.display_name}, {enum_name(t.state, pb.Tenant.State, 'STATE_')})")
+    print(f"created {t.name} ({t.display_name}, {TENANT_STATES.name(t.state)})")
     return 0
 
 
@@ -127,7 +125,7 @@ async def _tenants_update(stub: Stub, md: Metadata, args: argparse.Namespace) ->
         tenant.display_name = args.name
         paths.append("display_name")
     if args.state is not None:
-        tenant.state = pb.Tenant.State.Value(f"STATE_{args.state}")
+        tenant.state = TENANT_STATES.number(args.state)
         paths.append("state")
     if args.retention_days is not None:
         tenant.retention_days = args.retention_days

@@ -14,15 +14,14 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kcc.common.v1 import common_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as pb
+from services.common.enums import HANDLINGS
 from services.tenancy.cli.common import (
     Metadata,
     Stub,
     UsageError,
     add,
     all_products,
-    enum_name,
     last,
     tenant_arg,
 )
@@ -173,7 +172,7 @@ async def _export(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
             "display_name": p.display_name,
             "upl_uri": p.upl_uri,
             "department": last(p.department),
-            "handling": enum_name(p.handling, common_pb2.Handling, "HANDLING_"),
+            "handling": HANDLINGS.name(p.handling),
             "enabled": p.enabled,
             "synonyms": list(p.synonyms),
             "ivr_codes": list(p.ivr_codes),
