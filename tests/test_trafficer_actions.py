@@ -1,4 +1,5 @@
-"""The trafficer's steering in routing: UpdateAgent and SetOverflowThreshold, over real gRPC and NATS.
+"""The trafficer's steering in routing: UpdateAgent and SetOverflowThreshold, over real gRPC and NATS,
+and overflow counted both ways (out at the contact's gemeente, in at the answering pool's).
 
 Agents in these gemeenten take overflow once a contact has waited the answer target (20 s by
 default); a threshold set for today shortens that for contacts already waiting.
@@ -68,6 +69,9 @@ async def test_a_threshold_for_today_lets_another_pool_take_a_waiting_contact(
         assert message.offer.contact.name == waiting.contact.name and message.offer.contact.overflowed
         stats = await stub.GetQueueStats(rt.GetQueueStatsRequest(tenant=f"tenants/{ARNHEM}"), metadata=admin)
         assert {q.overflow_threshold_seconds for q in stats.queues} == {1}
+        assert [(q.queue, q.overflowed, q.overflowed_in) for q in stats.queues] == [("burgerzaken", 1, 0)]
+        home = await stub.GetQueueStats(rt.GetQueueStatsRequest(tenant=f"tenants/{NIJMEGEN}"), metadata=admin)
+        assert [(q.queue, q.waiting, q.overflowed, q.overflowed_in) for q in home.queues] == [("burgerzaken", 0, 0, 1)]
 
         back = await stub.SetOverflowThreshold(
             rt.SetOverflowThresholdRequest(tenant=f"tenants/{ARNHEM}", seconds=0), metadata=trafficer

@@ -131,6 +131,8 @@ class Router:
         self.offered: set[str] = set()  # contacts with an offer out, so time-outs need no full scan
         self.agents: dict[str, AgentState] = {}
         self.figures: dict[tuple[str, str], QueueFigures] = defaultdict(QueueFigures)
+        # (agent's home tenant, queue) -> (day, contacts of other tenants offered to its pool)
+        self.overflow_in: dict[tuple[str, str], tuple[int, int]] = {}
 
     # Contacts ---------------------------------------------------------------
 
@@ -325,6 +327,10 @@ class Router:
             fig = self._counted(contact)
             if fig is not None:
                 fig.overflowed += 1
+            for home in agent.tenants:
+                day = self.day_of(home, now)
+                counted_day, count = self.overflow_in.get((home, contact.queue), (day, 0))
+                self.overflow_in[(home, contact.queue)] = (day, count + 1 if counted_day == day else 1)
         agent.offer = contact.name
         self.offered.add(contact.name)
         return True
@@ -403,11 +409,12 @@ class Router:
     def queue_figures(self, tenant: str, now: float) -> list[dict[str, float | int | str]]:
         """Also read by the metrics exporter's thread: dicts are copied (one C call each, so under the
         GIL) before they are iterated, never iterated while the event loop may change them."""
-        queues = {q for (t, q) in list(self.figures) if t == tenant}
         today = self.day_of(tenant, now)
+        overflow_in = {q: n for (t, q), (day, n) in list(self.overflow_in.items()) if t == tenant and day == today}
+        queues = {q for (t, q) in list(self.figures) if t == tenant} | overflow_in.keys()
         result: list[dict[str, float | int | str]] = []
         for queue in sorted(queues):
-            fig = self.figures[(tenant, queue)]
+            fig = self.figures.get((tenant, queue)) or QueueFigures(today)
             if fig.day != today:  # nothing routed to this queue today yet
                 fig = QueueFigures(today, target_seconds=fig.target_seconds, target_percent=fig.target_percent)
             waiting = list(self.queued.get((tenant, queue), {}).values())
@@ -429,6 +436,7 @@ class Router:
                     "agents_available": available,
                     "agents_eligible": eligible,
                     "overflowed": fig.overflowed,
+                    "overflowed_in": overflow_in.get(queue, 0),
                     "repeat_contacts": fig.repeat_contacts,
                     "target_seconds": fig.target_seconds,
                     "target_percent": fig.target_percent,

@@ -540,6 +540,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
                         agents_available=int(fig["agents_available"]),
                         agents_eligible=int(fig["agents_eligible"]),
                         overflowed=int(fig["overflowed"]),
+                        overflowed_in=int(fig["overflowed_in"]),
                         repeat_contacts=int(fig["repeat_contacts"]),
                         target=common_pb2.ServiceLevelTarget(
                             seconds=int(fig["target_seconds"]), percent=int(fig["target_percent"])

@@ -337,7 +337,7 @@ class CompleteContactRequest(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., contact: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class QueueStats(_message.Message):
-    __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target", "overflow_threshold_seconds", "referrals")
+    __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target", "overflow_threshold_seconds", "referrals", "overflowed_in")
     class ReferralsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +364,7 @@ class QueueStats(_message.Message):
     TARGET_FIELD_NUMBER: _ClassVar[int]
     OVERFLOW_THRESHOLD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     REFERRALS_FIELD_NUMBER: _ClassVar[int]
+    OVERFLOWED_IN_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     queue: str
     waiting: int
@@ -383,7 +384,8 @@ class QueueStats(_message.Message):
     target: _common_pb2.ServiceLevelTarget
     overflow_threshold_seconds: int
     referrals: _containers.ScalarMap[str, int]
-    def __init__(self, tenant: _Optional[str] = ..., queue: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., answered_within_target: _Optional[int] = ..., service_level: _Optional[float] = ..., average_speed_of_answer_seconds: _Optional[float] = ..., abandoned: _Optional[int] = ..., short_abandoned: _Optional[int] = ..., abandonment_rate: _Optional[float] = ..., agents_available: _Optional[int] = ..., agents_eligible: _Optional[int] = ..., overflowed: _Optional[int] = ..., repeat_contacts: _Optional[int] = ..., target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., overflow_threshold_seconds: _Optional[int] = ..., referrals: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    overflowed_in: int
+    def __init__(self, tenant: _Optional[str] = ..., queue: _Optional[str] = ..., waiting: _Optional[int] = ..., longest_wait_seconds: _Optional[float] = ..., offered: _Optional[int] = ..., answered: _Optional[int] = ..., answered_within_target: _Optional[int] = ..., service_level: _Optional[float] = ..., average_speed_of_answer_seconds: _Optional[float] = ..., abandoned: _Optional[int] = ..., short_abandoned: _Optional[int] = ..., abandonment_rate: _Optional[float] = ..., agents_available: _Optional[int] = ..., agents_eligible: _Optional[int] = ..., overflowed: _Optional[int] = ..., repeat_contacts: _Optional[int] = ..., target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., overflow_threshold_seconds: _Optional[int] = ..., referrals: _Optional[_Mapping[str, int]] = ..., overflowed_in: _Optional[int] = ...) -> None: ...
 
 class GetQueueStatsRequest(_message.Message):
     __slots__ = ("tenant",)
