@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
-from kcc.tenancy.v1 import tenancy_pb2_grpc
+from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from services.common import auth, client
 from services.common.citizen import current_key
 from services.common.config import Settings
@@ -123,7 +126,11 @@ async def run_demo(settings: Settings) -> None:
             ),
             metadata=_partner(settings, tenant),
         )
-        say(f"   {created.name}: deadline {created.deadline.ToJsonString()} (working hours of {tenant})")
+        calendar = await tenancy.GetBusinessCalendar(
+            tenancy_pb2.GetBusinessCalendarRequest(name=f"tenants/{tenant}/businessCalendar"), metadata=admin
+        )
+        zone = ZoneInfo(calendar.time_zone or "Europe/Amsterdam")
+        say(f"   {created.name}: deadline {local(created.deadline, zone)} (working hours of {tenant})")
         worklist = await callbacks.ListCallbacks(
             cb.ListCallbacksRequest(parent=f"tenants/{tenant}", department=contact.department),
             metadata=_partner(settings, tenant),
@@ -142,7 +149,7 @@ async def run_demo(settings: Settings) -> None:
             ),
             metadata=_partner(settings, tenant),
         )
-        refs = ", ".join(f"{o.callback} (deadline {o.deadline.ToJsonString()})" for o in again.contact.open_callbacks)
+        refs = ", ".join(f"{o.callback} (deadline {local(o.deadline, zone)})" for o in again.contact.open_callbacks)
         say(f"   repeat contact: {again.contact.repeat_contact}; open: {refs or 'none'}")
 
         say("== 7. Live figures per tenant and queue")
@@ -150,10 +157,20 @@ async def run_demo(settings: Settings) -> None:
         for q in stats.queues:
             say(
                 f"   {q.tenant:16} {q.queue:24} waiting {q.waiting} answered {q.answered} "
-                f"service level {q.service_level:.0%} overflowed {q.overflowed} repeat {q.repeat_contacts}"
+                f"service level {service_level(q)} overflowed {q.overflowed} repeat {q.repeat_contacts}"
             )
         desktop.cancel()
     say("== demo done")
+
+
+def service_level(queue: rt.QueueStats) -> str:
+    """The share answered within target, or a dash while nothing was answered or abandoned (not 100%)."""
+    return f"{queue.service_level:.0%}" if queue.answered + queue.abandoned else "—"
+
+
+def local(moment: Timestamp, zone: ZoneInfo) -> str:
+    """A moment as the gemeente's staff read it: their own time, with the zone's abbreviation."""
+    return moment.ToDatetime(UTC).astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
 
 
 def _partner(settings: Settings, tenant: str) -> tuple[tuple[str, str], ...]:
