@@ -4,6 +4,7 @@ as routing publishes them, and routed through the real routing service."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,3 +154,21 @@ async def test_history_of_contacts_routed_through_the_real_routing_service(
     (demand,) = history.demands
     assert demand.tenant == "gm0268" and sum(demand.calls) == 2
     assert demand.aht_seconds >= 1.0 and demand.patience_seconds is not None
+
+
+def test_kcc_simulate_from_history(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The measured day (calls 09:00-10:30, handling 200 and 400 s, patience 60 s) simulated pooled and apart."""
+    monkeypatch.setenv("KCC_NATS_URL", nats_server.url)
+    asyncio.run(publish_history(Settings(data_dir=tmp_path, nats_url=nats_server.url)))
+    assert main(["simulate", "--from-history", "--days", "40", "--out", str(tmp_path / "sim")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for scenario in ("separate", "pooled", "overflow"):
+        figures = report["scenarios"][scenario]
+        assert set(figures["tenants"]) == {"gm0268", "gm0344"}
+        assert 40 * 8 * 0.7 < figures["calls"] < 40 * 8 * 1.3  # 8 calls a day measured
+    with (tmp_path / "sim" / "intervals.csv").open(encoding="utf-8") as f:
+        assert {row["interval"] for row in csv.DictReader(f)} == {"09:00", "09:30", "10:00"}
+    assert main(["simulate", "--from-history", "--tenant", "gm0268=1000"]) == 2
+    assert "leave out --tenant" in capsys.readouterr().err

@@ -18,6 +18,9 @@ MAX_CALLS_PER_YEAR = 20_000_000
 MAX_SIMULATED_CALLS = 10_000_000
 
 if TYPE_CHECKING:
+    from services.planning.history import History
+    from services.planning.profile import Profile
+    from services.planning.simulation import Load
     from services.planning.staffing import Demand, Norm
 
 
@@ -44,7 +47,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     erlang.set_defaults(run=_erlang)
 
     simulate = sub.add_parser("simulate", help="simulate gemeenten separate, pooled and with overflow")
-    simulate.add_argument("--tenant", action="append", default=[], required=True, metavar="GEMEENTE=CALLS_PER_YEAR")
+    simulate.add_argument("--tenant", action="append", default=[], metavar="GEMEENTE=CALLS_PER_YEAR")
+    simulate.add_argument("--from-history", action="store_true", help="the calls, handling and patience measured")
+    simulate.add_argument("--history-days", type=float, default=28.0, help="days of history to read (default 28)")
     simulate.add_argument("--working-days", type=float, default=250.0, help="working days a year (default 250)")
     simulate.add_argument("--days", type=int, default=5, help="working days to simulate (default 5)")
     simulate.add_argument("--aht", type=float, default=300.0, help="mean handling time in seconds (default 300)")
@@ -117,7 +122,8 @@ def _plan(args: argparse.Namespace) -> int:
         if args.from_history:
             import asyncio
 
-            labels, interval, demands = asyncio.run(_history(args.history_days))
+            history = asyncio.run(_history(args.history_days))
+            labels, interval, demands = history.labels, history.interval_seconds, history.demands
         else:
             tenants = _tenant_calls(args.tenant)
             if not tenants:
@@ -165,7 +171,8 @@ def _print_plan(
         print(f"{label:<10} {cells} {total[i]:>8} {pooled[i]:>8} {total[i] - pooled[i]:>8}")
 
 
-async def _history(days: float) -> tuple[list[str], float, list[Demand]]:
+async def _history(days: float) -> History:
+    """The contacts of the last `days` in the stream, measured (services/planning/history.py)."""
     from datetime import UTC, datetime, timedelta
 
     import nats
@@ -193,7 +200,7 @@ async def _history(days: float) -> tuple[list[str], float, list[Demand]]:
         await nc.close()
     history = measure(contacts)
     print(f"history: {history.contacts} contacts over {history.days} days")
-    return history.labels, history.interval_seconds, history.demands
+    return history
 
 
 def _event(value: str) -> tuple[str, int, int, float]:
@@ -208,38 +215,31 @@ def _event(value: str) -> tuple[str, int, int, float]:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from services.planning.profile import default_profile
     from services.planning.report import draw_charts, summary, write_csv
     from services.planning.roster import read_roster
     from services.planning.scenarios import SCENARIOS, agents_for
-    from services.planning.simulation import Load, Peak, Simulation
+    from services.planning.simulation import Peak, Simulation
     from services.planning.staffing import Norm
 
     try:
-        tenants = _tenant_calls(args.tenant)
-        peaks = tuple(Peak(*_event(value)) for value in args.event)
-        unknown = {p.tenant for p in peaks} - {t for t, _c in tenants}
-        if unknown:
-            raise ValueError(f"--event names a gemeente not simulated: {', '.join(sorted(unknown))}")
-        if args.working_days <= 0 or args.aht <= 0 or args.patience <= 0 or args.handling_sigma < 0:
-            raise ValueError("--working-days, --aht and --patience must be more than 0, --handling-sigma 0 or more")
+        if args.handling_sigma < 0 or (args.overflow_after or 0) < 0:
+            raise ValueError("--handling-sigma and --overflow-after must be 0 or more")
         if not 1 <= args.days <= 5000:
             raise ValueError("--days must be between 1 and 5000")
-        expected = args.days * sum(calls for _t, calls in tenants) / args.working_days
+        profile, loads = _history_loads(args) if args.from_history else _parameter_loads(args)
+        tenants = {load.tenant for load in loads}
+        expected = args.days * sum(load.calls_per_day for load in loads)
         if expected > MAX_SIMULATED_CALLS:
             raise ValueError(f"about {expected:,.0f} calls: simulate at most {MAX_SIMULATED_CALLS:,} (fewer --days)")
+        peaks = tuple(Peak(*_event(value)) for value in args.event)
+        unknown = {p.tenant for p in peaks} - tenants
+        if unknown:
+            raise ValueError(f"--event names a gemeente not simulated: {', '.join(sorted(unknown))}")
         norm = Norm(args.answer_seconds, args.target, args.max_occupancy)
-        overflow_after = args.answer_seconds if args.overflow_after is None else args.overflow_after
-        sigma = args.handling_sigma or None
-        loads = [
-            Load(t, calls / args.working_days, args.aht, args.patience, sigma, args.answer_seconds, overflow_after)
-            for t, calls in tenants
-        ]
-        profile = default_profile()
         rosters = {}
         if args.roster is not None:
             text = args.roster.read_text(encoding="utf-8")
-            rosters["roster"] = read_roster(text, {t for t, _c in tenants}, len(profile.weekday_factors))
+            rosters["roster"] = read_roster(text, tenants, len(profile.weekday_factors))
         for scenario in args.scenario or ([] if rosters else SCENARIOS):
             rosters[scenario] = agents_for(scenario, loads, profile, norm)
         results = {
@@ -265,3 +265,59 @@ def _simulate(args: argparse.Namespace) -> int:
             print("kcc simulate: no charts without matplotlib (pip install 'kcc-router[charts]')")
     print(json.dumps({"scenarios": {name: summary(r) for name, r in results.items()}, "written": written}))
     return 0
+
+
+def _parameter_loads(args: argparse.Namespace) -> tuple[Profile, list[Load]]:
+    """Calls a year per gemeente on the shipped day profile, one handling time and patience for all."""
+    from services.planning.profile import default_profile
+    from services.planning.simulation import Load
+
+    tenants = _tenant_calls(args.tenant)
+    if not tenants:
+        raise ValueError("name the gemeenten (--tenant GEMEENTE=CALLS_PER_YEAR) or use --from-history")
+    if args.working_days <= 0 or args.aht <= 0 or args.patience <= 0:
+        raise ValueError("--working-days, --aht and --patience must be more than 0")
+    overflow_after = args.answer_seconds if args.overflow_after is None else args.overflow_after
+    sigma = args.handling_sigma or None
+    loads = [
+        Load(t, calls / args.working_days, args.aht, args.patience, sigma, args.answer_seconds, overflow_after)
+        for t, calls in tenants
+    ]
+    return default_profile(), loads
+
+
+def _history_loads(args: argparse.Namespace) -> tuple[Profile, list[Load]]:
+    """Each gemeente's calls per half hour of an average observed day, its handling time and patience."""
+    import asyncio
+
+    from services.planning.profile import Profile, checked
+    from services.planning.simulation import Load
+
+    if args.tenant:
+        raise ValueError("--from-history takes the gemeenten from the stream: leave out --tenant")
+    history = asyncio.run(_history(args.history_days))
+    totals = [sum(calls) for calls in zip(*(d.calls for d in history.demands), strict=True)]
+    profile = checked(
+        Profile(
+            opens_minute=history.opens_minute,
+            interval_minutes=int(history.interval_seconds // 60),
+            shares=tuple(t / sum(totals) for t in totals),
+            weekday_factors=(1.0,) * 5,
+        )
+    )
+    overflow_after = args.answer_seconds if args.overflow_after is None else args.overflow_after
+    sigma = args.handling_sigma or None
+    loads = [
+        Load(
+            d.tenant,
+            sum(d.calls),
+            d.aht_seconds,
+            d.patience_seconds,
+            sigma,
+            args.answer_seconds,
+            overflow_after,
+            shares=tuple(c / sum(d.calls) for c in d.calls),
+        )
+        for d in history.demands
+    ]
+    return profile, loads

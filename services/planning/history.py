@@ -43,6 +43,7 @@ class ContactTimes:
 @dataclass(frozen=True)
 class History:
     labels: list[str]
+    opens_minute: int  # start of the first interval with calls, minutes after midnight
     interval_seconds: float
     days: int  # days with at least one contact
     demands: list[Demand]
@@ -133,4 +134,4 @@ def measure(contacts: dict[str, ContactTimes], interval_minutes: int = 30, chann
         patience = waited[tenant] / gave_up[tenant] if gave_up[tenant] else None
         demands.append(Demand(tenant, calls, max(aht, 1.0), patience))
     labels = [f"{m // 60:02d}:{m % 60:02d}" for m in (i * interval_minutes for i in range(first, last + 1))]
-    return History(labels, interval_minutes * 60.0, len(days), demands, len(contacts))
+    return History(labels, first * interval_minutes, interval_minutes * 60.0, len(days), demands, len(contacts))

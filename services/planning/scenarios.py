@@ -46,9 +46,7 @@ def _requirement(loads: list[Load], profile: Profile, norm: Norm) -> Requirement
     """Agents per weekday and interval that the calls of `loads`, answered by one group, need."""
     requirement = []
     for weekday in range(len(profile.weekday_factors)):
-        demand = pool(
-            [Demand(load.tenant, tuple(profile.calls(load.calls_per_day, weekday)), load.aht_seconds) for load in loads]
-        )
+        demand = pool([Demand(load.tenant, tuple(load.calls(profile, weekday)), load.aht_seconds) for load in loads])
         requirement.append(
             [agents_needed(calls, profile.interval_seconds, demand.aht_seconds, norm, None) for calls in demand.calls]
         )

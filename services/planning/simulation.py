@@ -45,6 +45,13 @@ class Load:
     handling_sigma: float | None = 0.6  # shape of the lognormal handling time; None: exponential
     answer_seconds: float = 20.0
     overflow_after: float = 20.0  # seconds before agents with this gemeente as overflow may answer (live: the target)
+    shares: tuple[float, ...] = ()  # its own day shape (measured); empty: the profile's
+
+    def calls(self, profile: Profile, weekday: int) -> list[float]:
+        """Expected calls per interval of the profile on `weekday`."""
+        if not self.shares:
+            return profile.calls(self.calls_per_day, weekday)
+        return [self.calls_per_day * profile.weekday_factors[weekday] * share for share in self.shares]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +136,8 @@ class Simulation:
             raise ValueError("simulate at least one day")
         if not loads:
             raise ValueError("simulate at least one gemeente")
+        if any(load.shares and len(load.shares) != len(profile.shares) for load in loads):
+            raise ValueError("a gemeente's own day shape needs one share per interval of the profile")
         self.loads = {load.tenant: load for load in loads}
         self.agents = {agent.name: agent for agent in agents}
         self.profile, self.days, self.peaks = profile, days, peaks
@@ -194,9 +203,9 @@ class Simulation:
         interval = profile.interval_seconds
         opens = start + profile.opens_minute * 60.0
         for tenant, load in self.loads.items():
-            factor = profile.weekday_factors[weekday] * self._peak_factor(tenant, day)
-            for slot, share in enumerate(profile.day_shares(weekday)):
-                rate = load.calls_per_day * factor * share / interval
+            factor = self._peak_factor(tenant, day)
+            for slot, calls in enumerate(load.calls(profile, weekday)):
+                rate = calls * factor / interval
                 if rate <= 0:
                     continue
                 at, end = opens + slot * interval, opens + (slot + 1) * interval
