@@ -13,11 +13,12 @@ import pytest
 from sqlmodel import func, select
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
+from kcc.events.v1 import events_pb2
 from services import cli
 from services.callbacks import deadlines, purge
 from services.callbacks.cli import purge_once
 from services.callbacks.models import AuditRow, CallbackRow, ChangeRow
-from services.common import auth
+from services.common import auth, events
 from services.common.calendar import DEFAULT_CALENDAR
 from services.common.snapshots import SlaSnapshot
 from tests.test_callbacks_kit import (
@@ -184,14 +185,29 @@ async def test_stats_gauges_and_usage_report_csv(
         assert {f.department: f.overdue for f in later.departments} == {BURGERZAKEN: 1, BELASTINGEN: 1}
         gauges = {(t, f.department): f for t, f in app._figures()}
         assert gauges[(NIJMEGEN, "burgerzaken")].open == 1
+        # routing's contact events of that Monday: two contacts for burgerzaken, one completed
+        for change, contact in (("routed", "c1"), ("routed", "c2"), ("completed", "c1")):
+            if change == "routed":
+                env = events.envelope(
+                    NIJMEGEN, contact_routed=events_pb2.ContactRouted(contact=contact, department="burgerzaken")
+                )
+            else:
+                changed = events_pb2.ContactChanged(contact=contact, change=change, queue="burgerzaken")
+                env = events.envelope(NIJMEGEN, contact_changed=changed)
+            env.occurred_at.FromDatetime(local(2026, 3, 2, 9, 5).astimezone(UTC))
+            await app.bus.publish(events.subject(NIJMEGEN, "contact", change), env)
         # the usage report, over gRPC and as CSV from the command line
-        report = await stub.GetUsageReport(
-            cb.GetUsageReportRequest(parent=f"tenants/{NIJMEGEN}", start_date="2026-03-01", end_date="2026-03-31"),
-            metadata=md,
-        )
-        rows = {r.department: r for r in report.rows}  # by the department that holds the callback now
+        request = cb.GetUsageReportRequest(parent=f"tenants/{NIJMEGEN}", start_date="2026-03-01", end_date="2026-03-31")
+        for _ in range(200):  # until the contact-usage consumer has counted the three events
+            report = await stub.GetUsageReport(request, metadata=md)
+            rows = {r.department: r for r in report.rows}  # by the department that holds the callback now
+            if rows[BURGERZAKEN].contacts_completed == 1:
+                break
+            await asyncio.sleep(0.05)
         assert (rows[BURGERZAKEN].created, rows[BURGERZAKEN].completed, rows[BURGERZAKEN].attempts) == (2, 1, 1)
-        assert (rows[BELASTINGEN].created, rows[BELASTINGEN].forwarded_in) == (2, 1)
+        assert (rows[BURGERZAKEN].contacts_routed, rows[BURGERZAKEN].contacts_completed) == (2, 1)
+        belastingen = rows[BELASTINGEN]
+        assert (belastingen.created, belastingen.forwarded_in, belastingen.contacts_routed) == (2, 1, 0)
         empty = await stub.GetUsageReport(
             cb.GetUsageReportRequest(parent=f"tenants/{NIJMEGEN}", start_date="2026-04-01", end_date="2026-04-30"),
             metadata=md,
@@ -209,9 +225,10 @@ async def test_stats_gauges_and_usage_report_csv(
         argv = ["callbacks", "usage-report", "--tenant", NIJMEGEN, "--from", "2026-01-01", "--to", "2026-12-31"]
         assert await asyncio.to_thread(cli.main, [*argv, "--csv", str(out)]) == 0
         table = list(csv.DictReader(out.open(encoding="utf-8")))
-        assert [(r["department"], r["created"], r["completed"]) for r in table] == [
-            (BELASTINGEN, "2", "0"),
-            (BURGERZAKEN, "2", "1"),
+        columns = ("tenant", "department", "created", "completed", "contacts_routed", "contacts_completed")
+        assert [tuple(r[c] for c in columns) for r in table] == [
+            (NIJMEGEN, "belastingen", "2", "0", "0", "0"),
+            (NIJMEGEN, "burgerzaken", "2", "1", "2", "1"),
         ]
         assert (
             await asyncio.to_thread(cli.main, ["callbacks", "list", "--tenant", NIJMEGEN, "--status", "CLAIMED"]) == 0

@@ -4,7 +4,10 @@
 unreachable count callbacks closed in the range; attempts sums the attempts of the
 callbacks closed in the range; forwarded_in counts forwards into the department.
 Callbacks count for the department that holds them now (a forwarded one for the department it
-was forwarded to). Only retained callbacks count: purged ones are gone.
+was forwarded to). Only retained callbacks count: purged ones are gone. contacts_routed,
+contacts_completed and contacts_abandoned count the contacts routed to the department's queue
+on the range's days (routing's events, tallied in services/callbacks/contacts.py). The CSV names
+tenant and department by their ids, like the rest of a billing spreadsheet.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlmodel import Session, col, select
 from kcc.callbacks.v1 import callbacks_pb2 as pb
 from services.callbacks import states
 from services.callbacks.changes import department_name
+from services.callbacks.contacts import ContactTally
 from services.callbacks.models import CallbackRow, ChangeRow, utc
 from services.common.calendar import BusinessCalendar
 from services.common.errors import invalid_argument
@@ -37,6 +41,9 @@ COLUMNS = (
     "unreachable",
     "attempts",
     "forwarded_in",
+    "contacts_routed",
+    "contacts_completed",
+    "contacts_abandoned",
 )
 
 
@@ -102,6 +109,19 @@ def report(
         .group_by(col(ChangeRow.department))
     ):
         row(dept).forwarded_in = int(count)
+    day = col(ContactTally.day)
+    for dept, routed, completed, abandoned in session.exec(
+        select(
+            col(ContactTally.department),
+            func.sum(col(ContactTally.routed)),
+            func.sum(col(ContactTally.completed)),
+            func.sum(col(ContactTally.abandoned)),
+        )
+        .where(col(ContactTally.tenant) == tenant, day >= first, day <= last)
+        .group_by(col(ContactTally.department))
+    ):
+        r = row(dept)
+        r.contacts_routed, r.contacts_completed, r.contacts_abandoned = int(routed), int(completed), int(abandoned)
     return [rows[d] for d in sorted(rows)]
 
 
@@ -110,5 +130,5 @@ def to_csv(tenant: str, rows: Iterable[pb.UsageReportRow]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in rows:
-        writer.writerow([tenant, *(getattr(r, c) for c in COLUMNS[1:])])
+        writer.writerow([tenant, r.department.rsplit("/", 1)[-1], *(getattr(r, c) for c in COLUMNS[2:])])
     return out.getvalue()

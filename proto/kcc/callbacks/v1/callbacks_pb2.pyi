@@ -278,7 +278,7 @@ class GetUsageReportRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., start_date: _Optional[str] = ..., end_date: _Optional[str] = ...) -> None: ...
 
 class UsageReportRow(_message.Message):
-    __slots__ = ("department", "created", "completed", "completed_within_deadline", "returned", "cancelled", "unreachable", "attempts", "forwarded_in")
+    __slots__ = ("department", "created", "completed", "completed_within_deadline", "returned", "cancelled", "unreachable", "attempts", "forwarded_in", "contacts_routed", "contacts_completed", "contacts_abandoned")
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
@@ -288,6 +288,9 @@ class UsageReportRow(_message.Message):
     UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     FORWARDED_IN_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_ROUTED_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_ABANDONED_FIELD_NUMBER: _ClassVar[int]
     department: str
     created: int
     completed: int
@@ -297,7 +300,10 @@ class UsageReportRow(_message.Message):
     unreachable: int
     attempts: int
     forwarded_in: int
-    def __init__(self, department: _Optional[str] = ..., created: _Optional[int] = ..., completed: _Optional[int] = ..., completed_within_deadline: _Optional[int] = ..., returned: _Optional[int] = ..., cancelled: _Optional[int] = ..., unreachable: _Optional[int] = ..., attempts: _Optional[int] = ..., forwarded_in: _Optional[int] = ...) -> None: ...
+    contacts_routed: int
+    contacts_completed: int
+    contacts_abandoned: int
+    def __init__(self, department: _Optional[str] = ..., created: _Optional[int] = ..., completed: _Optional[int] = ..., completed_within_deadline: _Optional[int] = ..., returned: _Optional[int] = ..., cancelled: _Optional[int] = ..., unreachable: _Optional[int] = ..., attempts: _Optional[int] = ..., forwarded_in: _Optional[int] = ..., contacts_routed: _Optional[int] = ..., contacts_completed: _Optional[int] = ..., contacts_abandoned: _Optional[int] = ...) -> None: ...
 
 class GetUsageReportResponse(_message.Message):
     __slots__ = ("tenant", "start_date", "end_date", "rows")
