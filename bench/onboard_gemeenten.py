@@ -29,8 +29,8 @@ from services.common.config import Settings
 from services.common.natsserver import NatsServer
 from services.common.postgres import EmbeddedPostgres
 from services.common.snapshots import TenantSnapshot
+from services.common.upl import read_upl_csv
 from services.tenancy.app import TenancyApp
-from services.tenancy.catalogue import read_upl_csv
 from services.tenancy.models import TenantRow
 from services.tenancy.onboarding import onboard_all, read_gemeenten
 

@@ -24,8 +24,9 @@ from services.common import auth, client, snapshots
 from services.common.config import Settings
 from services.common.errors import error_info
 from services.common.snapshots import TenantSnapshot
+from services.common.upl import read_upl_csv
 from services.tenancy.app import TenancyApp
-from services.tenancy.catalogue import DEFAULT_DEPARTMENTS, FALLBACK_DEPARTMENT, read_upl_csv, upl_rows
+from services.tenancy.catalogue import DEFAULT_DEPARTMENTS, FALLBACK_DEPARTMENT, upl_rows
 from services.tenancy.onboarding import onboard_tenant
 from tests.builders import UPL
 

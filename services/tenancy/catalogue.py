@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from importlib.resources.abc import Traversable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from services.common import names, validation
-from services.common.config import DATA, open_csv
+from services.common import upl
 from services.common.errors import failed_precondition, invalid_argument
+from services.common.upl import read_upl_csv as read_upl_csv  # bench/route_contacts.py reads it here
+from services.common.upl import slug as slug  # (as above)
 from services.tenancy.models import DepartmentRow, ProductRow, utcnow
-
-UPL_CSV = DATA / "upl" / "UPL-actueel.csv"
-UPL_PREFIX = "http://standaarden.overheid.nl/owms/terms/"
 
 # (id, display name): the default vakafdelingen of a new gemeente; `algemeen` is the fallback.
 DEFAULT_DEPARTMENTS: tuple[tuple[str, str], ...] = (
@@ -131,57 +126,6 @@ def default_department_for(product_name: str) -> str:
     return FALLBACK_DEPARTMENT
 
 
-def slug(uri: str) -> str:
-    return uri.rstrip("/").rsplit("/", 1)[-1]
-
-
-@dataclass(frozen=True)
-class UplProduct:
-    line: int
-    name: str
-    uri: str
-
-
-def upl_row_problem(name: str, uri: str) -> tuple[str, str] | None:
-    """(field, why) a UPL row cannot be imported, or None; the client and the server check the same rules."""
-    if not name.strip():
-        return "name", "is required"
-    if len(name.strip()) > validation.limit("display_name"):
-        return "name", f"longer than {validation.limit('display_name')} characters"
-    if not uri.startswith(("http://", "https://")) or not slug(uri) or len(uri) > validation.limit("upl_uri"):
-        return "uri", f"must be an http(s) URI of at most {validation.limit('upl_uri')} characters"
-    if not names.RESOURCE_ID.match(slug(uri)):
-        return "uri", "must end in a valid product id (letters, digits and -_.())"
-    return None
-
-
-def read_upl_csv(
-    path: Traversable = UPL_CSV, gemeente_only: bool = True, progress: Callable[[int], None] | None = None
-) -> list[UplProduct]:
-    """Reads the published UPL list; rows repeat per legal basis, so products are deduplicated by URI.
-
-    A malformed row raises ValueError naming its line, whether or not it is a gemeente product.
-    `progress(n)` is called as rows are read (for a progress bar).
-    """
-    products: dict[str, UplProduct] = {}
-    with open_csv(path) as handle:
-        reader = csv.DictReader(handle)
-        missing = {"UniformeProductnaam", "URI"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
-        for line, row in enumerate(reader, start=2):
-            if progress is not None:
-                progress(1)
-            name, uri = (row.get("UniformeProductnaam") or "").strip(), (row.get("URI") or "").strip()
-            problem = upl_row_problem(name, uri)
-            if problem:
-                raise ValueError(f"{path}, line {line}: {'URI' if problem[0] == 'uri' else 'name'} {problem[1]}")
-            if gemeente_only and (row.get("Gemeente") or "").strip() != "X":
-                continue
-            products.setdefault(uri, UplProduct(line, name, uri))
-    return list(products.values())
-
-
 def import_upl_rows(
     session: Session, tenant: str, rows: Sequence[pb.UplRow], default_department: str = ""
 ) -> tuple[int, int, int]:
@@ -191,7 +135,7 @@ def import_upl_rows(
     place it (or the tenant lacks that department) to `default_department`, else the fallback.
     """
     for i, row in enumerate(rows):
-        problem = upl_row_problem(row.name, row.uri)
+        problem = upl.row_problem(row.name, row.uri)
         if problem:
             raise invalid_argument(f"rows[{i}].{problem[0]}", f"line {row.line}: {problem[1]}")
     existing = {p.id: p for p in session.exec(select(ProductRow).where(ProductRow.tenant == tenant))}
@@ -221,7 +165,7 @@ def import_upl_rows(
     new: list[dict[str, object]] = []
     now = utcnow()
     for row in rows:
-        product_id = slug(row.uri)
+        product_id = upl.slug(row.uri)
         if product_id in seen:
             continue
         seen.add(product_id)
@@ -256,7 +200,7 @@ def import_upl_rows(
     return created, updated, unchanged
 
 
-def mapping_distribution(products: Iterable[UplProduct]) -> dict[str, int]:
+def mapping_distribution(products: Iterable[upl.UplProduct]) -> dict[str, int]:
     """How many products the default mapping places in each default department (all listed)."""
     counts = {department: 0 for department, _name in DEFAULT_DEPARTMENTS}
     for product in products:
@@ -265,5 +209,5 @@ def mapping_distribution(products: Iterable[UplProduct]) -> dict[str, int]:
     return counts
 
 
-def upl_rows(products: Iterable[UplProduct]) -> list[pb.UplRow]:
+def upl_rows(products: Iterable[upl.UplProduct]) -> list[pb.UplRow]:
     return [pb.UplRow(line=p.line, name=p.name, uri=p.uri) for p in products]

@@ -22,13 +22,8 @@ from kcc.tenancy.v1 import tenancy_pb2 as pb
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common.citizen import normalise_phone
 from services.common.config import DATA, open_csv
-from services.tenancy.catalogue import (
-    DEFAULT_DEPARTMENTS,
-    FALLBACK_DEPARTMENT,
-    UplProduct,
-    read_upl_csv,
-    upl_rows,
-)
+from services.common.upl import UplProduct, read_upl_csv
+from services.tenancy.catalogue import DEFAULT_DEPARTMENTS, FALLBACK_DEPARTMENT, upl_rows
 
 GEMEENTEN_CSV = DATA / "gemeenten.csv"
 Metadata = Sequence[tuple[str, str]]

@@ -26,8 +26,8 @@ from services.tenancy.cli.common import (
     tenant_arg,
 )
 
-if TYPE_CHECKING:  # the catalogue and onboarding (with the database models) load when a command runs
-    from services.tenancy import catalogue
+if TYPE_CHECKING:  # the UPL reader, catalogue and onboarding (with the database models) load when a command runs
+    from services.common.upl import UplProduct
 
 SHIPPED_UPL = "default: the shipped UPL-actueel.csv"
 
@@ -71,14 +71,12 @@ def _progress(**options: Any) -> Any:
     return tqdm(file=sys.stderr, **options)
 
 
-def _read_upl(
-    path: Traversable | None, gemeente_only: bool = True, show_progress: bool = True
-) -> list[catalogue.UplProduct]:
+def _read_upl(path: Traversable | None, gemeente_only: bool = True, show_progress: bool = True) -> list[UplProduct]:
     """Reads and validates the file (None: the shipped one) with a progress bar; a malformed row raises
     UsageError naming its line."""
-    from services.tenancy import catalogue
+    from services.common import upl
 
-    path = path or catalogue.UPL_CSV
+    path = path or upl.UPL_CSV
     try:
         with path.open(encoding="utf-8-sig") as handle:
             total = max(sum(1 for _ in handle) - 1, 0)
@@ -86,13 +84,13 @@ def _read_upl(
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
     with _progress(total=total, unit="row", desc=f"reading {path.name}", disable=not show_progress) as bar:
         try:
-            products = catalogue.read_upl_csv(path, gemeente_only=gemeente_only, progress=bar.update)
+            products = upl.read_upl_csv(path, gemeente_only=gemeente_only, progress=bar.update)
         except (ValueError, UnicodeDecodeError) as exc:
             raise UsageError(f"{exc}; nothing was imported") from exc
     return products
 
 
-def _print_distribution(products: list[catalogue.UplProduct]) -> None:
+def _print_distribution(products: list[UplProduct]) -> None:
     from services.tenancy import catalogue
 
     counts = catalogue.mapping_distribution(products)
@@ -204,10 +202,11 @@ async def _export(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
 
 
 def _mapping(args: argparse.Namespace) -> int:
+    from services.common import upl
     from services.tenancy import catalogue
 
     try:
-        products = catalogue.read_upl_csv(args.upl or catalogue.UPL_CSV)
+        products = upl.read_upl_csv(args.upl or upl.UPL_CSV)
     except (OSError, ValueError) as exc:
         print(f"kcc tenancy: {exc}", file=sys.stderr)
         return 2
