@@ -17,7 +17,7 @@ BOARD = Board(
     tenant_names={"gm0268": "Nijmegen", "gm0202": "Arnhem"},
     queues=[
         queue("gm0268", "burgerzaken", waiting=3, answered=8, answered_within_target=6, abandoned=2,
-              service_level=0.6, referrals={"Belastingdienst": 2, "UWV": 1}),
+              service_level=0.6, referrals={"Belastingdienst": 2, "UWV": 1}, overflowed=1, overflowed_in=2),
         queue("gm0202", "burgerzaken", waiting=1, answered=4, answered_within_target=4, service_level=1.0,
               referrals={"Belastingdienst": 5}),
     ],
@@ -36,6 +36,7 @@ def test_a_trafficer_sees_every_gemeente_the_agents_and_kcc_totals() -> None:
     nijmegen = next(t for t in page["tenants"] if t["id"] == "gm0268")
     (burgerzaken,) = nijmegen["queues"]
     assert burgerzaken["below_target"] is True and burgerzaken["service_level"] == 60.0
+    assert (burgerzaken["overflowed_in"], burgerzaken["overflowed"]) == (2, 1)
     assert nijmegen["referrals"] == {"Belastingdienst": 2, "UWV": 1}
     spark = burgerzaken["sparkline"]
     assert len(spark) == HISTORY_MINUTES and spark[-2:] == [4, 3] and 9 not in spark  # older than the hour

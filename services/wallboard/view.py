@@ -40,6 +40,7 @@ def _queue(q: dict[str, Any], history: dict[int, int], now_minute: int) -> dict[
         "agents_available": int(q.get("agents_available", 0)),
         "agents_eligible": int(q.get("agents_eligible", 0)),
         "overflowed": int(q.get("overflowed", 0)),
+        "overflowed_in": int(q.get("overflowed_in", 0)),
         "repeat_contacts": int(q.get("repeat_contacts", 0)),
         "overflow_threshold_seconds": int(q.get("overflow_threshold_seconds", 0)),
         "sparkline": [history.get(m, 0) for m in range(now_minute - HISTORY_MINUTES + 1, now_minute + 1)],

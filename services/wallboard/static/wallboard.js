@@ -5,7 +5,7 @@
 const QUEUE_COLUMNS = [
   ["queue", "wachtrij"], ["waiting", "wachtend"], ["longest_wait_seconds", "langst (s)"],
   ["service_level", "bereikbaarheid %"], ["average_speed_of_answer_seconds", "ASA (s)"],
-  ["abandonment_rate", "verloren %"], ["agents", "mw vrij/inzetbaar"], ["overflowed", "overloop"],
+  ["abandonment_rate", "verloren %"], ["agents", "mw vrij/inzetbaar"], ["overflow", "overloop in/uit"],
   ["repeat_contacts", "herhaal"], ["sparkline", "laatste uur"],
 ];
 const CALLBACK_COLUMNS = [
@@ -55,6 +55,7 @@ function table(columns, rows, cell) {
 function queueCell(key, q) {
   if (key === "sparkline") return el("td", {}, sparkline(q.sparkline || []));
   if (key === "agents") return el("td", { "data-field": "agents" }, `${q.agents_available}/${q.agents_eligible}`);
+  if (key === "overflow") return el("td", { "data-field": "overflow" }, `${q.overflowed_in}/${q.overflowed}`);
   if (key === "service_level") {
     const cls = q.below_target ? "below" : "met";
     const target = q.target_percent ? ` / ${q.target_percent}% in ${q.target_seconds}s` : "";
