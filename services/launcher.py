@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 from services.common import production
 from services.common.config import Settings
@@ -36,7 +37,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     up = sub.add_parser("up", help="start nats-server and every service locally, then run the demo")
     up.add_argument("--no-demo", action="store_true", help="only start the platform")
     up.add_argument(
-        "--nats-port", type=int, default=4222, help="client port, 0 for any (with --cluster: the first node's)"
+        "--nats-port",
+        type=int,
+        help="client port, 0 for any (with --cluster: the first node's); default: KCC_NATS_URL's port, else 4222",
     )
     up.add_argument(
         "--cluster",
@@ -81,6 +84,23 @@ def _run(service: str) -> None:
         raise SystemExit(f"kcc serve {service}: {exc}") from None
 
 
+def nats_port(given: int | None) -> int:
+    """The client port of the nats-server `kcc up` starts: --nats-port, else the port of KCC_NATS_URL
+    (so the services and the CLI find it where that variable says), else 4222."""
+    if given is not None:
+        return given
+    url = os.environ.get("KCC_NATS_URL", "")
+    if not url:
+        return 4222
+    parts = urlsplit(url.split(",")[0].strip())
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(
+            "kcc up starts its own nats-server on loopback, but KCC_NATS_URL names another host: "
+            "unset it (or give --nats-port), or run each service with kcc serve"
+        )
+    return parts.port or 4222
+
+
 def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None = None) -> None:
     """Blocks until a service answers SERVING on the standard health check (over TLS if configured)."""
     import grpc
@@ -112,18 +132,17 @@ def _up(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on SIGTERM too
     passwords = LocalPasswords(settings.data_dir)
+    port = nats_port(args.nats_port)
     # Every node gets the same users; the routes between the nodes need none.
     nats: NatsServer | NatsCluster
     if args.cluster:
-        ports = [args.nats_port + i if args.nats_port else 0 for i in range(3)]
+        ports = [port + i if port else 0 for i in range(3)]
         nats = NatsCluster(
             settings.data_dir / "nats-cluster", ports=ports, config=passwords.server_config(), sync_always=True
         )
         nodes = nats.nodes
     else:
-        nats = NatsServer(
-            settings.data_dir / "nats", port=args.nats_port, config=passwords.server_config(), sync_always=True
-        )
+        nats = NatsServer(settings.data_dir / "nats", port=port, config=passwords.server_config(), sync_always=True)
         nodes = [nats]
     nats.start()
     env = {**os.environ, "KCC_NATS_URL": nats.url, "KCC_DATA_DIR": str(settings.data_dir)}

@@ -20,7 +20,7 @@ from services.common.config import ROOT, Settings
 from services.common.events import STREAM
 from services.common.natsauth import LocalPasswords
 from services.common.natsserver import HOST, NatsServerError, find_nats_server, free_port
-from services.launcher import REPLICA_PORT_OFFSET, SERVICES, wait_healthy
+from services.launcher import REPLICA_PORT_OFFSET, SERVICES, nats_port, wait_healthy
 from tests.conftest import unavailable
 
 STARTUP_SECONDS = 90.0
@@ -115,3 +115,26 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
+
+
+@pytest.mark.parametrize(
+    ("given", "url", "port"),
+    [
+        (None, "", 4222),
+        (None, "nats://127.0.0.1:4333", 4333),
+        (None, "nats://localhost:4334,nats://localhost:4335", 4334),
+        (4500, "nats://127.0.0.1:4333", 4500),
+        (0, "", 0),
+    ],
+)
+def test_kcc_up_starts_nats_where_kcc_nats_url_says_unless_given_a_port(
+    given: int | None, url: str, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KCC_NATS_URL", url)
+    assert nats_port(given) == port
+
+
+def test_kcc_up_refuses_a_kcc_nats_url_off_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KCC_NATS_URL", "nats://nats.example.nl:4222")
+    with pytest.raises(SystemExit, match="another host"):
+        nats_port(None)
