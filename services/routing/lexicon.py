@@ -3,34 +3,21 @@ words the typo fallback leaves alone, and the default catalogue ``kcc classify``
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from importlib.resources.abc import Traversable
 
-from services.common.config import DATA, open_csv
+from services.common import upl
+from services.common.config import DATA
 from services.routing import referral
 from services.routing.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
 from services.routing.recognition import CatalogueEntry, ProductRecognizer, slug
 
-DEFAULT_UPL_PATH = DATA / "upl" / "UPL-actueel.csv"
 DEFAULT_SYNONYMS_PATH = DATA / "upl" / "synonyms.tsv"
 
 
-def load_upl_products(path: Traversable = DEFAULT_UPL_PATH, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
-    """(uri, name) per product; the UPL repeats a product once per legal basis."""
-    out: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    with open_csv(path) as fh:
-        for row in csv.DictReader(fh):
-            uri = (row.get("URI") or "").strip()
-            name = (row.get("UniformeProductnaam") or "").strip()
-            if not uri or uri in seen:
-                continue
-            if gemeente_only and (row.get("Gemeente") or "").strip().upper() != "X":
-                continue
-            seen.add(uri)
-            out.append((uri, name))
-    return out
+def load_upl_products(path: Traversable = upl.UPL_CSV, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
+    """(uri, name) per product, read by the one UPL parser (services/common/upl.py)."""
+    return [(p.uri, p.name) for p in upl.read_upl_csv(path, gemeente_only=gemeente_only)]
 
 
 def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list[str]:
