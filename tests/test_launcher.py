@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import nats
@@ -97,6 +98,9 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
             for replica in (port, port + REPLICA_PORT_OFFSET):
                 assert f"{HOST}:{replica} (pid" in output
                 wait_healthy(f"{HOST}:{replica}", timeout=5, settings=settings)
+        (link,) = re.findall(r"wallboard login \(one-time link\): (http://\S+/login\?token=\S+)", output)
+        with urllib.request.urlopen(link.split("/login")[0] + "/healthz", timeout=5) as reply:
+            assert reply.status == 200
         urls = re.findall(r"nats://[\d.]+:\d+", output)
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", output)]
         assert len(urls) == 3 and len(pids) == 3 + 2 * len(SERVICES) + 1  # and the wallboard
