@@ -13,18 +13,18 @@ import json
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from kcc.webhooks.v1 import webhooks_pb2 as pb
-from kcc.webhooks.v1.webhooks_pb2_grpc import WebhookServiceStub as Stub
-from services.common import client
 from services.common.config import Settings
 
-Command = Callable[[Stub, Any, argparse.Namespace], Awaitable[int]]
+if TYPE_CHECKING:  # gRPC loads when a command runs, not when it is parsed (tests/test_cli_startup.py)
+    from kcc.webhooks.v1.webhooks_pb2_grpc import WebhookServiceStub as Stub
+
+Command = Callable[["Stub", Any, argparse.Namespace], Awaitable[int]]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -73,12 +73,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def _grpc(command: Command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        import grpc
+
+        from kcc.webhooks.v1.webhooks_pb2_grpc import WebhookServiceStub
+        from services.common import client
+
         async def go() -> int:
             settings = Settings()
             metadata = client.metadata(client.token(settings))
             async with client.channel(settings, "webhooks") as channel:
                 try:
-                    return await command(Stub(channel), metadata, args)
+                    return await command(WebhookServiceStub(channel), metadata, args)
                 except grpc.RpcError as err:
                     print(f"kcc events: {err.code().name}: {err.details()}", file=sys.stderr)
                     return 1
