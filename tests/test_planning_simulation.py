@@ -184,3 +184,11 @@ def test_a_bad_roster_gets_a_clear_error(
     argv = ["simulate", "--tenant", "gm0268=20000", "--tenant", "gm0202=10000", "--roster", str(path)]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_shipped_day_has_12_percent_of_its_calls_in_the_peak_hour() -> None:
+    """The README's worked example assumes it; each weekday's day adds up to 1."""
+    hours = [a + b for a, b in zip(PROFILE.shares, PROFILE.shares[1:], strict=False)]
+    assert max(hours) == pytest.approx(0.12) and PROFILE.labels()[hours.index(max(hours))] == "09:00"
+    for weekday in range(5):
+        assert sum(PROFILE.day_shares(weekday)) == pytest.approx(1.0)

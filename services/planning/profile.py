@@ -44,10 +44,6 @@ class Profile:
         factor = 1.0 if weekday is None else self.weekday_factors[weekday]
         return [calls_per_day * factor * share for share in self.day_shares(weekday)]
 
-    def peak_hour_share(self) -> float:
-        per_hour = max(1, 60 // self.interval_minutes)
-        return max(sum(self.shares[i : i + per_hour]) for i in range(len(self.shares) - per_hour + 1))
-
 
 def checked(profile: Profile) -> Profile:
     if profile.interval_minutes <= 0 or 24 * 60 % profile.interval_minutes:
