@@ -153,6 +153,26 @@ async def test_a_routed_contact_appears_on_the_page_within_two_seconds(
     assert "used already" in await again.locator("body").inner_text()
 
 
+async def test_a_link_used_at_one_replica_is_refused_by_the_other(
+    browser: Any, settings: Settings, wallboard: WallboardApp
+) -> None:
+    other = WallboardApp(settings)
+    await other.start(0)
+    try:
+        token = link(settings, wallboard).split("token=")[1]
+        context = await browser.new_context()
+        first = await context.request.get(f"http://127.0.0.1:{wallboard.port}/login?token={token}", max_redirects=0)
+        assert first.status == 303 and login.COOKIE in first.headers.get("set-cookie", "")
+        second = await context.request.get(f"http://127.0.0.1:{other.port}/login?token={token}", max_redirects=0)
+        assert second.status == 403 and "used already" in await second.text()
+        # the session itself is good at either replica: it is signed, not stored
+        page = await context.request.get(f"http://127.0.0.1:{other.port}/")
+        assert page.status == 200
+        await context.close()
+    finally:
+        await other.stop()
+
+
 async def test_a_tenants_login_never_shows_another_gemeente(
     browser: Any,
     settings: Settings,
