@@ -128,6 +128,14 @@ def test_large_pools_stay_exact() -> None:
     assert figures(agents - 1, huge).service_level < 0.8 <= figures(agents, huge).service_level
 
 
+def test_many_agents_for_few_calls_is_no_division_by_zero() -> None:
+    """Erlang B for 500 agents and 1 call underflows to 0: nobody waits."""
+    for patience in (None, 120.0):
+        found = figures(500, Interval.of(1, 1800, 180, 20, patience))
+        assert (found.service_level, found.p_wait) == (1.0, 0.0)
+        assert found.occupancy == pytest.approx(0.1 / 500)
+
+
 FIVE = [("gm0268", 220_000), ("gm0344", 150_000), ("gm0200", 40_000), ("gm0202", 40_000), ("gm0203", 25_000)]
 
 

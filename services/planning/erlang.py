@@ -123,7 +123,10 @@ def erlang_a(agents: int, interval: Interval) -> Figures:
     mu, theta = 1 / interval.aht_seconds, 1 / interval.patience_seconds
     if lam == 0:
         return Figures("erlang-a", n, 1.0, 0.0, 0.0, 0.0, 0.0)
-    below = 1 / erlang_b(n, interval.load)  # sum of P(j)/P(K) for j <= K
+    blocking = erlang_b(n, interval.load)
+    if blocking == 0.0:  # all K busy less often than a float can tell: nobody waits
+        return Figures("erlang-a", n, 1.0, 0.0, 0.0, interval.load / n, 0.0)
+    below = 1 / blocking  # sum of P(j)/P(K) for j <= K
     x = -math.expm1(-theta * interval.answer_seconds)
     b = n * mu / theta + 1
     # running values for k waiting ahead (k = 0 is the state with all K busy)
