@@ -40,6 +40,10 @@ class Policy:
     ack_wait_seconds: float = 30.0
     lease_seconds: float = 20.0
 
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= self.post_timeout_seconds + 1:
+            raise ValueError("KCC_WEBHOOK_LEASE_SECONDS must exceed the post time-out by more than a second")
+
     @classmethod
     def from_env(cls) -> Policy:
         return cls(

@@ -92,6 +92,15 @@ class Dispatcher:
         await asyncio.gather(follower, *self._workers.values(), return_exceptions=True)
 
     async def _follow(self) -> None:
+        """Watches the subscriptions bucket; a watch that fails (NATS gone for a while) is made again."""
+        while True:
+            try:
+                await self._watch()
+            except Exception:  # noqa: BLE001 - the workers go on with what they know meanwhile
+                log.warning("webhooks: watching subscriptions failed; watching again", exc_info=True)
+            await asyncio.sleep(1.0)
+
+    async def _watch(self) -> None:
         watcher = await self.store.subscriptions.watchall()
         async for entry in watcher:
             if entry is None:  # the end of the current values
