@@ -3,7 +3,7 @@ errors that never echo input. Through the real gRPC server, nats-server and data
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,15 +12,19 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 from nats.js.api import DeliverPolicy
+from sqlalchemy import Engine, text
 
 from kcc.events.v1 import events_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client
 from services.common.config import Settings
+from services.common.db import make_engine
 from services.common.errors import error_info, field_violations
 from services.common.events import STREAM
+from services.common.migrations import upgrade
 from services.tenancy.app import TenancyApp
+from tests.test_migrations import insert, service_url
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -318,3 +322,39 @@ async def test_errors_name_the_field_with_its_index_and_never_echo_the_value(env
         grpc.StatusCode.FAILED_PRECONDITION,
         None,
     )
+
+
+@pytest.fixture
+def tenancy_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(service_url(database_url, tmp_path, "tenancy"), "tenancy")
+    yield engine
+    engine.dispose()
+
+
+def test_request_ids_stored_before_they_were_per_tenant_are_carried_over(tenancy_engine: Engine) -> None:
+    """tenancy_0003 moves the global create_request rows to idempotent_create, without a digest:
+    a retry of such a create is still answered with what it made."""
+    schema = TenancyApp.schema()
+    engine = tenancy_engine
+    upgrade(engine, schema, "tenancy_0002")
+    insert(
+        engine,
+        "create_request",
+        [
+            {"request_id": "r-1", "resource_name": "tenants/gm0268"},
+            {"request_id": "r-2", "resource_name": "tenants/gm0268/departments/burgerzaken"},
+            {"request_id": "r-3", "resource_name": "tenants/gm0268/entryPoints/kort"},
+        ],
+    )
+
+    upgrade(engine, schema)
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT tenant, method, request_id, resource_name, digest FROM idempotent_create")
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("gm0268", "CreateDepartment", "r-2", "tenants/gm0268/departments/burgerzaken", ""),
+        ("gm0268", "CreateEntryPoint", "r-3", "tenants/gm0268/entryPoints/kort", ""),
+        ("gm0268", "CreateTenant", "r-1", "tenants/gm0268", ""),
+    ]
