@@ -72,6 +72,7 @@ class Wallboard:
         self.feed = feed
         self.used_links = used_links
         self.secure_cookie = settings.env == "production"
+        self._cache: tuple[tuple[int, int], dict[tuple[login.ViewerRole, frozenset[str]], str]] = ((-1, 0), {})
 
     def asgi(self) -> Starlette:
         return Starlette(
@@ -144,11 +145,22 @@ class Wallboard:
                 yield ": heartbeat\n\n"
                 continue
             seen = version
-            data = json.dumps(view.render(self.feed.board, viewer, int(time.time() // 60)), separators=(",", ":"))
+            data = self._rendered(viewer, version)
             if data != last:
                 yield f"data: {data}\n\n"
                 last = data
             await asyncio.sleep(MIN_GAP_SECONDS)
+
+    def _rendered(self, viewer: login.Viewer, version: int) -> str:
+        """The page's JSON, made once per board version for all pages that see the same."""
+        scope = (viewer.role, viewer.tenants)
+        minute = int(time.time() // 60)
+        if self._cache[0] != (version, minute):
+            self._cache = ((version, minute), {})
+        pages = self._cache[1]
+        if scope not in pages:
+            pages[scope] = json.dumps(view.render(self.feed.board, viewer, minute), separators=(",", ":"))
+        return pages[scope]
 
     # The trafficer's actions ---------------------------------------------------------------
 
