@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf import empty_pb2
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyWrongLastSequenceError
 
 from kcc.webhooks.v1 import webhooks_pb2 as pb
 from kcc.webhooks.v1 import webhooks_pb2_grpc
@@ -90,7 +90,11 @@ class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
         )
         held = await self.store.subscription(tenant, subscription_id)
         if held is None:
-            await self.store.ensure_consumer(record)
+            try:
+                await self.store.ensure_consumer(record)
+            except APIError:  # left by a subscription of this name deleted half-way: not anyone's now
+                await self.store.delete_consumer(record.consumer)
+                await self.store.ensure_consumer(record)
             try:
                 await self.store.subscriptions.create(record.key, record.to_json())
             except KeyWrongLastSequenceError:
