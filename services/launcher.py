@@ -32,7 +32,7 @@ REPLICA_PORT_OFFSET = 100
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run one service")
-    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("service", choices=(*SERVICES, "wallboard"))
     serve.set_defaults(run=_serve)
     up = sub.add_parser("up", help="start nats-server and every service locally, then run the demo")
     up.add_argument("--no-demo", action="store_true", help="only start the platform")
@@ -62,6 +62,10 @@ def _app(service: str) -> object:
         from services.callbacks.app import CallbacksApp
 
         return CallbacksApp()
+    if service == "wallboard":
+        from services.wallboard.app import WallboardApp
+
+        return WallboardApp()
     from services.webhooks.app import WebhooksApp
 
     return WebhooksApp()

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -325,17 +324,3 @@ class WallboardApp:
         assert self._serving is not None
         await self._serving
         await self.stop()
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(WallboardApp().serve_forever())
-    except production.ConfigError as exc:
-        raise SystemExit(f"kcc wallboard: {exc}") from None
-    except KeyboardInterrupt:
-        sys.exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""`kcc wallboard link` prints a one-time login URL; `kcc wallboard serve` runs the web process.
+"""`kcc wallboard link` prints a one-time login URL (`kcc serve wallboard` runs the web process).
 
 The link is signed with the platform's token key (KCC_AUTH_SECRET or KCC_AUTH_KEYS), so it is
 made wherever that key is, without a call to the running wallboard.
@@ -32,8 +32,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     link.add_argument("--tenant", action="append", default=[], help="a gemeente the viewer sees (role tenant)")
     link.add_argument("--name", default="", help="who the link is for, as named in the logs and audit trails")
     link.set_defaults(run=_link)
-    serve = group.add_parser("serve", help="run the wallboard on KCC_WALLBOARD_PORT (default 8080)")
-    serve.set_defaults(run=_serve)
 
 
 def base_url(settings: Settings) -> str:
@@ -55,7 +53,7 @@ def trafficer_link(settings: Settings) -> str:
 def start_process(env: dict[str, str], nats_password: str, timeout: float = 30.0) -> subprocess.Popen[bytes]:
     """`kcc up`: the wallboard as its own process with its own NATS user, once it answers."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.wallboard.app"],
+        [sys.executable, "-m", "services.launcher", "wallboard"],
         env={**env, "KCC_NATS_USER": "wallboard", "KCC_NATS_PASSWORD": nats_password},
     )
     url = f"{base_url(Settings()).rstrip('/')}/healthz"
@@ -81,11 +79,4 @@ def _link(args: argparse.Namespace) -> int:
         raise SystemExit(f"kcc wallboard link: {exc}") from None
     print(login_url(settings, viewer))
     print(f"one-time, valid {login.LINK_TTL_SECONDS // 60} minutes", file=sys.stderr)
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from services.wallboard.app import main
-
-    main()
     return 0
