@@ -98,3 +98,16 @@ async def test_a_replay_delivers_the_window_again_from_a_sequence_or_a_time(
         later = await publish_callback(r.bus, NIJMEGEN, "claimed", 5)  # delivery goes on after a replay
         await eventually(lambda: r.receiver.received[-1].event["id"] == later)
         assert len(r.receiver.received) == 11
+
+
+async def test_a_receiver_answering_after_the_time_out_gets_the_event_again_and_the_rest_in_order(
+    settings: Settings, admin: Metadata
+) -> None:
+    async with rig(settings) as r:
+        await subscribe(r.stub, admin, r.receiver.url, ["callback.*"])
+        r.receiver.stall, r.receiver.stall_seconds = 2, FAST.post_timeout_seconds + 0.5
+        ids = [await publish_callback(r.bus, NIJMEGEN, "requested", i) for i in range(4)]
+        await eventually(lambda: r.receiver.ids() == ids, within=20)
+        seen = [x.event["id"] for x in r.receiver.received]
+        assert seen == [ids[0], ids[0], ids[0], *ids[1:]]  # twice too late, then in time, then the rest
+        assert r.receiver.duplicates() == [ids[0]] and r.receiver.failed_before(ids[0])

@@ -3,7 +3,8 @@
 It verifies every signature itself (the README's recipe, not the platform's code), records
 each request in arrival order with the answer it gave, and fails on purpose when told to:
 `down` answers 503 without looking, `lose_answers` takes the event and then answers 503 (as a
-receiver whose answer is lost), `fail_ids` answers 503 for chosen event ids.
+receiver whose answer is lost), `fail_ids` answers 503 for chosen event ids, `stall` takes the
+event but answers only after `stall_seconds` (past the platform's time-out).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: int  # the HTTP status the receiver gave
+    late: bool = False  # given after the platform's time-out: the platform saw no answer
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Receiver:
     down: bool = False
     lose_answers: int = 0  # this many events are taken, then answered 503
     fail_ids: set[str] = field(default_factory=set)
+    stall: int = 0
+    stall_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
     refused: int = 0  # requests answered 503 while down
     bad_signatures: int = 0
@@ -76,7 +80,11 @@ class Receiver:
             status = 503
         elif event["id"] in self.fail_ids:
             status = 503
-        self.received.append(Received(event, headers, body, status))
+        late = self.stall > 0
+        self.received.append(Received(event, headers, body, status, late))
+        if late:
+            self.stall -= 1
+            await asyncio.sleep(self.stall_seconds)  # the partner's slow answer, not the test waiting
         return Response(status_code=status)
 
     # -- what the tests count ---------------------------------------------------------------------
@@ -90,13 +98,13 @@ class Receiver:
         return seen
 
     def duplicates(self) -> list[str]:
-        """Ids taken with a 2xx more than once."""
+        """Ids taken more than once (answered 2xx, in time or not)."""
         ok = [r.event["id"] for r in self.received if r.answered == 200]
         return sorted({i for i in ok if ok.count(i) > 1})
 
     def failed_before(self, event_id: str) -> bool:
-        """Whether the receiver saw this id answered with an error before it took it."""
-        return any(r.event["id"] == event_id and r.answered != 200 for r in self.received)
+        """Whether the receiver saw this id answered with an error, or too late, before it took it."""
+        return any(r.event["id"] == event_id and (r.answered != 200 or r.late) for r in self.received)
 
 
 @asynccontextmanager
