@@ -6,10 +6,10 @@ from sqlmodel import Session, col, func, select
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names, paging
-from services.common.errors import already_exists, failed_precondition, invalid_argument
+from services.common.errors import failed_precondition, invalid_argument
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, replayed
+from services.tenancy.idempotency import create_once
 from services.tenancy.models import DepartmentRow, ProductRow, utcnow
 from services.tenancy.store import Store, apply_mask, delete_row, get_row, require_admin, tenant_row
 
@@ -35,15 +35,17 @@ async def create(store: Store, request: pb.CreateDepartmentRequest) -> pb.Depart
     name = name_of(tenant, dep_id)
 
     def work(session: Session) -> pb.Department:
-        tenant_row(session, tenant)
-        made = replayed(session, tenant, request)
-        if made is not None:
-            return convert.department_msg(get_row(session, tenant, DepartmentRow, made.rsplit("/", 1)[-1], made))
-        if session.get(DepartmentRow, (tenant, dep_id)) is not None:
-            raise already_exists(name)
-        row = add(session, tenant, dep_id, request.department.display_name.strip(), request.department.fallback)
-        touch(session, tenant, RESOURCE, name)
-        remember(session, tenant, request, name)
+        given = request.department
+        row = create_once(
+            session,
+            request,
+            tenant,
+            DepartmentRow,
+            dep_id,
+            name,
+            RESOURCE,
+            lambda: add(session, tenant, dep_id, given.display_name.strip(), given.fallback),
+        )
         return convert.department_msg(row)
 
     return await store.write(tenant, work)

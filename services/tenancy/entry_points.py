@@ -13,10 +13,9 @@ from services.common.citizen import normalise_phone
 from services.common.enums import ENTRY_KINDS
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
 from services.tenancy import listing
-from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, replayed
+from services.tenancy.idempotency import create_once
 from services.tenancy.models import EntryPointRow
-from services.tenancy.store import Store, delete_row, get_row, require_admin, tenant_row
+from services.tenancy.store import Store, delete_row, require_admin, tenant_row
 
 RESOURCE = "entry_point"
 MAX_VALUE = validation.limit("kcc.tenancy.v1.EntryPoint.value")
@@ -70,16 +69,13 @@ async def create(store: Store, request: pb.CreateEntryPointRequest) -> pb.EntryP
     name = f"tenants/{tenant}/entryPoints/{ep_id}"
 
     def work(session: Session) -> pb.EntryPoint:
-        tenant_row(session, tenant)
-        made = replayed(session, tenant, request)
-        if made is not None:
-            return entry_msg(get_row(session, tenant, EntryPointRow, made.rsplit("/", 1)[-1], made))
-        row = add(session, tenant, ep_id, kind, value)
-        if row is None:
-            raise failed_precondition("ENTRY_POINT_TAKEN", "this entry point already belongs to a tenant")
-        touch(session, tenant, RESOURCE, name)
-        remember(session, tenant, request, name)
-        return entry_msg(row)
+        def make() -> EntryPointRow:
+            row = add(session, tenant, ep_id, kind, value)
+            if row is None:  # this tenant has it, under another id
+                raise failed_precondition("ENTRY_POINT_TAKEN", "this entry point already belongs to a tenant")
+            return row
+
+        return entry_msg(create_once(session, request, tenant, EntryPointRow, ep_id, name, RESOURCE, make))
 
     return await store.write(tenant, work)
 

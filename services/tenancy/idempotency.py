@@ -8,13 +8,18 @@ success that created nothing. Another tenant or another method may use the same 
 from __future__ import annotations
 
 import hashlib
-from typing import TypeAlias
+from collections.abc import Callable
+from typing import TypeAlias, TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
-from services.common.errors import failed_precondition
+from services.common.errors import already_exists, failed_precondition
+from services.tenancy.changes import touch
 from services.tenancy.models import IdempotentCreateRow
+from services.tenancy.store import get_row, tenant_row
+
+Row = TypeVar("Row", bound=SQLModel)
 
 CreateRequest: TypeAlias = (
     pb.CreateTenantRequest
@@ -64,3 +69,29 @@ def remember(session: Session, tenant: str, request: CreateRequest, name: str) -
                 digest=_digest(request),
             )
         )
+
+
+def create_once(
+    session: Session,
+    request: CreateRequest,
+    tenant: str,
+    model: type[Row],
+    row_id: str,
+    name: str,
+    resource: str,
+    make: Callable[[], Row],
+) -> Row:
+    """A create of a tenant's row in the caller's transaction: a retry answers the row the first
+    attempt made; a taken id is ALREADY_EXISTS; else `make()` builds the row (or raises the
+    resource's own precondition) and the change event and the request id are written with it."""
+    tenant_row(session, tenant)
+    made = replayed(session, tenant, request)
+    if made is not None:
+        return get_row(session, tenant, model, made.rsplit("/", 1)[-1], made)
+    if session.get(model, (tenant, row_id)) is not None:
+        raise already_exists(name)
+    row = make()
+    session.add(row)
+    touch(session, tenant, resource, name)
+    remember(session, tenant, request, name)
+    return row

@@ -10,10 +10,10 @@ from sqlmodel import Session, col, func, select
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names, paging, validation
 from services.common.enums import HANDLINGS
-from services.common.errors import already_exists, invalid_argument
+from services.common.errors import invalid_argument
 from services.tenancy import catalogue, convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, replayed
+from services.tenancy.idempotency import create_once
 from services.tenancy.models import ProductRow, utcnow
 from services.tenancy.store import (
     Store,
@@ -63,18 +63,11 @@ async def create(store: Store, request: pb.CreateProductRequest) -> pb.Product:
     values = values_of(tenant, request.product)
 
     def work(session: Session) -> pb.Product:
-        tenant_row(session, tenant)
-        made = replayed(session, tenant, request)
-        if made is not None:
-            return convert.product_msg(get_row(session, tenant, ProductRow, made.rsplit("/", 1)[-1], made))
-        if session.get(ProductRow, (tenant, product_id)) is not None:
-            raise already_exists(name)
-        require_department(session, tenant, values["department"])
-        row = ProductRow(tenant=tenant, id=product_id, **values)
-        session.add(row)
-        touch(session, tenant, RESOURCE, name)
-        remember(session, tenant, request, name)
-        return convert.product_msg(row)
+        def make() -> ProductRow:
+            require_department(session, tenant, values["department"])
+            return ProductRow(tenant=tenant, id=product_id, **values)
+
+        return convert.product_msg(create_once(session, request, tenant, ProductRow, product_id, name, RESOURCE, make))
 
     return await store.write(tenant, work)
 

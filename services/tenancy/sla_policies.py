@@ -9,11 +9,11 @@ from sqlmodel import Session, col, select
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common import names, paging
 from services.common.enums import CHANNELS
-from services.common.errors import already_exists, invalid_argument
+from services.common.errors import invalid_argument
 from services.common.snapshots import DEFAULT_SLA
 from services.tenancy import convert, listing
 from services.tenancy.changes import touch
-from services.tenancy.idempotency import remember, replayed
+from services.tenancy.idempotency import create_once
 from services.tenancy.models import SlaPolicyRow
 from services.tenancy.store import (
     Store,
@@ -76,19 +76,12 @@ async def create(store: Store, request: pb.CreateSlaPolicyRequest) -> pb.SlaPoli
     values = values_of(tenant, request.sla_policy)
 
     def work(session: Session) -> pb.SlaPolicy:
-        tenant_row(session, tenant)
-        made = replayed(session, tenant, request)
-        if made is not None:
-            return convert.sla_msg(get_row(session, tenant, SlaPolicyRow, made.rsplit("/", 1)[-1], made))
-        if session.get(SlaPolicyRow, (tenant, policy_id)) is not None:
-            raise already_exists(name)
-        if values["department"]:
-            require_department(session, tenant, values["department"])
-        row = SlaPolicyRow(tenant=tenant, id=policy_id, **values)
-        session.add(row)
-        touch(session, tenant, RESOURCE, name)
-        remember(session, tenant, request, name)
-        return convert.sla_msg(row)
+        def make() -> SlaPolicyRow:
+            if values["department"]:
+                require_department(session, tenant, values["department"])
+            return SlaPolicyRow(tenant=tenant, id=policy_id, **values)
+
+        return convert.sla_msg(create_once(session, request, tenant, SlaPolicyRow, policy_id, name, RESOURCE, make))
 
     return await store.write(tenant, work)
 
