@@ -7,6 +7,7 @@ over gRPC only, as in production. Without chromium the tests skip locally and fa
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import grpc
 import nats
 import pytest
 
+from kcc.callbacks.v1 import callbacks_pb2 as cb
+from kcc.callbacks.v1 import callbacks_pb2_grpc
 from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as rt
@@ -25,7 +28,7 @@ from services.common.app import ServiceApp
 from services.common.config import Settings
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
-from services.wallboard import cli, login
+from services.wallboard import cli, login, view
 from services.wallboard.app import WallboardApp
 from tests.builders import Metadata, make_tenant, routable
 from tests.conftest import unavailable
@@ -44,6 +47,7 @@ CHROMIUM_ARGS = [
 NIJMEGEN, ARNHEM = "gm0268", "gm0202"
 PRODUCTS = [("paspoort", "paspoort", "burgerzaken"), ("afvalstoffenheffing", "afvalstoffenheffing", "belastingen")]
 SECONDS = 1000  # Playwright waits in milliseconds
+PHONE, NOTE = "+31612345678", "Vraagt naar spoedprocedure"  # personal data: never on the page
 Routing = routing_pb2_grpc.RoutingServiceStub
 
 
@@ -151,6 +155,41 @@ async def test_a_routed_contact_appears_on_the_page_within_two_seconds(
     refused = await again.goto(first_visit)
     assert refused is not None and refused.status == 403, "a login link works once"
     assert "used already" in await again.locator("body").inner_text()
+
+
+async def test_callbacks_show_per_department_without_personal_data(
+    browser: Any,
+    settings: Settings,
+    wallboard: WallboardApp,
+    callbacks: CallbacksApp,
+    admin: Metadata,
+    channel_to: Callable[[ServiceApp], grpc.aio.Channel],
+) -> None:
+    from playwright.async_api import expect
+
+    stub = callbacks_pb2_grpc.CallbackServiceStub(channel_to(callbacks))
+    await stub.CreateCallback(
+        cb.CreateCallbackRequest(
+            parent=f"tenants/{NIJMEGEN}",
+            callback=cb.Callback(
+                department=f"tenants/{NIJMEGEN}/departments/burgerzaken",
+                phone_number=PHONE,
+                note=NOTE,
+                channel=common_pb2.CHANNEL_PHONE,
+            ),
+        ),
+        metadata=admin,
+    )
+    page = await browser.new_page()
+    await page.goto(link(settings, wallboard))
+    card = page.locator(f'section[data-tenant="{NIJMEGEN}"]')
+    await expect(card.locator('td[data-field="open"]')).to_have_text("1", timeout=10 * SECONDS)
+    await expect(card.locator('td[data-field="requested"]')).to_have_text("1")
+    # what the event stream carried: the page's JSON for a trafficer, as the wallboard made it
+    sent = json.dumps(view.render(wallboard.feed.board, login.viewer_for("trafficer", []), 0))
+    shown = await page.content()
+    for secret in (PHONE, PHONE.removeprefix("+31"), NOTE):
+        assert secret not in sent and secret not in shown
 
 
 async def test_a_link_used_at_one_replica_is_refused_by_the_other(
