@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlmodel import func, select
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
@@ -44,27 +45,23 @@ async def test_warning_breach_and_escalation_once_each_across_restarts(
         made = await create(stub, md)
         other = await create(stub, md, department="tenants/gm0268/departments/belastingen")  # 2 working days
         assert made.deadline.ToDatetime().hour == 16  # 17:00 local = 16:00 UTC
-        await asyncio.sleep(0.5)
-        assert not (await flags(app, made.name, md)).warned  # nothing due yet
-        clock.now = local(2026, 3, 2, 13, 0)  # exactly half the window
-        await eventually(lambda: app.scheduler.passes > 3)
+        # the test drives the scheduler's time; its own passes run at the clock's 09:00 meanwhile
+        await eventually(lambda: app.scheduler.lease.held)
+        assert await app.scheduler.run_once(local(2026, 3, 2, 12, 59)) == 0  # nothing due yet
+        assert not (await flags(app, made.name, md)).warned
+        assert await app.scheduler.run_once(local(2026, 3, 2, 13, 0)) == 1  # exactly half the window
         got = await flags(app, made.name, md)
-        if not got.warned:
-            await asyncio.sleep(0.5)
-            got = await flags(app, made.name, md)
         assert got.warned and not got.breached
     # restart: the warning is not sent again; at the deadline breach and escalation follow
-    clock.now = local(2026, 3, 2, 17, 0)
     async with running(settings, clock) as app:
-        for _ in range(100):
-            got = await flags(app, made.name, md)
-            if got.breached:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: app.scheduler.lease.held)
+        assert await app.scheduler.run_once(local(2026, 3, 2, 17, 0)) == 1
+        got = await flags(app, made.name, md)
         assert got.breached and got.escalated
         assert not (await flags(app, other.name, md)).warned
     async with running(settings, clock) as app:
-        await eventually(lambda: app.scheduler.passes > 5)
+        await eventually(lambda: app.scheduler.lease.held)
+        assert await app.scheduler.run_once(local(2026, 3, 2, 17, 30)) == 0  # nothing is sent twice
         envs = await published(app.bus)
     assert changes(envs, made.name) == ["requested", "warning", "breached", "escalated"]
     (escalated,) = [e for e in envs if e.callback_changed.change == "escalated"]
@@ -83,28 +80,24 @@ async def test_standby_scheduler_takes_over_when_the_lease_lapses(
     async with running(settings, clock) as first, running(settings, clock) as second:
         apps = (first, second)
         await eventually(lambda: any(a.scheduler.lease.held for a in apps))
-        await asyncio.sleep(0.3)
-        assert sum(a.scheduler.lease.held for a in apps) == 1  # exactly one acts
         holder = next(a for a in apps if a.scheduler.lease.held)
         standby = second if holder is first else first
+        assert not await standby.scheduler.lease.acquire()  # exactly one acts
+        assert sum(a.scheduler.lease.held for a in apps) == 1
         async with stub_for(standby) as stub:
             made = await create(stub, md)
         # the holder "crashes": its scheduler stops without giving the lease up
         holder.tasks[1].cancel()
         await eventually(lambda: standby.scheduler.lease.held, within=10)
-        clock.now = local(2026, 3, 2, 17, 30)
-        for _ in range(100):
-            got = await flags(standby, made.name, md)
-            if got.breached:
-                break
-            await asyncio.sleep(0.1)
+        assert await standby.scheduler.run_once(local(2026, 3, 2, 17, 30)) >= 1
+        got = await flags(standby, made.name, md)
         assert got.warned and got.breached
         envs = await published(standby.bus)
     assert changes(envs, made.name) == ["requested", "warning", "breached", "escalated"]
 
 
 async def test_events_committed_while_nats_is_down_are_published_once_it_is_back(
-    tmp_path: Path, nats_server: NatsServer, database_url: str
+    tmp_path: Path, nats_server: NatsServer, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_for(tmp_path, nats_server.url, database_url)
     await put_snapshots(settings, tenant_snapshot())
@@ -114,7 +107,7 @@ async def test_events_committed_while_nats_is_down_are_published_once_it_is_back
         made = await create(stub, md)  # the commit does not need NATS
         pending = await app.db.run(lambda s: s.exec(select(func.count()).select_from(OutboxEvent)).one())
         assert pending == 1
-        await asyncio.sleep(1.5)  # the relay tries and fails meanwhile
+        await eventually(lambda: any("publish failed" in r.getMessage() for r in caplog.records), within=20)
         nats_server.start()
         await eventually(lambda: app.bus.nc.is_connected, within=20)
         for _ in range(200):

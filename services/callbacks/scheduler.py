@@ -112,11 +112,12 @@ class Scheduler:
         self.standby_every = standby_seconds
         self.passes = 0  # passes run while holding the lease
 
-    async def run_once(self) -> int:
-        """One pass over everything due now, if we hold the lease; returns how many batches changed something."""
+    async def run_once(self, now: datetime | None = None) -> int:
+        """One pass over everything due at `now` (the clock's time unless a test drives it), if we hold
+        the lease; returns how many batches changed something."""
         if not self.lease.held:
             return 0
-        now = self.clock()
+        now = now or self.clock()
         rounds = 0
         while self.lease.held:
             if self._renewal_due() and not await self.lease.acquire():
