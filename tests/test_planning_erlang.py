@@ -136,6 +136,15 @@ def test_many_agents_for_few_calls_is_no_division_by_zero() -> None:
         assert found.occupancy == pytest.approx(0.1 / 500)
 
 
+def test_an_overloaded_interval_with_patient_callers_stays_finite() -> None:
+    """444 Erlang on 5 agents, patience 15 minutes: the queue holds thousands, whose weights overflow a
+    float unless scaled; the agents are all busy and the rest of the callers hang up."""
+    found = figures(5, Interval(444 / 100, 100, 20, 924.0))
+    assert found.occupancy == pytest.approx(1.0, abs=1e-6)
+    assert found.abandon == pytest.approx(1 - 5 / 444, abs=1e-6)
+    assert 0 <= found.service_level < 0.01 and found.p_wait == pytest.approx(1.0)
+
+
 FIVE = [("gm0268", 220_000), ("gm0344", 150_000), ("gm0200", 40_000), ("gm0202", 40_000), ("gm0203", 25_000)]
 
 

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 # Queue states of Erlang A are summed until a term adds less than this to the total.
 TAIL_EPSILON = 1e-17
+# Erlang B below this: all agents busy at once never happens as far as a float can tell.
+TINY = 1e-250
+# Sums of Erlang A's states are scaled down together past this, so an overloaded interval cannot overflow.
+HUGE = 1e200
 # More agents than any contact centre has: a typing error, refused rather than computed for minutes.
 MAX_AGENTS = 100_000
 # More waiting callers than this in one state: patience too long for an overloaded interval.
@@ -124,12 +128,13 @@ def erlang_a(agents: int, interval: Interval) -> Figures:
     if lam == 0:
         return Figures("erlang-a", n, 1.0, 0.0, 0.0, 0.0, 0.0)
     blocking = erlang_b(n, interval.load)
-    if blocking == 0.0:  # all K busy less often than a float can tell: nobody waits
+    if blocking < TINY:  # all K busy less often than a float can tell: nobody waits
         return Figures("erlang-a", n, 1.0, 0.0, 0.0, interval.load / n, 0.0)
-    below = 1 / blocking  # sum of P(j)/P(K) for j <= K
     x = -math.expm1(-theta * interval.answer_seconds)
     b = n * mu / theta + 1
-    # running values for k waiting ahead (k = 0 is the state with all K busy)
+    # Sums over the states, relative to P(K) and rescaled together whenever they grow large:
+    # fewer than K busy; the queue states k = 0, 1, ... (k = 0: all K busy, nobody waiting).
+    idle = 1 / blocking - 1  # sum of P(j)/P(K) for j < K
     q, queued, mean_queue = 1.0, 1.0, 0.0  # q_k, sum of q_k, sum of k q_k
     answered = ans_wait = within = 0.0  # sums of q_k s_{k+1}, q_k m_{k+1}, q_k s_{k+1} I_x(k+1, b)
     s, m = 1.0, 0.0  # P(answered), E[wait; answered] for the stage count j
@@ -154,16 +159,19 @@ def erlang_a(agents: int, interval: Interval) -> Figures:
         q *= lam / (n * mu + k * theta)
         queued += q
         mean_queue += k * q
-        if q < TAIL_EPSILON * (below + queued) and lam < n * mu + k * theta:
+        if q > HUGE:  # an overloaded interval with patient callers: keep the sums within a float
+            idle, q, queued, mean_queue = idle / HUGE, q / HUGE, queued / HUGE, mean_queue / HUGE
+            answered, ans_wait, within = answered / HUGE, ans_wait / HUGE, within / HUGE
+        if q < TAIL_EPSILON * (idle + queued) and lam < n * mu + k * theta:
             break
         if k > MAX_QUEUE_STATES:
             raise ValueError("the queue would grow past 2,000,000 waiting: patience too long for this load")
-    total = below - 1 + queued  # P(K) counted once
+    total = idle + queued
     p_wait = queued / total
     abandon = theta * (mean_queue / total) / lam
-    answered_share = (below - 1) / total + answered / total
+    answered_share = idle / total + answered / total
     asa = (ans_wait / total) / answered_share if answered_share > 0 else 0.0
-    service_level = (below - 1) / total + within / total
+    service_level = idle / total + within / total
     occupancy = lam * (1 - abandon) * interval.aht_seconds / n
     return Figures("erlang-a", n, min(service_level, 1.0), p_wait, asa, min(occupancy, 1.0), abandon)
 
