@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -18,6 +19,7 @@ from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client, events
 from services.common.errors import error_info
 from services.routing.app import RoutingApp
+from services.routing.matching import OFFER_TIMEOUT_SECONDS
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
 
@@ -242,7 +244,6 @@ async def test_an_offer_made_while_the_desktop_connects_arrives_once(  # type: i
 
 async def test_reject_and_timeout_move_the_offer_on(stubs, settings, admin, routing: RoutingApp) -> None:  # type: ignore[no-untyped-def]
     _, stub = stubs
-    routing.state.router.offer_timeout = 0.5
     desktops = {}
     for name in ("anna", "bert"):
         await stub.CreateAgent(
@@ -265,7 +266,9 @@ async def test_reject_and_timeout_move_the_offer_on(stubs, settings, admin, rout
     )
     second = await asyncio.wait_for(desktops["bert"].read(), 5)
     assert second.offer.contact.name == routed.contact.name
-    revoked = await asyncio.wait_for(desktops["bert"].read(), 5)  # bert lets it time out
+    # bert lets it time out: the test drives the matcher's clock past the offer's 15 s
+    assert await routing.matcher.expire_offers(time.time() + OFFER_TIMEOUT_SECONDS) == 1
+    revoked = await asyncio.wait_for(desktops["bert"].read(), 5)
     assert revoked.offer_revoked == routed.contact.name
     bert = await stub.GetAgent(rt.GetAgentRequest(name="agents/bert"), metadata=admin)
     assert bert.state == rt.Agent.STATE_BREAK

@@ -112,14 +112,24 @@ class Matcher:
         router = self.state.router
         decisions = [("offer_expired", o) for o in router.expired_offers(now)]
         decisions += [("offered", o) for o in router.match(now)]
-        if decisions:
-            acks = await asyncio.gather(*(self._publish(change, offer) for change, offer in decisions))
-            await self.follower.applied(max(ack.seq for ack in acks))
+        await self._decide(decisions)
         if now - self._swept_at >= self.lease.ttl / 2:
             self._swept_at = now
             await self.end_orphaned_sessions(now)
         self.passes += 1
         return len(decisions)
+
+    async def expire_offers(self, now: float) -> int:
+        """Times out the offers due at `now`: what a pass does on the clock, for a test that drives time."""
+        expired = [("offer_expired", o) for o in self.state.router.expired_offers(now)]
+        await self._decide(expired)
+        return len(expired)
+
+    async def _decide(self, decisions: list[tuple[str, Offer]]) -> None:
+        """Publishes the decisions and waits until this replica has applied them."""
+        if decisions:
+            acks = await asyncio.gather(*(self._publish(change, offer) for change, offer in decisions))
+            await self.follower.applied(max(ack.seq for ack in acks))
 
     async def end_orphaned_sessions(self, now: float) -> int:
         """Ends the desktop sessions of replicas that stopped beating a lease's time to live ago."""
