@@ -324,6 +324,27 @@ async def test_errors_name_the_field_with_its_index_and_never_echo_the_value(env
     )
 
 
+async def test_an_update_mask_path_is_named_by_its_own_index(env: Env) -> None:
+    """`answer_target` stands for two columns; the path after it is still paths[1]."""
+    await env.tenant("gm0344")
+    await env.stub.CreateSlaPolicy(
+        tp.CreateSlaPolicyRequest(parent="tenants/gm0344", sla_policy_id="default", sla_policy=tp.SlaPolicy()),
+        metadata=env.admin,
+    )
+
+    await rejected(
+        env.stub.UpdateSlaPolicy(
+            tp.UpdateSlaPolicyRequest(
+                sla_policy=tp.SlaPolicy(name="tenants/gm0344/slaPolicies/default"),
+                update_mask=field_mask_pb2.FieldMask(paths=["answer_target", SECRET]),
+            ),
+            metadata=env.admin,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "update_mask.paths[1]",
+    )
+
+
 @pytest.fixture
 def tenancy_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(service_url(database_url, tmp_path, "tenancy"), "tenancy")

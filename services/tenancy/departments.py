@@ -90,6 +90,7 @@ async def delete(store: Store, request: pb.DeleteDepartmentRequest) -> None:
     tenant, dep_id = names.parse("name", request.name, "tenants", "departments")
 
     def work(session: Session) -> None:
+        get_row(session, tenant, DepartmentRow, dep_id, request.name)  # reach and NOT_FOUND first
         in_use = session.exec(
             select(func.count())
             .select_from(ProductRow)

@@ -108,13 +108,11 @@ async def update(store: Store, request: pb.UpdateSlaPolicyRequest) -> pb.SlaPoli
     require_admin()
     tenant, policy_id = names.parse("sla_policy.name", request.sla_policy.name, "tenants", "slaPolicies")
     values = values_of(tenant, request.sla_policy)
-    paths: list[str] = []
-    for path in request.update_mask.paths:
-        paths.extend(MASK_GROUPS.get(path, (path,)))
+    paths = list(request.update_mask.paths)
 
     def work(session: Session) -> pb.SlaPolicy:
         row = get_row(session, tenant, SlaPolicyRow, policy_id, request.sla_policy.name)
-        apply_mask(row, values, paths, set(values))
+        apply_mask(row, values, paths, set(values), MASK_GROUPS)
         if "department" in paths and row.department:
             require_department(session, tenant, row.department)
         session.add(row)

@@ -7,7 +7,7 @@ principal's reach is PERMISSION_DENIED whether or not the row exists. Writes go 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -78,11 +78,22 @@ def require_department(session: Session, tenant: str, department: str) -> None:
         raise failed_precondition("DEPARTMENT_NOT_FOUND", f"tenants/{tenant}/departments/{department} does not exist")
 
 
-def apply_mask(row: SQLModel, values: dict[str, Any], paths: list[str], allowed: set[str]) -> None:
-    """Copies the masked fields; a path outside `allowed` is named by its index, not its text."""
+def apply_mask(
+    row: SQLModel,
+    values: dict[str, Any],
+    paths: list[str],
+    allowed: set[str],
+    groups: Mapping[str, tuple[str, ...]] | None = None,
+) -> None:
+    """Copies the masked fields; a group path (e.g. `answer_target`) stands for its columns. A path
+    outside `allowed` is named by its index in the mask, not by its text."""
     if not paths:
         raise invalid_argument("update_mask", "must name the fields to update")
+    groups = groups or {}
     for i, path in enumerate(paths):
-        if path not in allowed:
-            raise invalid_argument(f"update_mask.paths[{i}]", f"cannot be updated (allowed: {sorted(allowed)})")
-        setattr(row, path, values[path])
+        fields = groups.get(path, (path,))
+        if not set(fields) <= allowed:
+            names = sorted(allowed | set(groups))
+            raise invalid_argument(f"update_mask.paths[{i}]", f"cannot be updated (allowed: {names})")
+        for field in fields:
+            setattr(row, field, values[field])
