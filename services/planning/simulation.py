@@ -1,14 +1,16 @@
 """A discrete-event simulation of the KCC in virtual time that drives routing's own Router.
 
-Calls arrive, agents log on and off, callers hang up, and after every event the router's own
-`match(now)` decides who gets which waiting call, exactly as the live matcher asks it; each
-decision is applied through `offer` and `accept`, and calls end through `complete` and `abandon`,
-the methods routing applies its events with. The clock is the simulation's, passed as `now`:
-no rule is copied here, so a change in matching.py changes what this simulation shows.
+Calls arrive, agents log on and off, callers hang up; after every event that can make an offer
+possible (a call, a call past its overflow threshold, an agent free) the router's own `match(now)`
+decides who gets which waiting call, as the live matcher asks it (services/routing/leader.py);
+each decision is applied through `offer` and `accept`, and calls end through `complete` and
+`abandon`, the methods routing applies its events with. The clock is the simulation's, passed as
+`now`: no rule is copied here, so a change in matching.py changes what this simulation shows.
+Agents answer an offer at once, so no offer times out.
 
 Arrivals are Poisson with a rate per interval (calls per day x weekday factor x the interval's
-share); handling times lognormal (or exponential), patience exponential. Day d of the run is a
-working day with weekday d mod 5; virtual time is seconds since the start of day 0.
+share of the day); handling times lognormal (or exponential), patience exponential. Day d of the
+run is a working day with weekday d mod 5; virtual time is seconds since the start of day 0.
 """
 
 from __future__ import annotations
