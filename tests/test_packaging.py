@@ -68,6 +68,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "services/data/upl/synonyms.tsv",
         "services/data/nl/real-words-near-catalogue.txt",
         "services/data/gemeenten.csv",
+        "services/data/planning/profile.json",
         "services/data/SOURCES.md",
         "services/callbacks/migrations/env.py",
         "services/callbacks/migrations/script.py.mako",
@@ -115,6 +116,12 @@ def test_the_installed_wheel_reads_the_shipped_upl_list(installed: Path, tmp_pat
     mapping = run([installed / "kcc", "tenancy", "mapping"], cwd=tmp_path)
     assert mapping.returncode == 0, mapping.stderr
     assert mapping.stdout.startswith("default mapping of 450 products:")
+
+
+def test_the_installed_wheel_plans_with_the_shipped_day_profile(installed: Path, tmp_path: Path) -> None:
+    planned = run([installed / "kcc", "plan", "--tenant", "gm0268=220000"], cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout.splitlines()[-1])["intervals"] == 18
 
 
 def test_the_installed_wheel_migrates_every_schema(installed: Path, tmp_path: Path) -> None:
