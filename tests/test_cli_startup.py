@@ -51,6 +51,8 @@ def test_a_command_loads_its_own_module_and_help_loads_all() -> None:
         ["serve", "--help"],
         ["up", "--help"],
         ["db", "upgrade", "--help"],
+        ["plan", "erlang", "--help"],
+        ["simulate", "--help"],
     ],
 )
 def test_parsing_a_command_loads_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
