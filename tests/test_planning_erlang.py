@@ -197,6 +197,7 @@ def test_kcc_plan_shows_the_pooling_saving(capsys: pytest.CaptureFixture[str]) -
         (["plan", "--tenant", "gm0268=1", "--tenant", "gm0268=2"], "once"),
         (["plan", "--tenant", "gm0268=1e12"], "calls a year"),
         (["plan"], "name the gemeenten"),
+        (["plan", "--from-history", "--tenant", "gm0268=1"], "leave out --tenant"),
     ],
 )
 def test_bad_input_gets_a_clear_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -122,6 +122,11 @@ def _plan(args: argparse.Namespace) -> int:
         if args.from_history:
             import asyncio
 
+            if args.tenant or args.peak_hour_share is not None or args.weekday:
+                raise ValueError(
+                    "--from-history measures the gemeenten and their day: leave out --tenant,"
+                    " --peak-hour-share and --weekday"
+                )
             history = asyncio.run(_history(args.history_days))
             labels, interval, demands = history.labels, history.interval_seconds, history.demands
         else:
