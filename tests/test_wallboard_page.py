@@ -104,8 +104,10 @@ async def wallboard(settings: Settings, platform: Routing) -> AsyncIterator[Wall
     await app.stop()
 
 
-def link(settings: Settings, app: WallboardApp, role: str = "trafficer", tenants: tuple[str, ...] = ()) -> str:
-    viewer = login.viewer_for(role, list(tenants), f"test-{role}")
+def link(
+    settings: Settings, app: WallboardApp, role: str = "trafficer", tenants: tuple[str, ...] = (), department: str = ""
+) -> str:
+    viewer = login.viewer_for(role, list(tenants), f"test-{role}", department)
     token = login.issue_link(auth.KeyRing.of(settings), viewer)
     return f"http://127.0.0.1:{app.port}/login?token={token}"
 
@@ -122,6 +124,21 @@ async def route(routing: Routing, admin: Metadata, tenant: str, key: str) -> rt.
         metadata=admin,
     )
     return reply.contact
+
+
+async def file_callback(stub: callbacks_pb2_grpc.CallbackServiceStub, admin: Metadata, department: str) -> None:
+    await stub.CreateCallback(
+        cb.CreateCallbackRequest(
+            parent=f"tenants/{NIJMEGEN}",
+            callback=cb.Callback(
+                department=f"tenants/{NIJMEGEN}/departments/{department}",
+                phone_number=PHONE,
+                note=NOTE,
+                channel=common_pb2.CHANNEL_PHONE,
+            ),
+        ),
+        metadata=admin,
+    )
 
 
 def waiting(page: Any, tenant: str, queue: str) -> Any:
@@ -168,18 +185,7 @@ async def test_callbacks_show_per_department_without_personal_data(
     from playwright.async_api import expect
 
     stub = callbacks_pb2_grpc.CallbackServiceStub(channel_to(callbacks))
-    await stub.CreateCallback(
-        cb.CreateCallbackRequest(
-            parent=f"tenants/{NIJMEGEN}",
-            callback=cb.Callback(
-                department=f"tenants/{NIJMEGEN}/departments/burgerzaken",
-                phone_number=PHONE,
-                note=NOTE,
-                channel=common_pb2.CHANNEL_PHONE,
-            ),
-        ),
-        metadata=admin,
-    )
+    await file_callback(stub, admin, "burgerzaken")
     page = await browser.new_page()
     await page.goto(link(settings, wallboard))
     card = page.locator(f'section[data-tenant="{NIJMEGEN}"]')
@@ -190,6 +196,30 @@ async def test_callbacks_show_per_department_without_personal_data(
     shown = await page.content()
     for secret in (PHONE, PHONE.removeprefix("+31"), NOTE):
         assert secret not in sent and secret not in shown
+
+
+async def test_a_departments_login_shows_its_own_callbacks_only(
+    browser: Any,
+    settings: Settings,
+    wallboard: WallboardApp,
+    callbacks: CallbacksApp,
+    platform: Routing,
+    admin: Metadata,
+    channel_to: Callable[[ServiceApp], grpc.aio.Channel],
+) -> None:
+    from playwright.async_api import expect
+
+    stub = callbacks_pb2_grpc.CallbackServiceStub(channel_to(callbacks))
+    await file_callback(stub, admin, "burgerzaken")
+    await file_callback(stub, admin, "belastingen")
+    await route(platform, admin, NIJMEGEN, "citizen-d")
+    page = await browser.new_page()
+    await page.goto(link(settings, wallboard, "department", (NIJMEGEN,), "burgerzaken"))
+    card = page.locator(f'section[data-tenant="{NIJMEGEN}"]')
+    await expect(card.locator('td[data-field="open"]')).to_have_text("1", timeout=10 * SECONDS)
+    text = await page.locator("body").inner_text()
+    assert "burgerzaken" in text and "belastingen" not in text
+    assert await page.locator("#totals").is_hidden() and await card.locator("tr[data-queue]").count() == 0
 
 
 async def test_a_link_used_at_one_replica_is_refused_by_the_other(
@@ -365,4 +395,10 @@ def test_kcc_wallboard_link_names_the_port_and_refuses_a_tenant_role_without_a_t
     assert viewer.role == login.ViewerRole.TENANT and viewer.tenants == {NIJMEGEN}
     with pytest.raises(SystemExit, match="needs --tenant"):
         main(["wallboard", "link", "--role", "tenant"])
+    with pytest.raises(SystemExit, match="one --tenant and --department"):
+        main(["wallboard", "link", "--role", "department", "--tenant", NIJMEGEN])
+    assert main(["wallboard", "link", "--role", "department", "--tenant", NIJMEGEN, "--department", "burgerzaken"]) == 0
+    token = capsys.readouterr().out.strip().split("token=")[1]
+    department = login._verify(auth.KeyRing.of(Settings()), token, login.LINK_AUDIENCE)[0]
+    assert (department.role, department.department) == (login.ViewerRole.DEPARTMENT, "burgerzaken")
     assert cli.base_url(Settings()) == "http://127.0.0.1:18081"

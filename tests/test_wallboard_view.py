@@ -22,7 +22,13 @@ BOARD = Board(
               referrals={"Belastingdienst": 5}),
     ],
     agents=[{"id": "a1", "state": "AVAILABLE", "tenants": ["gm0268"], "overflow_tenants": []}],
-    callbacks={"gm0268": [{"department": "tenants/gm0268/departments/burgerzaken", "open": 2}]},
+    callbacks={
+        "gm0268": [
+            {"department": "tenants/gm0268/departments/burgerzaken", "open": 2},
+            {"department": "tenants/gm0268/departments/belastingen", "open": 5},
+        ]
+    },
+    accountability={"gm0268": [{"department": "tenants/gm0268/departments/belastingen", "repeat_contacts": 3}]},
     history={("gm0268", "burgerzaken"): {NOW - 1: 4, NOW: 3, NOW - HISTORY_MINUTES: 9}},
 )  # fmt: skip
 
@@ -49,3 +55,13 @@ def test_a_tenant_viewer_gets_nothing_of_another_gemeente() -> None:
     assert "agents" not in page and page["viewer"]["may_act"] is False
     text = str(page)
     assert "gm0268" not in text and "Nijmegen" not in text
+
+
+def test_a_department_sees_its_own_callbacks_and_accountability_only() -> None:
+    viewer = Viewer("bz", ViewerRole.DEPARTMENT, frozenset({"gm0268"}), department="burgerzaken")
+    page = render(BOARD, viewer, NOW)
+    (nijmegen,) = page["tenants"]
+    assert nijmegen["callbacks"] == [{"department": "tenants/gm0268/departments/burgerzaken", "open": 2}]
+    assert nijmegen["accountability"] == [] and nijmegen["queues"] == []
+    assert "totals" not in page and "agents" not in page and page["viewer"]["may_act"] is False
+    assert "belastingen" not in str(page) and "Arnhem" not in str(page)

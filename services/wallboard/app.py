@@ -71,7 +71,7 @@ class Wallboard:
         self.feed = feed
         self.used_links = used_links
         self.secure_cookie = settings.env == "production"
-        self._cache: tuple[tuple[int, int], dict[tuple[login.ViewerRole, frozenset[str]], str]] = ((-1, 0), {})
+        self._cache: tuple[tuple[int, int], dict[tuple[login.ViewerRole, frozenset[str], str], str]] = ((-1, 0), {})
 
     def asgi(self) -> Starlette:
         return Starlette(
@@ -152,7 +152,7 @@ class Wallboard:
 
     def _rendered(self, viewer: login.Viewer, version: int) -> str:
         """The page's JSON, made once per board version for all pages that see the same."""
-        scope = (viewer.role, viewer.tenants)
+        scope = (viewer.role, viewer.tenants, viewer.department)
         minute = int(time.time() // 60)
         if self._cache[0] != (version, minute):
             self._cache = ((version, minute), {})

@@ -27,9 +27,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--role",
         default=login.ViewerRole.TRAFFICER.value,
         choices=[r.value for r in login.ViewerRole],
-        help="trafficer or platform_admin: every gemeente and the actions; tenant: its own gemeente(n) only",
+        help="trafficer or platform_admin: every gemeente and the actions; tenant: its own gemeente(n) only; "
+        "department: one department's callbacks and accountability",
     )
     link.add_argument("--tenant", action="append", default=[], help="a gemeente the viewer sees (role tenant)")
+    link.add_argument("--department", default="", help="the department id, e.g. burgerzaken (role department)")
     link.add_argument("--name", default="", help="who the link is for, as named in the logs and audit trails")
     link.set_defaults(run=_link)
 
@@ -74,7 +76,7 @@ def _link(args: argparse.Namespace) -> int:
     if found := production.auth_problems(settings):
         raise SystemExit(f"kcc wallboard link: {found[0]}")
     try:
-        viewer = login.viewer_for(args.role, args.tenant, args.name)
+        viewer = login.viewer_for(args.role, args.tenant, args.name, args.department)
     except ValueError as exc:
         raise SystemExit(f"kcc wallboard link: {exc}") from None
     print(login_url(settings, viewer))

@@ -33,6 +33,7 @@ class ViewerRole(StrEnum):
     TRAFFICER = "trafficer"  # every gemeente; may steer agents and overflow
     PLATFORM_ADMIN = "platform_admin"  # the same, for the platform's administrators
     TENANT = "tenant"  # a gemeente's own people: their gemeente only, read only
+    DEPARTMENT = "department"  # one department of one gemeente: its callbacks and accountability only
 
 
 class LoginRefused(Exception):
@@ -45,6 +46,7 @@ class Viewer:
     role: ViewerRole
     tenants: frozenset[str] = frozenset()
     expires_at: float = 0.0  # of the session: its event stream ends then
+    department: str = ""  # the department id of a department viewer, e.g. `burgerzaken`
 
     @property
     def all_tenants(self) -> bool:
@@ -58,15 +60,21 @@ class Viewer:
         return self.all_tenants or tenant in self.tenants
 
 
-def viewer_for(role: str, tenants: list[str], subject: str = "") -> Viewer:
-    """Checks what a link may grant: a tenant viewer needs at least one gemeente."""
+def viewer_for(role: str, tenants: list[str], subject: str = "", department: str = "") -> Viewer:
+    """Checks what a link may grant: a tenant viewer needs a gemeente, a department viewer one
+    gemeente and one department."""
     try:
         viewer_role = ViewerRole(role)
     except ValueError:
         raise ValueError(f"role must be one of {', '.join(r.value for r in ViewerRole)}") from None
     if viewer_role == ViewerRole.TENANT and not tenants:
         raise ValueError("a tenant viewer needs --tenant")
-    return Viewer(subject or f"{viewer_role.value}-{uuid.uuid4().hex[:8]}", viewer_role, frozenset(tenants))
+    if viewer_role == ViewerRole.DEPARTMENT and (len(tenants) != 1 or not department):
+        raise ValueError("a department viewer needs one --tenant and --department")
+    if department and viewer_role != ViewerRole.DEPARTMENT:
+        raise ValueError("--department goes with --role department")
+    subject = subject or f"{viewer_role.value}-{uuid.uuid4().hex[:8]}"
+    return Viewer(subject, viewer_role, frozenset(tenants), department=department)
 
 
 def _sign(keys: KeyRing, viewer: Viewer, audience: str, ttl: int, **extra: object) -> str:
@@ -78,6 +86,7 @@ def _sign(keys: KeyRing, viewer: Viewer, audience: str, ttl: int, **extra: objec
         "sub": viewer.subject,
         "role": viewer.role.value,
         "tenants": sorted(viewer.tenants),
+        "department": viewer.department,
         "iat": now,
         "exp": now + ttl,
         **extra,
@@ -94,7 +103,11 @@ def _verify(keys: KeyRing, token: str, audience: str) -> tuple[Viewer, dict[str,
             token, secret, algorithms=["HS256"], issuer=ISSUER, audience=audience, options={"require": ["exp", "sub"]}
         )
         viewer = Viewer(
-            str(claims["sub"]), ViewerRole(claims["role"]), frozenset(claims.get("tenants") or []), float(claims["exp"])
+            str(claims["sub"]),
+            ViewerRole(claims["role"]),
+            frozenset(claims.get("tenants") or []),
+            float(claims["exp"]),
+            str(claims.get("department") or ""),
         )
     except jwt.ExpiredSignatureError:
         raise LoginRefused("this link or session has expired; ask for a new link") from None

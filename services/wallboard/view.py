@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.wallboard.feed import HISTORY_MINUTES, Board
-from services.wallboard.login import Viewer
+from services.wallboard.login import Viewer, ViewerRole
 
 TOTALS = (
     "waiting",
@@ -49,6 +49,8 @@ def _queue(q: dict[str, Any], history: dict[int, int], now_minute: int) -> dict[
 
 def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
     """The page's whole state for this viewer, as sent on the event stream."""
+    if viewer.role == ViewerRole.DEPARTMENT:
+        return _department(board, viewer)
     tenants: dict[str, dict[str, Any]] = {}
 
     def tenant(tid: str) -> dict[str, Any]:
@@ -89,3 +91,23 @@ def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
     if viewer.may_act:
         result["agents"] = board.agents
     return result
+
+
+def _department(board: Board, viewer: Viewer) -> dict[str, Any]:
+    """A department sees its own callbacks and what they cause, as departments do in the callbacks
+    API; the KCC's queues are not theirs to see (routing shows department users no contacts)."""
+    (tid,) = viewer.tenants
+    name = f"tenants/{tid}/departments/{viewer.department}"
+    return {
+        "viewer": {"role": viewer.role.value, "may_act": False},
+        "tenants": [
+            {
+                "id": tid,
+                "name": board.tenant_names.get(tid, tid),
+                "queues": [],
+                "referrals": {},
+                "callbacks": [d for d in board.callbacks.get(tid, []) if d.get("department") == name],
+                "accountability": [d for d in board.accountability.get(tid, []) if d.get("department") == name],
+            }
+        ],
+    }

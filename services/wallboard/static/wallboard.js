@@ -98,7 +98,7 @@ function tenantCard(tenant, mayAct) {
     ? `doorverwezen: ${referred.map(([body, count]) => `${body} ${count}`).join(", ")}` : "";
   const queues = tenant.queues.map((q) => ({ ...q, attrs: { "data-queue": q.queue } }));
   card.body.replaceChildren(
-    table(QUEUE_COLUMNS, queues, queueCell),
+    ...(queues.length ? [table(QUEUE_COLUMNS, queues, queueCell)] : []),
     el("h3", {}, "Terugbelverzoeken per afdeling"),
     table(CALLBACK_COLUMNS, tenant.callbacks, departmentCell),
     el("h3", {}, "Afdelingen: laatste 30 dagen"),
@@ -147,8 +147,11 @@ async function act(path, body) {
 
 function draw(board) {
   const totals = document.getElementById("totals");
-  totals.replaceChildren(...TOTALS.map(([key, label]) =>
-    el("div", { "data-total": key }, el("span", {}, label), el("b", {}, board.totals[key]))));
+  totals.hidden = !board.totals;  // a department's page has no KCC totals
+  if (board.totals) {
+    totals.replaceChildren(...TOTALS.map(([key, label]) =>
+      el("div", { "data-total": key }, el("span", {}, label), el("b", {}, board.totals[key]))));
+  }
   const mayAct = board.viewer.may_act;
   document.getElementById("tenants").replaceChildren(...board.tenants.map((t) => tenantCard(t, mayAct)));
   const agents = document.getElementById("agents");
