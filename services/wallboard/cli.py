@@ -32,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     )
     link.add_argument("--tenant", action="append", default=[], help="a gemeente the viewer sees (role tenant)")
     link.add_argument("--department", default="", help="the department id, e.g. burgerzaken (role department)")
-    link.add_argument("--name", default="", help="who the link is for, as named in the logs and audit trails")
+    link.add_argument("--name", default="", help="a staff id (not a name) for the logs and audit trails")
     link.set_defaults(run=_link)
 
 
