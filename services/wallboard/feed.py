@@ -236,7 +236,10 @@ class Feed:
             dirty = self._callbacks_dirty or set(self._watched)
             self._callbacks_dirty = set()
             for tenant in sorted(dirty):
-                await self._read_callback_figures(tenant)
+                try:
+                    await self._read_callback_figures(tenant)
+                except grpc.aio.AioRpcError as exc:  # one gemeente's failure leaves the others current
+                    log.info("wallboard: callback figures of %s: %s", tenant, exc.code().name)
             await self._bump()
             await asyncio.sleep(STATS_INTERVAL_MS / 1000)  # at most a few reads a second
 
