@@ -44,12 +44,12 @@ from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, client
 from services.common.config import DEV_SECRET
 from services.common.natsserver import NatsCluster
-from services.common.postgres import EmbeddedPostgres
 from services.launcher import wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.builders import make_tenant, routable  # noqa: E402 - the test builders onboard through the real API
+from tests.support.postgres import EmbeddedPostgres  # noqa: E402 - test support, not in the package
 
 UPL = "http://standaarden.overheid.nl/owms/terms/"
 PRODUCTS = [("paspoort", "paspoort", "burgerzaken"), ("rijbewijs", "rijbewijs", "burgerzaken")]

@@ -27,12 +27,14 @@ from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client, snapshots
 from services.common.config import Settings
 from services.common.natsserver import NatsServer
-from services.common.postgres import EmbeddedPostgres
 from services.common.snapshots import TenantSnapshot
 from services.common.upl import read_upl_csv
 from services.tenancy.app import TenancyApp
 from services.tenancy.models import TenantRow
 from services.tenancy.onboarding import onboard_all, read_gemeenten
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.postgres import EmbeddedPostgres  # noqa: E402 - test support, not in the package
 
 
 async def wait_for_snapshots(app: TenancyApp, expected: dict[str, int], within: float) -> float:

@@ -52,10 +52,12 @@ from services.common.config import ROOT, Settings
 from services.common.db import make_engine
 from services.common.events import STREAM
 from services.common.natsserver import NatsServer
-from services.common.postgres import EmbeddedPostgres
 from services.routing.app import RoutingApp
 from services.tenancy import onboarding
 from services.tenancy.app import TenancyApp
+
+sys.path.insert(0, str(ROOT))
+from tests.support.postgres import EmbeddedPostgres  # noqa: E402 - test support, not in the package
 
 GEMEENTEN = 342
 TENANT, SHORT_NUMBER = "gm0268", "14024"

@@ -21,10 +21,10 @@ from services.common import auth, client, telemetry
 from services.common.app import ServiceApp
 from services.common.config import Settings
 from services.common.natsserver import NatsCluster, NatsServer, NatsServerError
-from services.common.postgres import EmbeddedPostgres, PostgresError
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.rpc_table import World, running_world
+from tests.support.postgres import EmbeddedPostgres, PostgresError
 
 IN_CI = os.environ.get("CI") == "true"
 

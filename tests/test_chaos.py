@@ -9,8 +9,8 @@ import pytest
 
 from bench import chaos
 from services.common.natsserver import NatsServerError
-from services.common.postgres import PostgresError
 from tests.conftest import unavailable
+from tests.support.postgres import PostgresError
 
 
 @pytest.mark.timeout(600)

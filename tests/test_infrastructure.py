@@ -11,7 +11,7 @@ from nats.js.api import StorageType
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select
 
 from services.common.natsserver import NatsServer, NatsServerError
-from services.common.postgres import EmbeddedPostgres
+from tests.support.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.timeout(60)
 

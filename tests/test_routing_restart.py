@@ -5,41 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, client
-from services.launcher import wait_healthy
+from services.common.natsserver import free_port
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, make_tenant, routable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def start_routing(settings, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
-    """The routing service as its own process, so that a test can kill it or give it its own settings."""
-    env = {
-        **os.environ,
-        "KCC_NATS_URL": settings.nats_url,
-        "KCC_DATA_DIR": str(settings.data_dir),
-        "KCC_ROUTING_PORT": str(port),
-        **(extra_env or {}),
-    }
-    proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
-        [sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL
-    )
-    await asyncio.to_thread(wait_healthy, f"127.0.0.1:{port}", 60)
-    return proc
+from tests.support.processes import start_routing
 
 
 async def serve_offers(stub, md, agent: str, count: int) -> list[str]:  # type: ignore[no-untyped-def]

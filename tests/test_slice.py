@@ -19,11 +19,12 @@ from services.callbacks.app import CallbacksApp
 from services.common import auth, client
 from services.common.config import Settings
 from services.common.events import EventBus
+from services.common.natsserver import free_port
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
 from tests.conftest import SPANS
-from tests.test_routing_restart import free_port, start_routing
+from tests.support.processes import start_routing
 
 
 @pytest.fixture
