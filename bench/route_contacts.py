@@ -36,7 +36,7 @@ import nats
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
-from services.common import auth, client, snapshots
+from services.common import auth, client, lexicon, snapshots
 from services.common.config import DATA, Settings
 from services.common.events import EventBus
 from services.common.natsserver import NatsServer
@@ -80,9 +80,15 @@ def read_questions() -> list[str]:
 async def load_catalogues(nats_url: str) -> tuple[int, list[tuple[str, str]]]:
     """Writes one snapshot per gemeente; returns their number and (tenant, question) pairs to route."""
     products = read_upl_csv()
+    phrases = lexicon.default()  # as tenancy compiles it for a tenant that keeps the default lexicon
     items = [
         ProductSnapshot(
-            uri=p.uri, slug=slug(p.uri), name=p.name, department=default_department_for(p.name), handling="CALLBACK"
+            uri=p.uri,
+            slug=slug(p.uri),
+            name=p.name,
+            department=default_department_for(p.name),
+            handling="CALLBACK",
+            synonyms=phrases.phrases.get(slug(p.uri), ()),
         )
         for p in products
     ]
@@ -95,6 +101,7 @@ async def load_catalogues(nats_url: str) -> tuple[int, list[tuple[str, str]]]:
             tenant=tenant,
             display_name=name,
             version=1,
+            lexicon_version=phrases.version,
             departments=dict(DEFAULT_DEPARTMENTS),
             fallback_department=FALLBACK_DEPARTMENT,
             products=items,

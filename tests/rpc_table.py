@@ -346,6 +346,17 @@ CASES: dict[str, Row] = {
     ),
     "DeleteProduct": Row(ADMIN, const(lambda s: tp.DeleteProductRequest(name=s.name("products", "geen")))),
     "ImportUplProducts": Row(ADMIN, const(lambda s: tp.ImportUplProductsRequest(parent=s.parent, rows=[upl_row()]))),
+    "GetProductLexicon": Row(
+        EVERYONE, const(lambda s: tp.GetProductLexiconRequest(name=s.name("products", s.product) + "/lexicon"))
+    ),
+    "UpdateProductLexicon": Row(
+        ADMIN,
+        const(
+            lambda s: tp.UpdateProductLexiconRequest(
+                name=s.name("products", s.product) + "/lexicon", add=["reisboekje"]
+            )
+        ),
+    ),
     "OnboardTenant": Row(
         ADMIN, const(lambda s: tp.OnboardTenantRequest(tenant_id=s.tenant, tenant=tp.Tenant(display_name="X")))
     ),

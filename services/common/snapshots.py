@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -30,7 +31,7 @@ class ProductSnapshot:
     name: str
     department: str  # department id, e.g. `burgerzaken`
     handling: str  # FIRST_LINE or CALLBACK
-    synonyms: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()  # every phrase routing recognises it by: the lexicon's, as the tenant has it
     ivr_codes: tuple[str, ...] = ()
 
 
@@ -68,6 +69,7 @@ class TenantSnapshot:
     display_name: str
     state: str = "ACTIVE"
     version: int = 0
+    lexicon_version: str = ""  # the default lexicon's edition the phrases start from
     retention_days: int = 365
     departments: dict[str, str] = field(default_factory=dict)  # id -> display name
     fallback_department: str = ""
@@ -92,8 +94,11 @@ class TenantSnapshot:
     @classmethod
     def from_json(cls, data: bytes) -> TenantSnapshot:
         raw = json.loads(data)
+        # every tenant carries the same default phrases: one string each in memory, not 342
         raw["products"] = [
-            ProductSnapshot(**{**p, "synonyms": tuple(p["synonyms"]), "ivr_codes": tuple(p["ivr_codes"])})
+            ProductSnapshot(
+                **{**p, "synonyms": tuple(map(sys.intern, p["synonyms"])), "ivr_codes": tuple(p["ivr_codes"])}
+            )
             for p in raw["products"]
         ]
         raw["sla_policies"] = [SlaSnapshot(**p) for p in raw["sla_policies"]]

@@ -46,7 +46,6 @@ class RoutingApp(ServiceApp):
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder
         self.state = RoutingState()
         self.recognizers = RecognizerPool()
-        await self.recognizers.start(catalogue.default_key())
         self.followers = SnapshotFollower(self._on_snapshot)
         await self.followers.start(self.bus)
         await self.recognizers.idle()
@@ -83,7 +82,8 @@ class RoutingApp(ServiceApp):
 
     def _on_snapshot(self, snapshot: TenantSnapshot) -> None:
         """Installs the new snapshot at once; a recognizer that is not built yet is built on the
-        worker thread while the tenant's previous one (or the default) keeps serving."""
+        worker thread while the tenant's previous one keeps serving (a new tenant has none until
+        then: its questions go to the general queue)."""
         tenant = snapshot.tenant
         old = self.state.catalogues.get(tenant)
         if old is not None:
@@ -97,9 +97,8 @@ class RoutingApp(ServiceApp):
                 self.state.catalogues[tenant] = current.with_recognizer(recognizer)
 
         recognizer = self.recognizers.assign(tenant, key, swap)
-        if recognizer is None:
-            recognizer = old.recognizer if old is not None else self.recognizers.default
-        assert recognizer is not None  # the default is built before snapshots are followed
+        if recognizer is None and old is not None:
+            recognizer = old.recognizer
         self.state.catalogues[tenant] = catalogue.build(snapshot, key, recognizer)
         for kind, value in snapshot.entry_points:
             self.state.entry_points[(kind, value)] = tenant

@@ -12,16 +12,11 @@ from typing import NamedTuple
 
 from services.common.snapshots import ProductSnapshot, TenantSnapshot
 from services.routing import referral
-from services.routing.lexicon import load_default_synonyms, load_upl_products
-from services.routing.recognition import CONFIDENCE_THRESHOLD, CatalogueEntry, ProductMatch, ProductRecognizer, slug
+from services.routing.lexicon import load_upl_products
+from services.routing.recognition import CONFIDENCE_THRESHOLD, CatalogueEntry, ProductMatch, ProductRecognizer
 
 #: What a recognizer is built from: (uri, name phrase, other phrases) per product, by URI.
 RecognitionKey = tuple[tuple[str, str, tuple[str, ...]], ...]
-
-
-@lru_cache(maxsize=1)
-def default_synonyms() -> dict[str, tuple[str, ...]]:
-    return load_default_synonyms()
 
 
 @lru_cache(maxsize=1)
@@ -32,18 +27,10 @@ def upl_names() -> dict[str, str]:
 
 
 def recognition_key(products: list[ProductSnapshot]) -> RecognitionKey:
-    """Products and phrases only: display names and IVR codes do not change what is recognised."""
-    defaults, names = default_synonyms(), upl_names()
-    return tuple(
-        (p.uri, names.get(p.uri, p.name), tuple(dict.fromkeys((*defaults.get(p.slug, ()), *p.synonyms))))
-        for p in sorted(products, key=lambda p: p.uri)
-    )
-
-
-def default_key() -> RecognitionKey:
-    """The key of a tenant that offers every gemeente product of the UPL with the shipped phrases."""
-    defaults = default_synonyms()
-    return tuple(sorted((uri, name, defaults.get(slug(uri), ())) for uri, name in load_upl_products()))
+    """Products and phrases only (the snapshot carries every phrase, tenancy owns the lexicon):
+    display names and IVR codes do not change what is recognised."""
+    names = upl_names()
+    return tuple((p.uri, names.get(p.uri, p.name), p.synonyms) for p in sorted(products, key=lambda p: p.uri))
 
 
 def recognizer_for(key: RecognitionKey) -> ProductRecognizer:
@@ -61,7 +48,7 @@ def ivr_key(code: str) -> str:
 class TenantCatalogue:
     snapshot: TenantSnapshot
     key: RecognitionKey
-    recognizer: ProductRecognizer  # until the tenant's own is built, the one it had (or the default)
+    recognizer: ProductRecognizer | None  # until the tenant's own is built, the one it had (None: new)
     by_uri: dict[str, ProductSnapshot]
     by_slug: dict[str, ProductSnapshot]
     by_ivr: dict[str, ProductSnapshot]
@@ -79,6 +66,8 @@ class TenantCatalogue:
         coded = self.product_for_code(text) if text.strip() else None
         if coded is not None:
             return Answer([ProductMatch(coded.uri, coded.name, 1.0)], coded, None)
+        if self.recognizer is None:  # a tenant new to this replica, its recognizer still being built
+            return Answer([], None, None)
         ranked = recognize(self.recognizer, text, limit + referral.LOOK_FURTHER)
         matches = []
         for m in ranked:
@@ -98,7 +87,7 @@ class Answer(NamedTuple):
     referral: referral.Body | None  # the body the question is for, when it is not the gemeente's
 
 
-def build(snapshot: TenantSnapshot, key: RecognitionKey, recognizer: ProductRecognizer) -> TenantCatalogue:
+def build(snapshot: TenantSnapshot, key: RecognitionKey, recognizer: ProductRecognizer | None) -> TenantCatalogue:
     return TenantCatalogue(
         snapshot=snapshot,
         key=key,

@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from importlib.resources.abc import Traversable
 
-from services.common import upl
-from services.common.config import DATA
+from services.common import lexicon, upl
 from services.routing import referral
 from services.routing.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
 from services.routing.recognition import CatalogueEntry, ProductRecognizer, slug
-
-DEFAULT_SYNONYMS_PATH = DATA / "upl" / "synonyms.tsv"
 
 
 def load_upl_products(path: Traversable = upl.UPL_CSV, *, gemeente_only: bool = True) -> list[tuple[str, str]]:
@@ -48,23 +45,9 @@ def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list
     return sorted(out)
 
 
-def load_default_synonyms(path: Traversable = DEFAULT_SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
+def load_default_synonyms(path: Traversable = lexicon.DEFAULT_PATH) -> dict[str, tuple[str, ...]]:
     """slug -> synonyms from the shipped lexicon (``slug<TAB>phrase, phrase, ...``)."""
-    merged: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            key, sep, rest = line.partition("\t")
-            if not sep:
-                raise ValueError(f"{path}:{lineno}: expected 'slug<TAB>synonyms'")
-            bucket = merged.setdefault(key.strip(), [])
-            for phrase in rest.split(","):
-                phrase = phrase.strip()
-                if phrase and phrase not in bucket:
-                    bucket.append(phrase)
-    return {k: tuple(v) for k, v in merged.items()}
+    return lexicon.parse(path).phrases
 
 
 def default_catalogue() -> list[CatalogueEntry]:

@@ -3,8 +3,8 @@
 Building a recognizer takes hundreds of milliseconds; on the event loop it stalled every call
 of every tenant. Here one worker thread builds them, one key at a time, and a tenant keeps the
 recognizer it had until its new one is ready. Tenants whose products and phrases are equal share
-one recognizer, so a change that leaves a tenant on a recognizer that is already built (the
-default, or another tenant's) is live at once. A build must not stop the loop either: no
+one recognizer, so a change that leaves a tenant on a recognizer that is already built (most
+gemeenten keep the default lexicon) is live at once. A build must not stop the loop either: no
 garbage collection runs during it (a full one walked every recognizer, seconds with the GIL held)
 and the loop gets the interpreter lock back quickly.
 """
@@ -41,13 +41,7 @@ class RecognizerPool:
         self._wanted: dict[str, RecognitionKey] = {}  # tenant -> the key of its newest snapshot
         self._wanted_keys: Counter[RecognitionKey] = Counter()  # the same, counted by key
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recognizer-build")
-        self.default: ProductRecognizer | None = None  # held, so that it is never collected
         self.builds = 0
-
-    async def start(self, default_key: RecognitionKey) -> None:
-        """Builds the default recognizer (the UPL's gemeente products with the shipped lexicon),
-        which most tenants share and which serves a new tenant until its own is built."""
-        self.default = await self._build(default_key)
 
     def assign(self, tenant: str, key: RecognitionKey, ready: Ready) -> ProductRecognizer | None:
         """The built recognizer for `key`, or None: then it is built and `ready` runs on the loop
@@ -93,7 +87,7 @@ class RecognizerPool:
     def _build_if_wanted(self, key: RecognitionKey) -> ProductRecognizer | None:
         """On the worker thread. A key that no tenant wants any more (changed again while it
         waited) is skipped: a burst of changes to one tenant builds its last state only."""
-        if self.default is not None and key not in self._wanted_keys:
+        if key not in self._wanted_keys:
             return None
         began = time.perf_counter()
         interval = sys.getswitchinterval()

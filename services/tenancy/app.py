@@ -18,6 +18,7 @@ class TenancyApp(ServiceApp):
         models.EntryPointRow,
         models.DepartmentRow,
         models.ProductRow,
+        models.LexiconPhraseRow,
         models.SlaPolicyRow,
         models.CalendarRow,
         models.CreateRequestRow,

@@ -56,6 +56,17 @@ class ProductRow(SQLModel, table=True):
     update_time: datetime = Field(default_factory=utcnow)
 
 
+class LexiconPhraseRow(SQLModel, table=True):
+    """A tenant's change to a product's default phrases (services/tenancy/lexicon.py)."""
+
+    __tablename__ = "lexicon_phrase"
+    tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
+    product: str = Field(primary_key=True, max_length=64)
+    action: str = Field(primary_key=True, max_length=8)  # "add" or "suppress"
+    phrase: str = Field(primary_key=True, max_length=200)
+    create_time: datetime = Field(default_factory=utcnow)
+
+
 class SlaPolicyRow(SQLModel, table=True):
     __tablename__ = "sla_policy"
     tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)

@@ -18,6 +18,7 @@ from services.tenancy import (
     calendars,
     departments,
     entry_points,
+    lexicon,
     onboard,
     products,
     sla_policies,
@@ -104,6 +105,13 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
         self, request: pb.ImportUplProductsRequest, context: Any
     ) -> pb.ImportUplProductsResponse:
         return await products.import_upl(self.store, request)
+
+    # Lexicon
+    async def GetProductLexicon(self, request: pb.GetProductLexiconRequest, context: Any) -> pb.ProductLexicon:
+        return await lexicon.get(self.store, request)
+
+    async def UpdateProductLexicon(self, request: pb.UpdateProductLexiconRequest, context: Any) -> pb.ProductLexicon:
+        return await lexicon.update(self.store, request)
 
     # SLA policies
     async def CreateSlaPolicy(self, request: pb.CreateSlaPolicyRequest, context: Any) -> pb.SlaPolicy:

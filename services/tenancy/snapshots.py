@@ -20,6 +20,7 @@ from services.common import snapshots
 from services.common.db import Database
 from services.common.events import EventBus
 from services.common.snapshots import ProductSnapshot, SlaSnapshot, TenantSnapshot
+from services.tenancy import lexicon
 from services.tenancy.models import (
     CalendarRow,
     DepartmentRow,
@@ -39,11 +40,13 @@ def compile_snapshot(session: Session, tenant: str) -> TenantSnapshot | None:
     departments = list(session.exec(select(DepartmentRow).where(DepartmentRow.tenant == tenant)))
     products = session.exec(select(ProductRow).where(ProductRow.tenant == tenant, ProductRow.enabled == True))  # noqa: E712
     calendar = session.get(CalendarRow, tenant)
+    phrases = lexicon.changes(session, tenant)
     return TenantSnapshot(
         tenant=tenant,
         display_name=row.display_name,
         state=row.state,
         version=row.snapshot_version,
+        lexicon_version=lexicon.default_version(),
         retention_days=row.retention_days,
         departments={d.id: d.display_name for d in departments},
         fallback_department=next((d.id for d in departments if d.fallback), ""),
@@ -54,7 +57,7 @@ def compile_snapshot(session: Session, tenant: str) -> TenantSnapshot | None:
                 name=p.display_name,
                 department=p.department,
                 handling=p.handling,
-                synonyms=tuple(json.loads(p.synonyms)),
+                synonyms=lexicon.product_phrases(p, phrases.get(p.id)),
                 ivr_codes=tuple(json.loads(p.ivr_codes)),
             )
             for p in products

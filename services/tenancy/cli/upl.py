@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common.enums import HANDLINGS
+from services.tenancy.cli import lexicon
 from services.tenancy.cli.common import (
     Metadata,
     Stub,
@@ -160,10 +161,23 @@ async def _onboard_all(stub: Stub, md: Metadata, args: argparse.Namespace) -> in
     return 1 if failures else 0
 
 
-EXPORT_FIELDS = ("product", "display_name", "upl_uri", "department", "handling", "enabled", "synonyms", "ivr_codes")
+EXPORT_FIELDS = (
+    "product",
+    "display_name",
+    "upl_uri",
+    "department",
+    "handling",
+    "enabled",
+    "synonyms",
+    "ivr_codes",
+    "lexicon_added",
+    "lexicon_suppressed",
+)
 
 
 async def _export(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
+    products = [p async for p in all_products(stub, md, f"tenants/{args.tenant}")]
+    lexicons = await lexicon.changes_of(stub, md, [p.name for p in products])
     records = [
         {
             "product": last(p.name),
@@ -174,8 +188,10 @@ async def _export(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
             "enabled": p.enabled,
             "synonyms": list(p.synonyms),
             "ivr_codes": list(p.ivr_codes),
+            "lexicon_added": list(lexicons[p.name].added),
+            "lexicon_suppressed": list(lexicons[p.name].suppressed),
         }
-        async for p in all_products(stub, md, f"tenants/{args.tenant}")
+        for p in products
     ]
     if args.format == "json":
         text = json.dumps({"tenant": args.tenant, "products": records}, ensure_ascii=False, indent=2) + "\n"
@@ -190,6 +206,8 @@ async def _export(stub: Stub, md: Metadata, args: argparse.Namespace) -> int:
                     "enabled": "true" if record["enabled"] else "false",
                     "synonyms": "|".join(record["synonyms"]),
                     "ivr_codes": "|".join(record["ivr_codes"]),
+                    "lexicon_added": "|".join(record["lexicon_added"]),
+                    "lexicon_suppressed": "|".join(record["lexicon_suppressed"]),
                 }
             )
         text = buffer.getvalue()

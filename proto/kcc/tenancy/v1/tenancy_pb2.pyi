@@ -293,6 +293,40 @@ class DeleteProductRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class ProductLexicon(_message.Message):
+    __slots__ = ("name", "default_version", "default_phrases", "added", "suppressed", "phrases")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_PHRASES_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    PHRASES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    default_version: str
+    default_phrases: _containers.RepeatedScalarFieldContainer[str]
+    added: _containers.RepeatedScalarFieldContainer[str]
+    suppressed: _containers.RepeatedScalarFieldContainer[str]
+    phrases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., default_version: _Optional[str] = ..., default_phrases: _Optional[_Iterable[str]] = ..., added: _Optional[_Iterable[str]] = ..., suppressed: _Optional[_Iterable[str]] = ..., phrases: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetProductLexiconRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UpdateProductLexiconRequest(_message.Message):
+    __slots__ = ("name", "add", "suppress", "reset")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESS_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    add: _containers.RepeatedScalarFieldContainer[str]
+    suppress: _containers.RepeatedScalarFieldContainer[str]
+    reset: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., add: _Optional[_Iterable[str]] = ..., suppress: _Optional[_Iterable[str]] = ..., reset: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class UplRow(_message.Message):
     __slots__ = ("line", "name", "uri")
     LINE_FIELD_NUMBER: _ClassVar[int]

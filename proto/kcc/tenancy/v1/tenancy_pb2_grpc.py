@@ -137,6 +137,16 @@ class TenancyServiceStub:
                 request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsRequest.SerializeToString,
                 response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsResponse.FromString,
                 _registered_method=True)
+        self.GetProductLexicon = channel.unary_unary(
+                '/kcc.tenancy.v1.TenancyService/GetProductLexicon',
+                request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.GetProductLexiconRequest.SerializeToString,
+                response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.FromString,
+                _registered_method=True)
+        self.UpdateProductLexicon = channel.unary_unary(
+                '/kcc.tenancy.v1.TenancyService/UpdateProductLexicon',
+                request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.UpdateProductLexiconRequest.SerializeToString,
+                response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.FromString,
+                _registered_method=True)
         self.OnboardTenant = channel.unary_unary(
                 '/kcc.tenancy.v1.TenancyService/OnboardTenant',
                 request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantRequest.SerializeToString,
@@ -306,6 +316,20 @@ class TenancyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProductLexicon(self, request, context):
+        """The phrases routing recognises a product by: the default lexicon's, less those the tenant
+        suppressed, plus those it added.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProductLexicon(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def OnboardTenant(self, request, context):
         """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
         departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
@@ -460,6 +484,16 @@ def add_TenancyServiceServicer_to_server(servicer, server):
                     servicer.ImportUplProducts,
                     request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsRequest.FromString,
                     response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsResponse.SerializeToString,
+            ),
+            'GetProductLexicon': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProductLexicon,
+                    request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.GetProductLexiconRequest.FromString,
+                    response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.SerializeToString,
+            ),
+            'UpdateProductLexicon': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProductLexicon,
+                    request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.UpdateProductLexiconRequest.FromString,
+                    response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.SerializeToString,
             ),
             'OnboardTenant': grpc.unary_unary_rpc_method_handler(
                     servicer.OnboardTenant,
@@ -1044,6 +1078,60 @@ class TenancyService:
             '/kcc.tenancy.v1.TenancyService/ImportUplProducts',
             kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsRequest.SerializeToString,
             kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ImportUplProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProductLexicon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.tenancy.v1.TenancyService/GetProductLexicon',
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.GetProductLexiconRequest.SerializeToString,
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProductLexicon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.tenancy.v1.TenancyService/UpdateProductLexicon',
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.UpdateProductLexiconRequest.SerializeToString,
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.FromString,
             options,
             channel_credentials,
             insecure,

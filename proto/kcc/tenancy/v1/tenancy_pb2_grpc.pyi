@@ -58,6 +58,11 @@ class TenancyServiceStub:
     DeleteProduct: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.DeleteProductRequest, _empty_pb2.Empty]
     ImportUplProducts: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.ImportUplProductsRequest, _tenancy_pb2.ImportUplProductsResponse]
     """Loads UPL rows into a tenant's catalogue in one transaction: all or nothing."""
+    GetProductLexicon: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetProductLexiconRequest, _tenancy_pb2.ProductLexicon]
+    """The phrases routing recognises a product by: the default lexicon's, less those the tenant
+    suppressed, plus those it added.
+    """
+    UpdateProductLexicon: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.UpdateProductLexiconRequest, _tenancy_pb2.ProductLexicon]
     OnboardTenant: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.OnboardTenantRequest, _tenancy_pb2.OnboardTenantResponse]
     """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
     departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
@@ -101,6 +106,11 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     DeleteProduct: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.DeleteProductRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     ImportUplProducts: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.ImportUplProductsRequest, _tenancy_pb2.ImportUplProductsResponse]  # type: ignore[assignment]
     """Loads UPL rows into a tenant's catalogue in one transaction: all or nothing."""
+    GetProductLexicon: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetProductLexiconRequest, _tenancy_pb2.ProductLexicon]  # type: ignore[assignment]
+    """The phrases routing recognises a product by: the default lexicon's, less those the tenant
+    suppressed, plus those it added.
+    """
+    UpdateProductLexicon: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.UpdateProductLexiconRequest, _tenancy_pb2.ProductLexicon]  # type: ignore[assignment]
     OnboardTenant: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.OnboardTenantRequest, _tenancy_pb2.OnboardTenantResponse]  # type: ignore[assignment]
     """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
     departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
@@ -261,6 +271,23 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.ImportUplProductsResponse, _abc.Awaitable[_tenancy_pb2.ImportUplProductsResponse]]:
         """Loads UPL rows into a tenant's catalogue in one transaction: all or nothing."""
+
+    @_abc_1.abstractmethod
+    def GetProductLexicon(
+        self,
+        request: _tenancy_pb2.GetProductLexiconRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.ProductLexicon, _abc.Awaitable[_tenancy_pb2.ProductLexicon]]:
+        """The phrases routing recognises a product by: the default lexicon's, less those the tenant
+        suppressed, plus those it added.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateProductLexicon(
+        self,
+        request: _tenancy_pb2.UpdateProductLexiconRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.ProductLexicon, _abc.Awaitable[_tenancy_pb2.ProductLexicon]]: ...
 
     @_abc_1.abstractmethod
     def OnboardTenant(
