@@ -34,6 +34,7 @@ from tests.test_callbacks_kit import (
 )
 
 MARCH = ("2026-03-01", "2026-03-31")
+VERGUNNINGEN = f"tenants/{NIJMEGEN}/departments/vergunningen"
 
 
 def routed(contact: str, *open_at: str) -> events_pb2.Envelope:
@@ -81,7 +82,9 @@ async def test_accountability_per_department_over_grpc_and_as_csv(
         }
 
         # Two citizens call again while waiting on burgerzaken (one also on belastingen); one is new.
-        for env in (routed("r1", BURGERZAKEN), routed("r2", BURGERZAKEN, BELASTINGEN), routed("r3")):
+        # ... and one whose callback at vergunningen dates from before the range
+        earlier = routed("r4", VERGUNNINGEN)
+        for env in (routed("r1", BURGERZAKEN), routed("r2", BURGERZAKEN, BELASTINGEN), routed("r3"), earlier):
             await app.bus.publish(events.subject(NIJMEGEN, "contact", "routed"), env)
 
         clock.now = local(2026, 3, 3, 10, 0)  # Tuesday: the open burgerzaken callback is past its deadline
@@ -97,7 +100,7 @@ async def test_accountability_per_department_over_grpc_and_as_csv(
 
         async def counted() -> bool:
             await read()
-            return sum(r.repeat_contacts for r in rows.values()) == 3
+            return sum(r.repeat_contacts for r in rows.values()) == 4
 
         for _ in range(100):  # the consumer tallies the events asynchronously; the asserts say what was missing
             if await counted():
@@ -107,6 +110,12 @@ async def test_accountability_per_department_over_grpc_and_as_csv(
         assert (b.requested, b.on_time, b.breached, b.repeat_contacts) == (2, 1, 1, 2)
         assert b.median_seconds_to_first_attempt == 1800.0
         assert (t.requested, t.on_time, t.breached, t.repeat_contacts) == (1, 0, 0, 1)
+        v = rows[VERGUNNINGEN]
+        assert (v.requested, v.on_time, v.breached, v.repeat_contacts) == (0, 0, 0, 1)
+        usage = await stub.GetUsageReport(
+            cb.GetUsageReportRequest(parent=f"tenants/{NIJMEGEN}", start_date=MARCH[0], end_date=MARCH[1]), metadata=md
+        )
+        assert VERGUNNINGEN not in {r.department for r in usage.rows}, "a repeat tally is no contact of its own"
 
         april = cb.GetAccountabilityReportRequest(
             parent=f"tenants/{NIJMEGEN}", start_date="2026-04-01", end_date="2026-04-30"
@@ -131,5 +140,5 @@ async def test_accountability_per_department_over_grpc_and_as_csv(
         table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
         assert [
             (r["department"], r["requested"], r["on_time"], r["breached"], r["repeat_contacts"]) for r in table
-        ] == [(BELASTINGEN, "1", "0", "0", "1"), (BURGERZAKEN, "2", "1", "1", "2")]
+        ] == [(BELASTINGEN, "1", "0", "0", "1"), (BURGERZAKEN, "2", "1", "1", "2"), (VERGUNNINGEN, "0", "0", "0", "1")]
         assert {r["tenant"] for r in table} == {NIJMEGEN}

@@ -120,6 +120,8 @@ def report(
         .where(col(ContactTally.tenant) == tenant, day >= first, day <= last)
         .group_by(col(ContactTally.department))
     ):
+        if not (routed or completed or abandoned):
+            continue  # a tally of repeat contacts only (the accountability report's), no contacts of its own
         r = row(dept)
         r.contacts_routed, r.contacts_completed, r.contacts_abandoned = int(routed), int(completed), int(abandoned)
     return [rows[d] for d in sorted(rows)]
