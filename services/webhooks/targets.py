@@ -5,6 +5,9 @@ loopback, private (RFC 1918, fc00::/7), link-local (cloud metadata at 169.254.16
 carrier-grade NAT, multicast or reserved range. The check runs when a subscription is made and
 again before every post, so a name that later resolves inwards is refused then. Outside
 production HTTP is allowed on loopback only, for a receiver on the developer's machine.
+The HTTP client resolves the name once more when it connects, so a name answering differently
+within that moment (DNS rebinding) is not caught here: deploy/'s NetworkPolicy
+`webhooks-partners-out` closes the same ranges at the network.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from services.common.errors import ApiError, invalid_argument
+from services.common.errors import invalid_argument
 
 MAX_URL = 512
 
@@ -79,8 +82,4 @@ async def check_field(field: str, url: str, production: bool) -> None:
     try:
         await check(url, production)
     except RefusedTarget as exc:
-        raise _refused(field, str(exc)) from None
-
-
-def _refused(field: str, why: str) -> ApiError:
-    return invalid_argument(field, why, reason="URL_REFUSED")
+        raise invalid_argument(field, str(exc), reason="URL_REFUSED") from None
