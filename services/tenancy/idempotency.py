@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from kcc.tenancy.v1 import tenancy_pb2 as pb
 from services.common.errors import already_exists, failed_precondition
 from services.tenancy.changes import touch
 from services.tenancy.models import IdempotentCreateRow
-from services.tenancy.store import get_row, tenant_row
-
-Row = TypeVar("Row", bound=SQLModel)
+from services.tenancy.store import Row, get_row, tenant_row
 
 CreateRequest: TypeAlias = (
     pb.CreateTenantRequest

@@ -71,16 +71,17 @@ class SlaPolicyRow(SQLModel, table=True):
     __tablename__ = "sla_policy"
     tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)
     id: str = Field(primary_key=True, max_length=64)
-    channel: str = ""
-    department: str = ""
-    product: str = ""
-    answer_seconds: int = 20
-    answer_percent: int = 80
-    callback_working_hours: int = 0
-    callback_working_days: int = 0
-    warning_percent: int = 75
-    max_callback_attempts: int = 3
-    escalation_target: str = ""
+    # No defaults here: sla_policies.values_of fills every column, from DEFAULT_SLA where a target is unset.
+    channel: str
+    department: str
+    product: str
+    answer_seconds: int
+    answer_percent: int
+    callback_working_hours: int
+    callback_working_days: int
+    warning_percent: int
+    max_callback_attempts: int
+    escalation_target: str
 
 
 class CalendarRow(SQLModel, table=True):
