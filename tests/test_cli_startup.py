@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from services.cli import COMMAND_MODULES, COMMANDS, modules_for
-from services.routing.cli import cached_recognizer
 
 HEAVY = (
     "grpc",
@@ -69,17 +69,27 @@ def test_parsing_a_command_loads_nothing_heavy(argv: list[str], tmp_path: Path) 
     assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
-def test_classify_reads_the_recognizer_it_cached_and_rebuilds_a_spoiled_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    questions = ["mijn paspoort is verlopen", "ik wil een parkeervergunning", "wanneer wordt het grofvuil opgehaald"]
-    built = cached_recognizer()
-    (cached,) = (tmp_path / "kcc").glob("recognizer-*.pickle")
-    read = cached_recognizer()
-    assert read is not built
-    assert [read.recognize(q) for q in questions] == [built.recognize(q) for q in questions]
+def test_classify_reads_the_recognizer_it_cached_and_rebuilds_a_spoiled_one(tmp_path: Path) -> None:
+    """As a user runs it: each `kcc classify` a fresh process."""
+    questions = "mijn paspoort is verlopen\nik wil een parkeervergunning\nwanneer wordt het grofvuil opgehaald\n"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def classify() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "classify"],
+            input=questions,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    built = classify()
+    (cached,) = (tmp_path / "cache" / "kcc").glob("recognizer-*.pickle")
+    written = cached.stat().st_mtime_ns
+    assert classify() == built and cached.stat().st_mtime_ns == written  # read, not built again
     cached.write_bytes(b"spoiled")
-    rebuilt = cached_recognizer()
-    assert [rebuilt.recognize(q) for q in questions] == [built.recognize(q) for q in questions]
+    assert classify() == built
     assert cached.read_bytes() != b"spoiled"

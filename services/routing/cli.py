@@ -58,14 +58,15 @@ def cached_recognizer() -> ProductRecognizer:
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
         pass
     recognizer = default_recognizer()
-    try:  # a read-only home (as in the image) just means no cache
+    try:  # a read-only home (as in the image), or a recognizer that cannot be pickled: no cache
+        data = pickle.dumps(recognizer, protocol=pickle.HIGHEST_PROTOCOL)
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("recognizer-*.pickle"):
             old.unlink(missing_ok=True)
         written = path.with_suffix(f".{os.getpid()}.tmp")
-        written.write_bytes(pickle.dumps(recognizer, protocol=pickle.HIGHEST_PROTOCOL))
+        written.write_bytes(data)
         written.replace(path)
-    except OSError:
+    except (OSError, TypeError, pickle.PicklingError, AttributeError):
         pass
     return recognizer
 
