@@ -12,6 +12,7 @@ from kcc.webhooks.v1 import webhooks_pb2_grpc
 from services.common.config import Settings
 from services.common.events import EventBus
 from tests.builders import eventually
+from tests.conftest import SPANS
 from tests.webhook_receiver import Receiver
 from tests.webhooks_kit import (
     ARNHEM,
@@ -71,6 +72,15 @@ async def outage_run(
     assert first.headers["content-type"].startswith("application/cloudevents+json")
     sequences = [int(r.event["sequence"]) for r in receiver.received if r.answered == 200]
     assert sequences == sorted(sequences)
+
+    spans = {
+        (s.kind.name, s.attributes.get("messaging.message.id")): s
+        for s in SPANS.get_finished_spans()
+        if s.attributes and s.attributes.get("messaging.message.id") == wanted[-1]
+    }
+    consumer, producer = spans[("CONSUMER", wanted[-1])], spans[("PRODUCER", wanted[-1])]
+    assert consumer.attributes and consumer.attributes["messaging.consumer.group.name"] == f"webhook-{NIJMEGEN}-crm"
+    assert consumer.context and producer.context and consumer.context.trace_id == producer.context.trace_id
 
     figures = await figures_reaching(stub, admin, subscription.name, lambda f: f.delivered == 30)
     assert (figures.retrying, figures.last_error, figures.parked, figures.pending) == (0, "", 0, 0)

@@ -28,7 +28,7 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from kcc.events.v1 import events_pb2
-from services.common.events import STREAM
+from services.common.events import STREAM, consumer_span
 from services.common.lease import Lease
 from services.webhooks import cloudevents
 from services.webhooks.delivery import Policy, Poster
@@ -236,7 +236,8 @@ class Dispatcher:
             state.head_sequence, state.head_time = seq, env.occurred_at.ToJsonString()
         self.held[record.key].pending = (msg.metadata.num_pending or 0) + 1
         body = cloudevents.encode(msg.subject, env, seq)
-        outcome = await self._attempts(record, state, env.id, body, lease, msg.in_progress)
+        with consumer_span(msg, env, record.consumer):  # the producer's trace goes on to the post
+            outcome = await self._attempts(record, state, env.id, body, lease, msg.in_progress)
         if outcome is Outcome.INTERRUPTED:
             with contextlib.suppress(Exception):
                 await msg.nak()  # to whoever holds the subscription next, at once
