@@ -83,7 +83,7 @@ async def test_route_contact_refers_and_the_figures_count_it(  # type: ignore[no
 ) -> None:
     products = [("paspoort", "paspoort", "burgerzaken"), ("bijstand", "bijstand", "werk-en-inkomen")]
     await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", products)
-    await routable(channel_to(routing), admin, "gm0268")
+    await routable(channel_to(routing), admin, "gm0268", probe="bijstand")  # both products: the last snapshot
     stub = routing_pb2_grpc.RoutingServiceStub(channel_to(routing))
 
     def route(question: str, request_id: str) -> rt.RouteContactRequest:

@@ -1,11 +1,12 @@
-"""Dutch word handling for product recognition: tokens, a light stemmer, compound splitting,
-inflections and the word lists they use. Pure functions of a word (and a vocabulary); the
-recognizer (services/routing/recognition.py) builds its index and scores with them.
+"""Dutch word handling for product recognition: tokens, a light stemmer, compound splitting and
+inflections, with the word tables of services/data/nl/words.toml. Pure functions of a word (and
+a vocabulary); the recognizer (services/routing/recognition.py) builds its index and scores with them.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Container, Iterator
 from functools import lru_cache
@@ -20,155 +21,29 @@ def _words(text: str) -> frozenset[str]:
 
 MIN_PART = 3  # shortest compound part
 MIN_HEAD = 4  # shortest part of a compound of which one part is unknown
-# Verb and noun prefixes that are not compound modifiers.
-PREFIXES = _words("aan achter be bij door ge her mee mis na om onder ont op over te tegen terug toe uit ver voor weg")
-# Inseparable verb prefixes: "verhuizing" is not "ver" + "huis", even when the lexicon knows "ver".
-INSEPARABLE = _words("be ge her ont ver")
+MIN_FUZZY = 5  # shortest word for which a one-typo correction is tried
 #: Real Dutch words (from the OpenTaal word list) that are one typo away from a catalogue word;
 #: the typo fallback leaves them alone ("nicht" is not a typo of "nacht").
 DEFAULT_REAL_WORDS_PATH = DATA / "nl" / "real-words-near-catalogue.txt"
-MIN_FUZZY = 5  # shortest word for which a one-typo correction is tried
-STOPWORDS = _words(
-    """
-    aan al alle alles als alstublieft altijd andere ben bent betreft bij binnen 
-    dag dan dank dat de deze die dit doe doen door dus een eens en er even
-    ga gaan gaat geen graag had hadden hallo heb hebben hebt heeft hem hen het hier hij hoe
-    hoi hun iemand iets ik in is ja je jij jou jouw jullie kan kun kunnen kunt
-    laat laten maar me mee meer men met mij mijn moet moeten mogelijk mag mogen
-    na naar niet nog nu of om omdat onder ons onze ook op over per s sinds
-    te tegen toch toe tot u uit uw van vanuit veel via voor vraag vragen
-    waar waarom wanneer wat we weer wel welk welke werd wie wij wil wilde willen wilt
-    word worden wordt zal ze zeg zelf zich zij zijn zo zou zouden zullen
-    ben was waren geweest graag eigenlijk hoeveel gewoon weet weten
-    goedemorgen goedemiddag goedenavond bedankt dankjewel dankuwel mevrouw meneer
-    daar daarom dus nou oke ok he eh sta staat staan stond ligt liggen lag zit zitten zat
-    komt komen kwam ging gaan gedaan zeggen zegt denk denken vind vindt kunnen misschien
-    echt heel erg zeer ergens niets niks dezelfde zelfde waarschijnlijk alweer steeds
-    """
-)
-
-WEAK_WORDS = _words(
-    """
-    aanvraag aanvragen aanvraagen aanmelden nieuw nieuwe gemeente gemeentelijk gemeentelijke
-    krijgen krijg regelen regel maken informatie info nodig hulp help helpen
-    kopie doorgeven melden melding opgeven vinden zien kijken terecht loket betalen betaal
-    jaar jaren maand maanden week weken dag dagen vandaag gisteren morgen vannacht straks
-    binnenkort lang kort duurt duren klaar snel tijd keer vaak nooit altijd laatst pas
-    man vrouw meneer zoon dochter moeder vader ouders oma opa buurman buurvrouw familie
-    vriend vriendin mensen persoon ding dingen zaak probleem problemen antwoord brief mail
-    email website online internet bellen gebeld contact goed slecht groot klein beetje
-    plek weet gekregen gehad gemaakt gezien helemaal ander andere elke iedere
-    """
-)
-
-# Separable verb prefixes, so that "opgehaald" can be read as "ophalen".
-SEPARABLE = ("terug", "door", "weg", "mee", "aan", "uit", "op", "af", "in", "om", "na", "toe")
-IRREGULAR = {
-    "kinderen": "kind",
-    "kinderopvang": "kinderopvang",
-    "bladeren": "blad",
-    "steden": "stad",
-    "schepen": "schip",
-    "eieren": "ei",
-}
-# Strong and irregular verbs: past participle (without ge-) and past tenses -> infinitive, so that
-# "kwijtgescholden", "ingeschreven", "aangegeven", "gestolen" and "verloren" meet their verb.
-# A compound or prefixed form keeps its front: "in" + "schreven" -> "inschrijven".
-STRONG_VERBS = {
-    "schelden": "scholden scold",
-    "schrijven": "schreven schreef",
-    "geven": "gaf gaven",
-    "stelen": "stolen stal",
-    "breken": "broken brak braken",
-    "vinden": "vonden vond",
-    "sterven": "storven stierf stierven",
-    "verliezen": "verloren verloor",
-    "blijven": "bleven bleef",
-    "krijgen": "kregen kreeg",
-    "trekken": "trokken trok",
-    "nemen": "nomen nam namen",
-    "komen": "kwam kwamen",
-    "lopen": "liep liepen",
-    "vallen": "viel vielen",
-    "rijden": "reden reed",
-    "sluiten": "sloten sloot",
-    "binden": "bonden bond",
-    "bijten": "beten beet",
-    "wijzen": "wezen wees",
-    "spreken": "sproken sprak",
-    "wegen": "wogen woog",
-    "kiezen": "kozen koos",
-    "schieten": "schoten schoot",
-    "vliegen": "vlogen vloog",
-    "snijden": "sneden sneed",
-    "drijven": "dreven dreef",
-    "winnen": "wonnen won",
-    "bieden": "boden bood",
-    "liegen": "logen loog",
-    "bedriegen": "bedrogen bedroog",
-    "heffen": "heven hief",
-    "lezen": "las",
-    "slaan": "slagen sloeg",
-    "dragen": "droeg droegen",
-    "doen": "deed deden",
-    "gaan": "ging gingen",
-    "zien": "zag zagen",
-    "staan": "stond stonden",
-    "brengen": "bracht",
-    "denken": "dacht",
-    "kopen": "kocht",
-    "zoeken": "zocht",
-    "hangen": "hing",
-    "vangen": "ving",
-    "laten": "liet",
-    "houden": "hield",
-    "schuiven": "schoven schoof",
-    "gieten": "goten goot",
-    "sluipen": "slopen",
-    "zwemmen": "zwommen zwom",
-    "springen": "sprongen sprong",
-    "zingen": "zongen zong",
-    "dringen": "drongen drong",
-    "scheiden": "scheed",
-    "vriezen": "vroren vroor",
-}
+#: The word tables (prefixes, stop words, weak words, verbs, equivalents), edited as data.
+_TABLES = tomllib.loads((DATA / "nl" / "words.toml").read_text(encoding="utf-8"))
+PREFIXES = _words(_TABLES["prefixes"])
+INSEPARABLE = _words(_TABLES["inseparable"])
+STOPWORDS = _words(_TABLES["stopwords"])
+WEAK_WORDS = _words(_TABLES["weak_words"])
+SEPARABLE: tuple[str, ...] = tuple(_TABLES["separable"])
+IRREGULAR: dict[str, str] = _TABLES["irregular"]
+STRONG_VERBS: dict[str, str] = _TABLES["strong_verbs"]
 _STRONG_FORMS = sorted(
     ((form, inf) for inf, forms in STRONG_VERBS.items() for form in forms.split()),
     key=lambda t: -len(t[0]),
 )
-# Everyday words citizens use interchangeably; each folds onto the first word in stem().
-EQUIVALENTS = {
-    "kapot": ("stuk", "gebroken", "beschadigd", "defect", "kapotgemaakt", "kapotgegaan"),
-    "kwijt": ("verloren", "zoekgeraakt", "kwijtgeraakt", "vermist"),
-    "afval": ("vuilnis", "huisvuil"),
-    "auto": ("wagen", "personenauto"),
-    "lawaai": ("herrie", "kabaal", "lawaaierig"),
-    "overleden": ("gestorven", "sterven", "overlijden", "doodgegaan", "sterft", "stierf"),
-    "telefoon": ("mobiel", "gsm", "smartphone"),
-    "bekeuring": ("boete",),
-    "trouwen": ("huwen", "getrouwd", "trouw"),
-    "ziek": ("ziekte", "parkinson", "alzheimer", "dementie", "kanker", "beroerte", "herseninfarct"),
-    "boom": ("eik", "beuk", "berk", "populier", "wilg", "kastanje", "esdoorn", "linde", "conifeer"),
-    "sport": ("voetbal", "hockey", "tennis", "turnen", "judo", "korfbal", "handbal", "zwemles"),
-    "vaccinatie": ("inenting", "prik", "prikken", "vaccin"),
-}
-# Common compound parts that may not occur on their own in any name or synonym.
-EXTRA_PARTS = _words(
-    """
-    afval vuil bak zak huis woning straat weg stoep boom kap bouw plan kaart pas kind ouder
-    school belasting heffing vergunning ontheffing subsidie uitkering toeslag melding aangifte
-    aanvraag verzoek parkeer parkeren plaats kosten auto fiets hond kat dier water riool put
-    lamp licht paal bord bank tuin gras groen papier glas plastic textiel kleding grof
-    container verlichting bestrijding inzameling ophalen ophaal dienst zorg hulp werk geld
-    recht akte geboorte overlijden huwelijk trouw rijbewijs paspoort kaart markt terras feest
-    evenement sport zwem speel vervoer taxi reis reizen leerling leerplicht jeugd oud oude
-    nieuw extra los kapot vol gat tegel bewoner bezoeker invaliden gehandicapten ouderen
-    """
-)
+EQUIVALENTS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _TABLES["equivalents"].items()}
+EXTRA_PARTS = _words(_TABLES["extra_parts"])
+AFTER_PARTICLE = _words(_TABLES["after_particle"])
 
 # A separable particle closes its clause, or is followed by a preposition or conjunction.
 PARTICLES = frozenset(SEPARABLE)
-AFTER_PARTICLE = _words("aan bij in met naar op over van voor en of maar want omdat als want dus")
 CLAUSE_RE = re.compile(r"[.,;:!?()]+")
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_RE = re.compile(r"['\u2019`][a-z]{1,3}\b")
