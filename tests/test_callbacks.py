@@ -47,7 +47,7 @@ async def test_create_get_and_requested_event(tmp_path: Path, nats_url: str, dat
         assert again.name == made.name
         got = await stub.GetCallback(cb.GetCallbackRequest(name=made.name), metadata=md)
         assert got.note == "wil graag na 14:00 gebeld worden" and got.citizen_key == made.citizen_key
-        envs = await published(app.bus)
+        envs = await published(app)
         assert [e.callback_changed.change for e in envs] == ["requested"]
         raw = envs[0].SerializeToString()
         assert b"612345678" not in raw and b"14:00" not in raw
@@ -181,7 +181,7 @@ async def test_every_transition_and_the_illegal_ones(tmp_path: Path, nats_url: s
         )
 
         # events: one per change, statuses as enum names, never a number or a note
-        envs = await published(app.bus)
+        envs = await published(app)
         assert changes(envs, first.name) == ["requested", "claimed", "attempted", "attempted", "completed"]
         assert [e.callback_changed.status for e in envs if e.callback_changed.callback == first.name][-1] == "COMPLETED"
         assert changes(envs, second.name)[-1] == "unreachable" and changes(envs, fourth.name)[-2:] == [
@@ -213,7 +213,7 @@ async def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path, nats_ur
             assert all(reason(e) == "ALREADY_CLAIMED" for e in losers)
             final = await stub.GetCallback(cb.GetCallbackRequest(name=made.name), metadata=md)
             assert final.assignee == winners[0].assignee
-        envs = await published(app.bus)
+        envs = await published(app)
         assert changes(envs).count("claimed") == 8
 
 

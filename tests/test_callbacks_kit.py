@@ -3,6 +3,7 @@ tokens, a running CallbacksApp, and reading back the events it published."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,8 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
-import nats.errors
 from nats.js.api import DeliverPolicy
+from sqlmodel import func, select
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
@@ -22,7 +23,8 @@ from services.callbacks.app import CallbacksApp
 from services.common import auth, client, snapshots
 from services.common.config import Settings
 from services.common.errors import error_info
-from services.common.events import EventBus
+from services.common.events import STREAM, EventBus
+from services.common.outbox import OutboxEvent
 from services.common.snapshots import SlaSnapshot, TenantSnapshot
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -147,17 +149,26 @@ def reason(err: grpc.RpcError) -> str:
     return info.reason if info else ""
 
 
-async def published(bus: EventBus, subject: str = "kcc.*.callback.>", idle: float = 1.5) -> list[events_pb2.Envelope]:
-    """Every event stored in the stream on `subject`, read until none arrives for `idle` seconds."""
-    sub = await bus.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+async def published(app: CallbacksApp, subject: str = "kcc.*.callback.>") -> list[events_pb2.Envelope]:
+    """Every event on `subject` in the stream once the app's outbox is empty (each committed change
+    stored), read up to the last one stored: no waiting for a quiet moment."""
+    for _ in range(400):
+        if not await app.db.run(lambda s: s.exec(select(func.count()).select_from(OutboxEvent)).one()):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the outbox did not drain")
+    info = await app.bus.js.stream_info(STREAM, subjects_filter=subject)
+    if not info.state.subjects:
+        return []
+    sub = await app.bus.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     out: list[events_pb2.Envelope] = []
     try:
         while True:
-            try:
-                msg = await sub.next_msg(timeout=idle)
-            except (nats.errors.TimeoutError, TimeoutError):
-                return out
+            msg = await sub.next_msg(timeout=10)
             out.append(events_pb2.Envelope.FromString(msg.data))
+            if msg.metadata.num_pending == 0:
+                return out
     finally:
         await sub.unsubscribe()
 
