@@ -4,7 +4,6 @@ errors that never echo input. Through the real gRPC server, nats-server and data
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,18 @@ from sqlalchemy import Engine, text
 
 from kcc.events.v1 import events_pb2
 from kcc.tenancy.v1 import tenancy_pb2 as tp
-from kcc.tenancy.v1 import tenancy_pb2_grpc
-from services.common import auth, client
-from services.common.config import Settings
 from services.common.db import make_engine
-from services.common.errors import error_info, field_violations
+from services.common.errors import field_violations
 from services.common.events import STREAM
 from services.common.migrations import upgrade
 from services.tenancy.app import TenancyApp
+from tests import test_tenancy as tenancy_env
 from tests.test_migrations import insert, service_url
+from tests.test_tenancy import fails
 
-Metadata = tuple[tuple[str, str], ...]
 
-
-@dataclass
-class Env:
-    app: TenancyApp
-    stub: Any  # TenancyServiceAsyncStub
-    admin: Metadata
+class Env(tenancy_env.Env):
+    """The tenancy test server, with a create or a list in one line each."""
 
     async def tenant(self, tenant: str) -> None:
         await self.stub.CreateTenant(
@@ -71,24 +64,8 @@ class Env:
 
 @pytest.fixture
 async def env(tmp_path: Path, nats_url: str, database_url: str) -> AsyncIterator[Env]:
-    app = TenancyApp(Settings(data_dir=tmp_path / "var", nats_url=nats_url, database_url=database_url))
-    port = await app.start(0)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    admin = client.metadata(auth.issue_token(app.settings.auth_secret, "admin", auth.Role.PLATFORM_ADMIN))
-    try:
-        yield Env(app, tenancy_pb2_grpc.TenancyServiceStub(channel), admin)
-    finally:
-        await channel.close()
-        await app.stop()
-
-
-async def fails(call: Awaitable[Any], code: grpc.StatusCode, reason: str) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    err = caught.value
-    info = error_info(err)
-    assert (err.code(), info.reason if info else None) == (code, reason), err.details()
-    return err
+    async with tenancy_env.running(tmp_path, nats_url, database_url) as started:
+        yield Env(started.app, started.stub, started.admin)
 
 
 # -- request ids ---------------------------------------------------------------------------------
