@@ -183,13 +183,16 @@ def _partner(settings: Settings, tenant: str) -> tuple[tuple[str, str], ...]:
 async def _wait_for_catalogues(
     routing: routing_pb2_grpc.RoutingServiceStub, metadata: tuple[tuple[str, str], ...], tenants: list[str]
 ) -> None:
-    """Snapshots reach routing asynchronously; wait until each tenant is routable."""
+    """Snapshots reach routing asynchronously, and its recognizer for a new catalogue is built in the
+    background; wait until each tenant's questions are recognised."""
     for tenant in tenants:
-        for _ in range(100):
+        for _ in range(300):
             try:
-                await routing.ClassifyQuestion(
+                reply = await routing.ClassifyQuestion(
                     rt.ClassifyQuestionRequest(tenant=f"tenants/{tenant}", question="paspoort"), metadata=metadata
                 )
-                break
+                if reply.products:
+                    break
             except grpc.RpcError:
-                await asyncio.sleep(0.1)
+                pass
+            await asyncio.sleep(0.1)

@@ -22,7 +22,7 @@ async def callbacks(settings: Settings, tenancy: TenancyApp) -> AsyncIterator[Ca
     await app.stop()
 
 
-async def test_the_demo_shows_local_deadlines_and_no_service_level_without_answers(
+async def test_the_demo_recognises_and_shows_local_deadlines_and_no_service_level_without_answers(
     settings: Settings,
     tenancy: TenancyApp,
     routing: RoutingApp,
@@ -34,6 +34,7 @@ async def test_the_demo_shows_local_deadlines_and_no_service_level_without_answe
         monkeypatch.setenv(f"KCC_{name.upper()}_TARGET", f"127.0.0.1:{app.port}")
     await run_demo(settings)
     out = capsys.readouterr().out
+    assert "(not recognised)" not in out, out  # routing had each gemeente's recognizer before the calls
     figures = [line.split(maxsplit=2) for line in out.splitlines() if "service level" in line]
     nijmegen = [rest for tenant, _queue, rest in figures if tenant == "tenants/gm0268"]
     arnhem = [rest for tenant, _queue, rest in figures if tenant == "tenants/gm0202"]
