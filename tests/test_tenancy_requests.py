@@ -322,6 +322,26 @@ async def test_an_update_mask_path_is_named_by_its_own_index(env: Env) -> None:
     )
 
 
+async def test_an_import_refuses_another_tenants_department(env: Env) -> None:
+    await env.tenant("gm0344")
+    await env.tenant("gm0202")
+    await env.department("gm0344", "burgerzaken")
+    await env.department("gm0202", "burgerzaken")
+
+    await rejected(
+        env.stub.ImportUplProducts(
+            tp.ImportUplProductsRequest(
+                parent="tenants/gm0344",
+                rows=[tp.UplRow(line=2, name="Paspoort", uri="http://standaarden.overheid.nl/owms/terms/paspoort")],
+                default_department="tenants/gm0202/departments/burgerzaken",
+            ),
+            metadata=env.admin,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "default_department",
+    )
+
+
 @pytest.fixture
 def tenancy_engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(service_url(database_url, tmp_path, "tenancy"), "tenancy")

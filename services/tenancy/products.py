@@ -20,6 +20,7 @@ from services.tenancy.store import (
     apply_mask,
     delete_row,
     get_row,
+    own_id,
     require_admin,
     require_department,
     tenant_row,
@@ -29,12 +30,8 @@ RESOURCE = "product"
 
 
 def values_of(tenant: str, product: pb.Product, partial: bool = False) -> dict[str, Any]:
-    department = product.department
-    if department:
-        dep_tenant, department = names.parse("product.department", department, "tenants", "departments")
-        if dep_tenant != tenant:
-            raise invalid_argument("product.department", "must belong to the same tenant")
-    elif not partial:
+    department = own_id("product.department", product.department, tenant, "departments")
+    if not department and not partial:
         raise invalid_argument("product.department", "is required")
     if not partial and not product.display_name.strip():
         raise invalid_argument("product.display_name", "is required")
@@ -138,7 +135,7 @@ async def delete(store: Store, request: pb.DeleteProductRequest) -> None:
 async def import_upl(store: Store, request: pb.ImportUplProductsRequest) -> pb.ImportUplProductsResponse:
     require_admin()
     (tenant,) = names.parse("parent", request.parent, "tenants")
-    default_department = request.default_department.rsplit("/", 1)[-1] if request.default_department else ""
+    default_department = own_id("default_department", request.default_department, tenant, "departments")
 
     def work(session: Session) -> pb.ImportUplProductsResponse:
         tenant_row(session, tenant)

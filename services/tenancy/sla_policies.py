@@ -20,6 +20,7 @@ from services.tenancy.store import (
     apply_mask,
     delete_row,
     get_row,
+    own_id,
     require_admin,
     require_department,
     tenant_row,
@@ -35,15 +36,8 @@ MASK_GROUPS = {
 
 def values_of(tenant: str, policy: pb.SlaPolicy) -> dict[str, Any]:
     """The row's values; a target left at 0 takes the platform default (DEFAULT_SLA, the one place)."""
-    department = product = ""
-    if policy.department:
-        dep_tenant, department = names.parse("sla_policy.department", policy.department, "tenants", "departments")
-        if dep_tenant != tenant:
-            raise invalid_argument("sla_policy.department", "must belong to the same tenant")
-    if policy.product:
-        prod_tenant, product = names.parse("sla_policy.product", policy.product, "tenants", "products")
-        if prod_tenant != tenant:
-            raise invalid_argument("sla_policy.product", "must belong to the same tenant")
+    department = own_id("sla_policy.department", policy.department, tenant, "departments")
+    product = own_id("sla_policy.product", policy.product, tenant, "products")
     target = policy.answer_target
     if target.seconds < 0 or not 0 <= target.percent <= 100:
         raise invalid_argument("sla_policy.answer_target", "seconds ≥ 0 and percent 0..100")

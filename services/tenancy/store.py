@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from services.common import auth
+from services.common import auth, names
 from services.common.db import Database
 from services.common.errors import already_exists, failed_precondition, invalid_argument, not_found
 from services.tenancy import changes
@@ -71,6 +71,16 @@ def delete_row(session: Session, tenant: str, model: type[SQLModel], row_id: str
     """Deletes a tenant's row; the change event names it `resource`, as its create did."""
     session.delete(get_row(session, tenant, model, row_id, name))
     changes.touch(session, tenant, resource, name)
+
+
+def own_id(field: str, name: str, tenant: str, collection: str) -> str:
+    """The id in `tenants/{tenant}/{collection}/{id}`, or "" for ""; another tenant's is INVALID_ARGUMENT."""
+    if not name:
+        return ""
+    owner, resource_id = names.parse(field, name, "tenants", collection)
+    if owner != tenant:
+        raise invalid_argument(field, "must belong to the same tenant")
+    return resource_id
 
 
 def require_department(session: Session, tenant: str, department: str) -> None:
