@@ -13,12 +13,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-
-import jwt
-from nats.js.errors import KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+from typing import TYPE_CHECKING
 
 from services.common.auth import KeyRing
+
+if TYPE_CHECKING:  # the token and NATS libraries load where a link is signed or redeemed, not for `kcc --help`
+    from nats.js.kv import KeyValue
 
 ISSUER = "kcc-wallboard"
 LINK_AUDIENCE = "wallboard-link"
@@ -91,10 +91,14 @@ def _sign(keys: KeyRing, viewer: Viewer, audience: str, ttl: int, **extra: objec
         "exp": now + ttl,
         **extra,
     }
+    import jwt
+
     return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
 
 
 def _verify(keys: KeyRing, token: str, audience: str) -> tuple[Viewer, dict[str, object]]:
+    import jwt
+
     try:
         secret = keys.secret(str(jwt.get_unverified_header(token).get("kid", "")))
         if secret is None:
@@ -131,6 +135,8 @@ def viewer_of_session(keys: KeyRing, cookie: str) -> Viewer:
 
 async def redeem_link(keys: KeyRing, used: KeyValue, token: str) -> Viewer:
     """The viewer a link names, once: the link's id is created in the bucket, which fails if it exists."""
+    from nats.js.errors import KeyWrongLastSequenceError
+
     viewer, claims = _verify(keys, token, LINK_AUDIENCE)
     link_id = str(claims.get("jti") or "")
     if not link_id.isalnum():
