@@ -148,3 +148,14 @@ async def test_a_stream_the_caller_cancels_ends_its_span_without_an_error(
     stream.cancel()
     await eventually(lambda: [s for s in SPANS.get_finished_spans() if s.name == WATCH.lstrip("/")])
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_internal_error_is_logged_with_its_frames_and_without_its_text(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception's text may quote a request's personal data: the log names its type and where."""
+    assert (await call(channel, "bug"))[1] == grpc.StatusCode.INTERNAL
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    logged = record.getMessage() + (record.exc_text or "")
+    assert "RuntimeError" in logged and "in get" in logged
+    assert "0612345678" not in logged

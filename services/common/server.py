@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -143,7 +144,9 @@ async def _abort_unexpected(context: grpc.aio.ServicerContext, method: str, exc:
         # the type only: a database error's text carries the statement's parameters
         log.warning("%s: backend unavailable: %s", method, type(exc).__name__)
         await _abort(context, outage)
-    log.exception("internal error in %s", method)
+    # The frames, not the message: an exception's text may quote a request's personal data.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("internal error in %s: %s\n%s", method, type(exc).__name__, frames)
     await _abort(context, ApiError(grpc.StatusCode.INTERNAL, "internal error", "INTERNAL"))
 
 
