@@ -29,7 +29,12 @@ async def two(tenancy: TenancyApp, routing: RoutingApp, channel_to, admin):  # t
     for tenant, name in (("gm0268", "Nijmegen"), ("gm0202", "Arnhem")):
         await make_tenant(channel_to(tenancy), admin, tenant, name, PRODUCTS)
         await routable(channel_to(routing), admin, tenant)
-    await routing.recognizers.idle()
+
+    def settled(tenant: str) -> bool:  # the last snapshot's recognizer, both products in it
+        found = routing.state.catalogues[tenant].recognizer
+        return found is not None and found.by_uri(UPL + "rijbewijs") is not None
+
+    await eventually(lambda: settled("gm0268") and settled("gm0202"))
     return (
         tenancy_pb2_grpc.TenancyServiceStub(channel_to(tenancy)),
         routing_pb2_grpc.RoutingServiceStub(channel_to(routing)),

@@ -83,7 +83,9 @@ async def test_a_tenants_added_and_suppressed_phrases_reach_routing(apps, channe
         tp.UpdateProductLexiconRequest(name=PASPOORT, reset=["groene loper", unwanted]), metadata=admin
     )
     assert list(reset.phrases) == list(default.phrases["paspoort"]) and not reset.added and not reset.suppressed
-    shared = routing_app.state.catalogues["gm0202"].recognizer
+    arnhem = routing_app.state.catalogues
+    await eventually(lambda: (r := arnhem["gm0202"].recognizer) is not None and r.by_uri(UPL + "rijbewijs") is not None)
+    shared = arnhem["gm0202"].recognizer
     await eventually(lambda: routing_app.state.catalogues["gm0268"].recognizer is shared)
 
 
