@@ -26,7 +26,7 @@ FAST = Policy(
     first_backoff_seconds=0.05,
     max_backoff_seconds=0.3,
     post_timeout_seconds=2.0,
-    ack_wait_seconds=3.0,
+    ack_wait_seconds=5.0,  # a margin over the post time-out that a loaded CI machine keeps
     lease_seconds=4.0,
 )
 Metadata = tuple[tuple[str, str], ...]

@@ -43,6 +43,8 @@ class Policy:
     def __post_init__(self) -> None:
         if self.lease_seconds <= self.post_timeout_seconds + 1:
             raise ValueError("KCC_WEBHOOK_LEASE_SECONDS must exceed the post time-out by more than a second")
+        if self.ack_wait_seconds <= self.post_timeout_seconds:
+            raise ValueError("KCC_WEBHOOK_ACK_WAIT_SECONDS must exceed the post time-out")
 
     @classmethod
     def from_env(cls) -> Policy:

@@ -163,7 +163,8 @@ class Dispatcher:
             return False
 
     async def _renew(self, lease: Lease) -> None:
-        if lease.remaining < lease.ttl * RENEW_AT:
+        """Renews early enough that `_may_post` never finds too little lease left for a post."""
+        if lease.remaining < max(lease.ttl * RENEW_AT, self.policy.post_timeout_seconds + 1.5):
             await self._acquire(lease)
 
     def _may_post(self, k: str, lease: Lease, state: DeliveryState) -> bool:
@@ -173,13 +174,14 @@ class Dispatcher:
             not self._stop.is_set()
             and record is not None
             and record.state == ACTIVE
+            and record.create_time == state.incarnation
             and record.replay.generation == state.replay_applied
             and lease.remaining > self.policy.post_timeout_seconds + 1.0
         )
 
     async def _deliver(self, k: str, lease: Lease) -> None:
         """Delivers while the lease is held; returns to let the worker look at the subscription again."""
-        state = await self.store.delivery_state(k)
+        state = await self.store.delivery_state(self.records[k])
         self.held[k] = Held(state)
         await self._catch_up(self.records[k], state)
         psub = await self.js.pull_subscribe_bind(durable=self.records[k].consumer, stream=STREAM)
@@ -203,7 +205,8 @@ class Dispatcher:
         finally:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
-            if k in self._unsaved and k in self.records:  # not after a delete: it purged the state
+            current = self.records.get(k)
+            if k in self._unsaved and current is not None and current.create_time == state.incarnation:
                 with contextlib.suppress(Exception):
                     await self._save(k, state)
 
@@ -283,6 +286,8 @@ class Dispatcher:
             await self._renew(lease)
             if not self._may_post(k, lease, state):
                 return Outcome.INTERRUPTED
+            with contextlib.suppress(Exception):
+                await keep_alive()  # the ack wait starts again: the consumer keeps the event ours
             error = await self.poster.post(self.records.get(k, record), event_id, body)
             if error is None:
                 state.last_error = ""

@@ -39,7 +39,7 @@ async def _first_waiting(store: Store, record: SubscriptionRecord, after: int) -
 
 
 async def of(store: Store, record: SubscriptionRecord, now: float) -> pb.SubscriptionFigures:
-    state: DeliveryState = await store.delivery_state(record.key)
+    state: DeliveryState = await store.delivery_state(record)
     figures = pb.SubscriptionFigures(
         delivered=state.delivered,
         parked=state.parked,

@@ -130,6 +130,9 @@ class DeliveryState:
     last_error: str = ""
     replay_applied: int = 0
     redeliver_applied: int = 0
+    # The subscription's create_time: a state left by one deleted before under the same name
+    # (written by a replica that had not yet seen the delete) is not this one's.
+    incarnation: str = ""
 
     def reset_head(self) -> None:
         self.head_sequence, self.head_time, self.head_attempts, self.head_first_failure = 0, "", 0, 0.0
@@ -215,9 +218,12 @@ class Store:
         found = await get_json(self.subscriptions, key(tenant, subscription))
         return (SubscriptionRecord.from_json(found[0]), found[1]) if found else None
 
-    async def delivery_state(self, k: str) -> DeliveryState:
-        found = await get_json(self.state, k)
-        return DeliveryState.from_json(found[0]) if found else DeliveryState()
+    async def delivery_state(self, record: SubscriptionRecord) -> DeliveryState:
+        found = await get_json(self.state, record.key)
+        state = DeliveryState.from_json(found[0]) if found else None
+        if state is None or state.incarnation != record.create_time:
+            return DeliveryState(incarnation=record.create_time)
+        return state
 
     async def put_state(self, k: str, state: DeliveryState) -> None:
         await self.state.put(k, state.to_json())
