@@ -60,3 +60,21 @@ async def test_a_deleted_subscription_takes_its_consumer_along_and_its_name_can_
         assert between not in r.receiver.ids()
         figures = await figures_reaching(r.stub, admin, again.name, lambda f: f.delivered == 1)
         assert figures.parked == 0  # the old subscription's state went with it
+
+
+async def test_a_replay_asked_while_paused_runs_when_resumed(settings: Settings, admin: Metadata) -> None:
+    async with rig(settings) as r:
+        subscription = await subscribe(r.stub, admin, r.receiver.url, ["callback.*"])
+        ids = [await publish_callback(r.bus, NIJMEGEN, "requested", i) for i in range(3)]
+        await eventually(lambda: r.receiver.ids() == ids)
+        first = r.receiver.received[0].event["sequence"]
+        await r.stub.PauseSubscription(pb.PauseSubscriptionRequest(name=subscription.name), metadata=admin)
+        await r.stub.ReplaySubscription(
+            pb.ReplaySubscriptionRequest(name=subscription.name, start_sequence=int(first)), metadata=admin
+        )
+        paused = await figures_reaching(r.stub, admin, subscription.name, lambda f: f.delivered == 3)
+        assert paused.pending == 0  # the replay waits for the resume: the consumer is still the old one
+        await r.stub.ResumeSubscription(pb.ResumeSubscriptionRequest(name=subscription.name), metadata=admin)
+        later = await publish_callback(r.bus, NIJMEGEN, "claimed", 3)
+        await eventually(lambda: len(r.receiver.received) == 7)
+        assert [x.event["id"] for x in r.receiver.received] == [*ids, *ids, later]
