@@ -6,12 +6,16 @@ import asyncio
 from collections.abc import Callable
 
 import grpc
+from nats.js.api import DeliverPolicy
+from nats.js.client import JetStreamContext
 
 from kcc.common.v1 import common_pb2
+from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
+from services.common.events import STREAM
 
 UPL = "http://standaarden.overheid.nl/owms/terms/"
 Metadata = tuple[tuple[str, str], ...]
@@ -88,3 +92,20 @@ async def routable(channel: grpc.aio.Channel, admin: Metadata, tenant: str, prob
             pass
         await asyncio.sleep(0.05)
     raise AssertionError(f"{tenant} never became routable")
+
+
+async def stored_events(js: JetStreamContext, subject: str) -> list[events_pb2.Envelope]:
+    """Every event the stream holds on `subject`, read up to the last one stored: no waiting for a quiet moment."""
+    info = await js.stream_info(STREAM, subjects_filter=subject)
+    if not info.state.subjects:
+        return []
+    sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    out: list[events_pb2.Envelope] = []
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=10)
+            out.append(events_pb2.Envelope.FromString(msg.data))
+            if msg.metadata.num_pending == 0:
+                return out
+    finally:
+        await sub.unsubscribe()

@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
-from nats.js.api import DeliverPolicy
 from sqlmodel import func, select
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
@@ -23,9 +22,10 @@ from services.callbacks.app import CallbacksApp
 from services.common import auth, client, snapshots
 from services.common.config import Settings
 from services.common.errors import error_info
-from services.common.events import STREAM, EventBus
+from services.common.events import EventBus
 from services.common.outbox import OutboxEvent
 from services.common.snapshots import SlaSnapshot, TenantSnapshot
+from tests.builders import stored_events
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NIJMEGEN = "gm0268"
@@ -158,19 +158,7 @@ async def published(app: CallbacksApp, subject: str = "kcc.*.callback.>") -> lis
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the outbox did not drain")
-    info = await app.bus.js.stream_info(STREAM, subjects_filter=subject)
-    if not info.state.subjects:
-        return []
-    sub = await app.bus.js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-    out: list[events_pb2.Envelope] = []
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=10)
-            out.append(events_pb2.Envelope.FromString(msg.data))
-            if msg.metadata.num_pending == 0:
-                return out
-    finally:
-        await sub.unsubscribe()
+    return await stored_events(app.bus.js, subject)
 
 
 def changes(envs: list[events_pb2.Envelope], callback: str = "") -> list[str]:
