@@ -47,7 +47,7 @@ class TenantChanged(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., snapshot_version: _Optional[int] = ..., resource: _Optional[str] = ..., resource_name: _Optional[str] = ...) -> None: ...
 
 class ContactRouted(_message.Message):
-    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks", "candidates", "recognised", "open_callback_details", "refer_to")
+    __slots__ = ("contact", "channel", "product_uri", "department", "queue", "priority", "repeat_contact", "citizen_key", "enqueue_time", "handling", "service_level_target", "language", "tenant", "product_name", "open_callbacks", "candidates", "recognised", "open_callback_details", "refer_to", "question_words", "question_hash")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,8 @@ class ContactRouted(_message.Message):
     RECOGNISED_FIELD_NUMBER: _ClassVar[int]
     OPEN_CALLBACK_DETAILS_FIELD_NUMBER: _ClassVar[int]
     REFER_TO_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_WORDS_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_HASH_FIELD_NUMBER: _ClassVar[int]
     contact: str
     channel: _common_pb2.Channel
     product_uri: str
@@ -86,7 +88,9 @@ class ContactRouted(_message.Message):
     recognised: bool
     open_callback_details: _containers.RepeatedCompositeFieldContainer[OpenCallback]
     refer_to: str
-    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ..., open_callback_details: _Optional[_Iterable[_Union[OpenCallback, _Mapping]]] = ..., refer_to: _Optional[str] = ...) -> None: ...
+    question_words: _containers.RepeatedScalarFieldContainer[str]
+    question_hash: str
+    def __init__(self, contact: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., product_uri: _Optional[str] = ..., department: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., repeat_contact: _Optional[bool] = ..., citizen_key: _Optional[str] = ..., enqueue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., handling: _Optional[_Union[_common_pb2.Handling, str]] = ..., service_level_target: _Optional[_Union[_common_pb2.ServiceLevelTarget, _Mapping]] = ..., language: _Optional[str] = ..., tenant: _Optional[str] = ..., product_name: _Optional[str] = ..., open_callbacks: _Optional[_Iterable[str]] = ..., candidates: _Optional[_Iterable[_Union[ProductCandidate, _Mapping]]] = ..., recognised: _Optional[bool] = ..., open_callback_details: _Optional[_Iterable[_Union[OpenCallback, _Mapping]]] = ..., refer_to: _Optional[str] = ..., question_words: _Optional[_Iterable[str]] = ..., question_hash: _Optional[str] = ...) -> None: ...
 
 class ProductCandidate(_message.Message):
     __slots__ = ("uri", "name", "score")
@@ -113,20 +117,38 @@ class OpenCallback(_message.Message):
     def __init__(self, callback: _Optional[str] = ..., department: _Optional[str] = ..., product_uri: _Optional[str] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class ContactChanged(_message.Message):
-    __slots__ = ("contact", "change", "agent", "outcome", "queue", "fence")
+    __slots__ = ("contact", "change", "agent", "outcome", "queue", "fence", "correction")
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     FENCE_FIELD_NUMBER: _ClassVar[int]
+    CORRECTION_FIELD_NUMBER: _ClassVar[int]
     contact: str
     change: str
     agent: str
     outcome: str
     queue: str
     fence: int
-    def __init__(self, contact: _Optional[str] = ..., change: _Optional[str] = ..., agent: _Optional[str] = ..., outcome: _Optional[str] = ..., queue: _Optional[str] = ..., fence: _Optional[int] = ...) -> None: ...
+    correction: RecognitionCorrection
+    def __init__(self, contact: _Optional[str] = ..., change: _Optional[str] = ..., agent: _Optional[str] = ..., outcome: _Optional[str] = ..., queue: _Optional[str] = ..., fence: _Optional[int] = ..., correction: _Optional[_Union[RecognitionCorrection, _Mapping]] = ...) -> None: ...
+
+class RecognitionCorrection(_message.Message):
+    __slots__ = ("product_uri", "refer_to", "recognised_product_uri", "recognised_refer_to", "question_words", "question_hash")
+    PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
+    REFER_TO_FIELD_NUMBER: _ClassVar[int]
+    RECOGNISED_PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
+    RECOGNISED_REFER_TO_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_WORDS_FIELD_NUMBER: _ClassVar[int]
+    QUESTION_HASH_FIELD_NUMBER: _ClassVar[int]
+    product_uri: str
+    refer_to: str
+    recognised_product_uri: str
+    recognised_refer_to: str
+    question_words: _containers.RepeatedScalarFieldContainer[str]
+    question_hash: str
+    def __init__(self, product_uri: _Optional[str] = ..., refer_to: _Optional[str] = ..., recognised_product_uri: _Optional[str] = ..., recognised_refer_to: _Optional[str] = ..., question_words: _Optional[_Iterable[str]] = ..., question_hash: _Optional[str] = ...) -> None: ...
 
 class AgentChanged(_message.Message):
     __slots__ = ("agent", "change", "state", "session", "replica", "actor")

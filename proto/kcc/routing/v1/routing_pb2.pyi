@@ -327,14 +327,24 @@ class RejectOfferRequest(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., contact: _Optional[str] = ...) -> None: ...
 
 class CompleteContactRequest(_message.Message):
-    __slots__ = ("agent", "contact", "outcome")
+    __slots__ = ("agent", "contact", "outcome", "correction")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CORRECTION_FIELD_NUMBER: _ClassVar[int]
     agent: str
     contact: str
     outcome: str
-    def __init__(self, agent: _Optional[str] = ..., contact: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
+    correction: Correction
+    def __init__(self, agent: _Optional[str] = ..., contact: _Optional[str] = ..., outcome: _Optional[str] = ..., correction: _Optional[_Union[Correction, _Mapping]] = ...) -> None: ...
+
+class Correction(_message.Message):
+    __slots__ = ("product_uri", "refer_to")
+    PRODUCT_URI_FIELD_NUMBER: _ClassVar[int]
+    REFER_TO_FIELD_NUMBER: _ClassVar[int]
+    product_uri: str
+    refer_to: str
+    def __init__(self, product_uri: _Optional[str] = ..., refer_to: _Optional[str] = ...) -> None: ...
 
 class QueueStats(_message.Message):
     __slots__ = ("tenant", "queue", "waiting", "longest_wait_seconds", "offered", "answered", "answered_within_target", "service_level", "average_speed_of_answer_seconds", "abandoned", "short_abandoned", "abandonment_rate", "agents_available", "agents_eligible", "overflowed", "repeat_contacts", "target", "overflow_threshold_seconds", "referrals", "overflowed_in")

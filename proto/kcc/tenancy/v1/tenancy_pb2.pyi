@@ -327,6 +327,59 @@ class UpdateProductLexiconRequest(_message.Message):
     reset: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., add: _Optional[_Iterable[str]] = ..., suppress: _Optional[_Iterable[str]] = ..., reset: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class ListLexiconSuggestionsRequest(_message.Message):
+    __slots__ = ("parent", "page_size")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class LexiconSuggestion(_message.Message):
+    __slots__ = ("lexicon", "phrase", "misses", "elsewhere")
+    LEXICON_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_FIELD_NUMBER: _ClassVar[int]
+    MISSES_FIELD_NUMBER: _ClassVar[int]
+    ELSEWHERE_FIELD_NUMBER: _ClassVar[int]
+    lexicon: str
+    phrase: str
+    misses: int
+    elsewhere: int
+    def __init__(self, lexicon: _Optional[str] = ..., phrase: _Optional[str] = ..., misses: _Optional[int] = ..., elsewhere: _Optional[int] = ...) -> None: ...
+
+class ListLexiconSuggestionsResponse(_message.Message):
+    __slots__ = ("suggestions",)
+    SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
+    suggestions: _containers.RepeatedCompositeFieldContainer[LexiconSuggestion]
+    def __init__(self, suggestions: _Optional[_Iterable[_Union[LexiconSuggestion, _Mapping]]] = ...) -> None: ...
+
+class GetRecognitionAccuracyRequest(_message.Message):
+    __slots__ = ("tenant", "weeks")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    WEEKS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    weeks: int
+    def __init__(self, tenant: _Optional[str] = ..., weeks: _Optional[int] = ...) -> None: ...
+
+class RecognitionAccuracy(_message.Message):
+    __slots__ = ("tenant", "weeks")
+    class Week(_message.Message):
+        __slots__ = ("week", "checked", "confirmed", "accuracy")
+        WEEK_FIELD_NUMBER: _ClassVar[int]
+        CHECKED_FIELD_NUMBER: _ClassVar[int]
+        CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+        ACCURACY_FIELD_NUMBER: _ClassVar[int]
+        week: str
+        checked: int
+        confirmed: int
+        accuracy: float
+        def __init__(self, week: _Optional[str] = ..., checked: _Optional[int] = ..., confirmed: _Optional[int] = ..., accuracy: _Optional[float] = ...) -> None: ...
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    WEEKS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    weeks: _containers.RepeatedCompositeFieldContainer[RecognitionAccuracy.Week]
+    def __init__(self, tenant: _Optional[str] = ..., weeks: _Optional[_Iterable[_Union[RecognitionAccuracy.Week, _Mapping]]] = ...) -> None: ...
+
 class UplRow(_message.Message):
     __slots__ = ("line", "name", "uri")
     LINE_FIELD_NUMBER: _ClassVar[int]

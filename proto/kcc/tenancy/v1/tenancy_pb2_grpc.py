@@ -147,6 +147,16 @@ class TenancyServiceStub:
                 request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.UpdateProductLexiconRequest.SerializeToString,
                 response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.FromString,
                 _registered_method=True)
+        self.ListLexiconSuggestions = channel.unary_unary(
+                '/kcc.tenancy.v1.TenancyService/ListLexiconSuggestions',
+                request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ListLexiconSuggestionsRequest.SerializeToString,
+                response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ListLexiconSuggestionsResponse.FromString,
+                _registered_method=True)
+        self.GetRecognitionAccuracy = channel.unary_unary(
+                '/kcc.tenancy.v1.TenancyService/GetRecognitionAccuracy',
+                request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.GetRecognitionAccuracyRequest.SerializeToString,
+                response_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.RecognitionAccuracy.FromString,
+                _registered_method=True)
         self.OnboardTenant = channel.unary_unary(
                 '/kcc.tenancy.v1.TenancyService/OnboardTenant',
                 request_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.OnboardTenantRequest.SerializeToString,
@@ -330,6 +340,20 @@ class TenancyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLexiconSuggestions(self, request, context):
+        """Phrases from agents' corrections that would have fixed the most misses (adopt them with
+        UpdateProductLexicon), and recognition accuracy per week as agents saw it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecognitionAccuracy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def OnboardTenant(self, request, context):
         """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
         departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
@@ -494,6 +518,16 @@ def add_TenancyServiceServicer_to_server(servicer, server):
                     servicer.UpdateProductLexicon,
                     request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.UpdateProductLexiconRequest.FromString,
                     response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.SerializeToString,
+            ),
+            'ListLexiconSuggestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLexiconSuggestions,
+                    request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ListLexiconSuggestionsRequest.FromString,
+                    response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ListLexiconSuggestionsResponse.SerializeToString,
+            ),
+            'GetRecognitionAccuracy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecognitionAccuracy,
+                    request_deserializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.GetRecognitionAccuracyRequest.FromString,
+                    response_serializer=kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.RecognitionAccuracy.SerializeToString,
             ),
             'OnboardTenant': grpc.unary_unary_rpc_method_handler(
                     servicer.OnboardTenant,
@@ -1132,6 +1166,60 @@ class TenancyService:
             '/kcc.tenancy.v1.TenancyService/UpdateProductLexicon',
             kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.UpdateProductLexiconRequest.SerializeToString,
             kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ProductLexicon.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLexiconSuggestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.tenancy.v1.TenancyService/ListLexiconSuggestions',
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ListLexiconSuggestionsRequest.SerializeToString,
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.ListLexiconSuggestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecognitionAccuracy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kcc.tenancy.v1.TenancyService/GetRecognitionAccuracy',
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.GetRecognitionAccuracyRequest.SerializeToString,
+            kcc_dot_tenancy_dot_v1_dot_tenancy__pb2.RecognitionAccuracy.FromString,
             options,
             channel_credentials,
             insecure,

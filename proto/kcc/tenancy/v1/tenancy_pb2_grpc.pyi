@@ -63,6 +63,11 @@ class TenancyServiceStub:
     suppressed, plus those it added.
     """
     UpdateProductLexicon: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.UpdateProductLexiconRequest, _tenancy_pb2.ProductLexicon]
+    ListLexiconSuggestions: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.ListLexiconSuggestionsRequest, _tenancy_pb2.ListLexiconSuggestionsResponse]
+    """Phrases from agents' corrections that would have fixed the most misses (adopt them with
+    UpdateProductLexicon), and recognition accuracy per week as agents saw it.
+    """
+    GetRecognitionAccuracy: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.GetRecognitionAccuracyRequest, _tenancy_pb2.RecognitionAccuracy]
     OnboardTenant: _grpc.UnaryUnaryMultiCallable[_tenancy_pb2.OnboardTenantRequest, _tenancy_pb2.OnboardTenantResponse]
     """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
     departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
@@ -111,6 +116,11 @@ class TenancyServiceAsyncStub(TenancyServiceStub):
     suppressed, plus those it added.
     """
     UpdateProductLexicon: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.UpdateProductLexiconRequest, _tenancy_pb2.ProductLexicon]  # type: ignore[assignment]
+    ListLexiconSuggestions: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.ListLexiconSuggestionsRequest, _tenancy_pb2.ListLexiconSuggestionsResponse]  # type: ignore[assignment]
+    """Phrases from agents' corrections that would have fixed the most misses (adopt them with
+    UpdateProductLexicon), and recognition accuracy per week as agents saw it.
+    """
+    GetRecognitionAccuracy: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.GetRecognitionAccuracyRequest, _tenancy_pb2.RecognitionAccuracy]  # type: ignore[assignment]
     OnboardTenant: _aio.UnaryUnaryMultiCallable[_tenancy_pb2.OnboardTenantRequest, _tenancy_pb2.OnboardTenantResponse]  # type: ignore[assignment]
     """Onboards a gemeente in one transaction: creates the tenant (or renames it), adds the
     departments and entry points it lacks and imports the UPL rows as ImportUplProducts does.
@@ -288,6 +298,23 @@ class TenancyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _tenancy_pb2.UpdateProductLexiconRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_tenancy_pb2.ProductLexicon, _abc.Awaitable[_tenancy_pb2.ProductLexicon]]: ...
+
+    @_abc_1.abstractmethod
+    def ListLexiconSuggestions(
+        self,
+        request: _tenancy_pb2.ListLexiconSuggestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.ListLexiconSuggestionsResponse, _abc.Awaitable[_tenancy_pb2.ListLexiconSuggestionsResponse]]:
+        """Phrases from agents' corrections that would have fixed the most misses (adopt them with
+        UpdateProductLexicon), and recognition accuracy per week as agents saw it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRecognitionAccuracy(
+        self,
+        request: _tenancy_pb2.GetRecognitionAccuracyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tenancy_pb2.RecognitionAccuracy, _abc.Awaitable[_tenancy_pb2.RecognitionAccuracy]]: ...
 
     @_abc_1.abstractmethod
     def OnboardTenant(
