@@ -417,3 +417,22 @@ def test_contact_ids_are_the_uuid5_of_tenant_and_request_id() -> None:
         assert contact_uuid(key) == str(uuid.uuid5(CONTACT_NS, key))
 
     check()
+
+
+async def test_an_enum_value_this_code_does_not_know_is_invalid_argument(stubs, settings, admin) -> None:  # type: ignore[no-untyped-def]
+    """A newer client may send a state or channel number this version lacks: a clear error, not INTERNAL."""
+    _, routing = stubs
+    await routing.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    calls = [
+        routing.SetAgentState(rt.SetAgentStateRequest(name="agents/fatima", state=42), metadata=admin),  # type: ignore[arg-type]
+        routing.RouteContact(
+            rt.RouteContactRequest(tenant="tenants/gm0268", channel=42, product_uri=UPL + "paspoort"),  # type: ignore[arg-type]
+            metadata=integration(settings, "gm0268"),
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

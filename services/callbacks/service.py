@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 
 from kcc.callbacks.v1 import callbacks_pb2 as pb
 from kcc.callbacks.v1 import callbacks_pb2_grpc
-from kcc.common.v1 import common_pb2
 from services.callbacks import accountability, convert, deadlines, repository, states, stats, usage, watch
 from services.callbacks.changes import ChangeNotifier, Writer, lock_counter, record
 from services.callbacks.crypto import Vault
@@ -30,6 +29,7 @@ from services.common import auth, names, paging, validation
 from services.common.citizen import current_key, normalise_phone
 from services.common.config import Settings
 from services.common.db import Database
+from services.common.enums import CHANNELS
 from services.common.errors import ApiError, failed_precondition, invalid_argument, permission_denied
 from services.common.snapshots import TenantSnapshot
 
@@ -159,7 +159,7 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
             raise invalid_argument("requested_deadline", "must be in the future")
         snapshot = await self._snapshot(tenant, department)
         product = next((p for p in snapshot.products if p.uri == given.product_uri), None)
-        channel = common_pb2.Channel.Name(given.channel).removeprefix("CHANNEL_") if given.channel else ""
+        channel = CHANNELS.name(given.channel)
         sla = snapshot.sla_for(channel, department, product.slug if product else "")
         timing = deadlines.compute(deadlines.calendar_of(snapshot), sla, now, requested)
         sealed_phone = self.vault.seal(phone)

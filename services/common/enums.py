@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kcc.common.v1 import common_pb2
+from kcc.routing.v1 import routing_pb2
 from kcc.tenancy.v1 import tenancy_pb2
 
 
@@ -32,3 +33,5 @@ CHANNELS = EnumNames(common_pb2.Channel, "CHANNEL_")
 HANDLINGS = EnumNames(common_pb2.Handling, "HANDLING_")
 TENANT_STATES = EnumNames(tenancy_pb2.Tenant.State, "STATE_")
 ENTRY_KINDS = EnumNames(tenancy_pb2.EntryPoint.Kind, "KIND_")
+CONTACT_STATES = EnumNames(routing_pb2.Contact.State, "STATE_")
+AGENT_STATES = EnumNames(routing_pb2.Agent.State, "STATE_")

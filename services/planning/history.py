@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
+from services.common.enums import CHANNELS
 from services.common.events import STREAM
 from services.planning.staffing import Demand
 
@@ -83,7 +83,7 @@ def _record(contacts: dict[str, ContactTimes], env: events_pb2.Envelope) -> None
     if kind == "contact_routed":
         routed = env.contact_routed
         if routed.contact not in contacts:
-            channel = common_pb2.Channel.Name(routed.channel).removeprefix("CHANNEL_")
+            channel = CHANNELS.name(routed.channel)
             contacts[routed.contact] = ContactTimes(routed.tenant or env.tenant, _seconds(routed.enqueue_time), channel)
     elif kind == "contact_changed":
         change = env.contact_changed

@@ -93,8 +93,8 @@ def _tenants(ids: list[str]) -> list[str]:
 
 
 async def _create(stub: Stub, md: Any, args: argparse.Namespace) -> int:
-    from kcc.common.v1 import common_pb2
     from kcc.routing.v1 import routing_pb2 as pb
+    from services.common import enums
 
     capacities = []
     for spec in args.capacity:
@@ -103,7 +103,7 @@ async def _create(stub: Stub, md: Any, args: argparse.Namespace) -> int:
             print(f"kcc agents: --capacity {spec!r}: expected CHANNEL=N, e.g. CHAT=3", file=sys.stderr)
             return 2
         capacities.append(
-            pb.ChannelCapacity(channel=common_pb2.Channel.Value(f"CHANNEL_{channel}"), capacity=int(count))
+            pb.ChannelCapacity(channel=enums.CHANNELS.number(channel), capacity=int(count))  # type: ignore[arg-type]
         )
     agent = pb.Agent(
         display_name=args.name,
@@ -111,7 +111,7 @@ async def _create(stub: Stub, md: Any, args: argparse.Namespace) -> int:
         overflow_tenants=_tenants(args.overflow),
         departments=args.department,
         languages=args.language,
-        channels=[common_pb2.Channel.Value(f"CHANNEL_{c}") for c in args.channel],
+        channels=[enums.CHANNELS.number(c) for c in args.channel],  # type: ignore[misc]
         capacities=capacities,
     )
     made = await stub.CreateAgent(

@@ -29,6 +29,7 @@ from kcc.routing.v1 import routing_pb2 as pb
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, events, names, paging, validation
 from services.common.citizen import normalise_phone
+from services.common.enums import AGENT_STATES, CHANNELS
 from services.common.errors import (
     ApiError,
     already_exists,
@@ -44,7 +45,6 @@ from services.routing.follower import StreamFollower
 from services.routing.matching import AgentState, ContactState
 from services.routing.recognition import ProductMatch, ProductRecognizer
 from services.routing.state import (
-    CHANNEL,
     Desktop,
     RoutingState,
     agent_from_message,
@@ -196,8 +196,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         auth.current().require_role(*ROUTING_ROLES)
         tenant = self._tenant(request)
         catalogue = self._catalogue(tenant)
-        channel = CHANNEL.get(request.channel, "UNSPECIFIED")
-        if channel == "UNSPECIFIED":
+        if not CHANNELS.name(request.channel):
             raise invalid_argument("channel", "is required")
         if len(request.citizen_key) > 128:
             raise invalid_argument("citizen_key", "at most 128 characters")
@@ -214,7 +213,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     def _routed(self, request: pb.RouteContactRequest, catalogue: TenantCatalogue, name: str) -> events_pb2.Envelope:
         """Recognises the product and decides queue and priority: the contact.routed event."""
         tenant = catalogue.snapshot.tenant
-        channel = CHANNEL[request.channel]
+        channel = CHANNELS.name(request.channel)
         routed = events_pb2.ContactRouted(
             contact=name,
             tenant=tenant,
@@ -395,8 +394,8 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
 
     async def SetAgentState(self, request: pb.SetAgentStateRequest, context: Any) -> pb.Agent:
         agent = self._agent(request.name)
-        state = pb.Agent.State.Name(request.state).removeprefix("STATE_")
-        if state in ("UNSPECIFIED", "BUSY"):
+        state = AGENT_STATES.name(request.state)
+        if state in ("", "BUSY"):
             raise invalid_argument("state", "set AVAILABLE, WRAP_UP, BREAK or OFFLINE (BUSY follows from contacts)")
         if state == "AVAILABLE" and not await self._caught_up(lambda: agent.connected):
             raise failed_precondition("AGENT_NOT_CONNECTED", "connect the desktop stream first")

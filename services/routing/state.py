@@ -19,15 +19,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as pb
+from services.common.enums import AGENT_STATES, CHANNELS, CONTACT_STATES
 from services.routing.catalogue import TenantCatalogue
 from services.routing.days import DEFAULT_ZONE, LocalDays
 from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, Candidate, ContactState, Router
 from services.routing.repeats import OpenCallback, RepeatIndex
 
-CHANNEL = {v.number: v.name.removeprefix("CHANNEL_") for v in common_pb2.Channel.DESCRIPTOR.values}
-CHANNEL_VALUE = {name: number for number, name in CHANNEL.items()}
-CONTACT_STATE_VALUE = {v.name.removeprefix("STATE_"): v.number for v in pb.Contact.State.DESCRIPTOR.values}
-AGENT_STATE = {v.number: v.name.removeprefix("STATE_") for v in pb.Agent.State.DESCRIPTOR.values}
 # Contacts older than this are not replayed, and finished ones are forgotten: nobody waits
 # on the phone that long. 25 hours is the longest local day (the autumn clock change), so a
 # replica that starts replays every contact of today, which the queue figures count.
@@ -114,7 +111,7 @@ class RoutingState:
                 tenant=e.tenant,
                 queue=e.queue,
                 department=e.department,
-                channel=CHANNEL[e.channel],
+                channel=CHANNELS.name(e.channel),
                 priority=e.priority,
                 enqueued_at=seconds_of(e.enqueue_time),
                 overflow_after=float(self.overflow_threshold(e.tenant, seconds_of(e.enqueue_time)) or target.seconds),
@@ -184,7 +181,7 @@ class RoutingState:
         elif e.change == "disconnected":
             revoked = self.router.disconnect(e.agent, e.session, at)
         elif e.change == "state":
-            revoked = self.router.set_state(e.agent, AGENT_STATE.get(e.state, "OFFLINE"), at)
+            revoked = self.router.set_state(e.agent, AGENT_STATES.name(e.state) or "OFFLINE", at)
         if revoked:
             self._push(e.agent, pb.ConnectAgentResponse(offer_revoked=revoked))
 
@@ -212,7 +209,7 @@ class RoutingState:
         return pb.Contact(
             name=c.name,
             tenant=f"tenants/{c.tenant}",
-            channel=CHANNEL_VALUE[c.channel],
+            channel=CHANNELS.number(c.channel),  # type: ignore[arg-type]
             product_uri=c.product_uri,
             product_name=c.product_name,
             department=f"tenants/{c.tenant}/departments/{c.department}",
@@ -220,7 +217,7 @@ class RoutingState:
             priority=c.priority,
             service_level_target=sla_target,
             handling=c.handling,  # type: ignore[arg-type]
-            state=CONTACT_STATE_VALUE[c.state],  # type: ignore[arg-type]
+            state=CONTACT_STATES.number(c.state),  # type: ignore[arg-type]
             enqueue_time=stamp(c.enqueued_at),
             agent=c.agent,
             overflowed=c.overflowed,
@@ -246,8 +243,8 @@ def agent_from_message(name: str, msg: pb.Agent) -> AgentState:
         overflow_tenants=frozenset(t.removeprefix("tenants/") for t in msg.overflow_tenants),
         departments=frozenset(msg.departments),
         languages=frozenset(msg.languages),
-        channels=frozenset(CHANNEL[c] for c in msg.channels),
-        capacity={CHANNEL[c.channel]: c.capacity for c in msg.capacities},
+        channels=frozenset(CHANNELS.name(c) for c in msg.channels),
+        capacity={CHANNELS.name(c.channel): c.capacity for c in msg.capacities},
     )
 
 
@@ -259,9 +256,9 @@ def agent_message(agent: AgentState) -> pb.Agent:
         overflow_tenants=[f"tenants/{t}" for t in sorted(agent.overflow_tenants)],
         departments=sorted(agent.departments),
         languages=sorted(agent.languages),
-        channels=[common_pb2.Channel.Value(f"CHANNEL_{c}") for c in sorted(agent.channels)],
+        channels=[CHANNELS.number(c) for c in sorted(agent.channels)],
         capacities=[
-            pb.ChannelCapacity(channel=common_pb2.Channel.Value(f"CHANNEL_{c}"), capacity=n)
+            pb.ChannelCapacity(channel=CHANNELS.number(c), capacity=n)  # type: ignore[arg-type]
             for c, n in sorted(agent.capacity.items())
         ],
         state=pb.Agent.State.Value(f"STATE_{agent.state}"),

@@ -29,6 +29,7 @@ from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client
 from services.common.config import Settings
+from services.common.enums import AGENT_STATES
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ def _agent(agent: rt.Agent) -> dict[str, Any]:
     """An agent by id, state and gemeenten; the display name (a person's name) stays off the page."""
     return {
         "id": agent.name.removeprefix("agents/"),
-        "state": rt.Agent.State.Name(agent.state).removeprefix("STATE_"),
+        "state": AGENT_STATES.name(agent.state),
         "tenants": [t.removeprefix("tenants/") for t in agent.tenants],
         "overflow_tenants": [t.removeprefix("tenants/") for t in agent.overflow_tenants],
     }
