@@ -357,6 +357,9 @@ CASES: dict[str, Row] = {
             )
         ),
     ),
+    # agents' corrections: a gemeente's integration (its admin) reads its own, the platform all
+    "ListLexiconSuggestions": Row(INTEGRATION, const(lambda s: tp.ListLexiconSuggestionsRequest(parent=s.parent))),
+    "GetRecognitionAccuracy": Row(INTEGRATION, const(lambda s: tp.GetRecognitionAccuracyRequest(tenant=s.parent))),
     "OnboardTenant": Row(
         ADMIN, const(lambda s: tp.OnboardTenantRequest(tenant_id=s.tenant, tenant=tp.Tenant(display_name="X")))
     ),

@@ -68,7 +68,13 @@ class RoutingApp(ServiceApp):
         lease = Lease(await self.bus.key_value(LEASE_BUCKET), LEASE_KEY, self.lease_ttl, f"routing-{self.replica}")
         self.matcher = Matcher(self.state, self.bus, self.follower, lease, self.replica)
         self.servicer = RoutingService(
-            self.state, self.bus, self.follower, self.agents_kv, self.settings.recognition_cache, self.replica
+            self.state,
+            self.bus,
+            self.follower,
+            self.agents_kv,
+            self.settings.recognition_cache,
+            self.replica,
+            question_secret=self.settings.citizen_key_secret,
         )
         self._register_metrics()
         # Catalogues and replayed contacts are long-lived: keep them out of every later full

@@ -82,6 +82,8 @@ class ContactState:
     recognised: bool = False
     candidates: tuple[Candidate, ...] = ()
     refer_to: str = ""  # the body the question is for when it is not the gemeente's
+    question_words: tuple[str, ...] = ()  # the question as kept for agents' corrections (corrections.py)
+    question_hash: str = ""
     open_callbacks: tuple[OpenCallback, ...] = ()
     day: int = 0  # the tenant's local day it was routed on: the figures of that day count it
 

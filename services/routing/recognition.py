@@ -231,6 +231,10 @@ class ProductRecognizer:
         """The catalogue entry for a URI, e.g. to show its name next to a stored route."""
         return self._by_uri.get(uri)
 
+    def knows(self, word: str) -> bool:
+        """Whether a word is one of the catalogue's: a capitalised word that is not may be a name."""
+        return stem(word) in self._vocab
+
     def idf(self, s: str) -> float:
         """Rarer stems say more about which product is meant; everyday words say little."""
         value = self._idf.get(s, self._default_idf)

@@ -39,7 +39,7 @@ from services.common.errors import (
     permission_denied,
 )
 from services.common.events import EventBus
-from services.routing import referral
+from services.routing import corrections, referral
 from services.routing.catalogue import TenantCatalogue
 from services.routing.follower import StreamFollower
 from services.routing.matching import AgentState, ContactState
@@ -149,7 +149,9 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         agents_kv: KeyValue,
         recognition_cache_size: int = 4096,
         replica: str = "",
+        question_secret: str = "",
     ) -> None:
+        self.question_secret = question_secret  # keys the hash of a question kept for corrections
         self.replica = replica  # named in the desktop sessions held here
         self.state = state
         self.bus = bus
@@ -241,6 +243,8 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             product = answer.product
             if answer.referral is not None:
                 routed.refer_to = answer.referral.name
+            routed.question_words.extend(corrections.question_words(request.question, catalogue.recognizer))
+            routed.question_hash = corrections.question_hash(self.question_secret, request.question)
         snapshot = catalogue.snapshot
         department = product.department if product else (snapshot.fallback_department or "algemeen")
         sla = snapshot.sla_for(channel, department, product.slug if product else "")
@@ -290,11 +294,23 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise not_found(name)
         return self.state.router.contacts[name]
 
-    async def _change(self, contact: ContactState, change: str, agent: str = "", outcome: str = "") -> pb.Contact:
+    async def _change(
+        self,
+        contact: ContactState,
+        change: str,
+        agent: str = "",
+        outcome: str = "",
+        correction: events_pb2.RecognitionCorrection | None = None,
+    ) -> pb.Contact:
         env = events.envelope(
             contact.tenant,
             contact_changed=events_pb2.ContactChanged(
-                contact=contact.name, change=change, agent=agent, outcome=outcome, queue=contact.queue
+                contact=contact.name,
+                change=change,
+                agent=agent,
+                outcome=outcome,
+                queue=contact.queue,
+                correction=correction,
             ),
         )
         await self._commit(events.subject(contact.tenant, "contact", change), env)
@@ -505,7 +521,10 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise failed_precondition("CONTACT_NOT_CONNECTED", "this agent is not connected to this contact")
         if len(request.outcome) > 64:
             raise invalid_argument("outcome", "at most 64 characters")
-        return await self._change(contact, "completed", agent=request.agent, outcome=request.outcome)
+        fix = None
+        if request.HasField("correction"):
+            fix = corrections.correction(contact, self._catalogue(contact.tenant), request.correction)
+        return await self._change(contact, "completed", agent=request.agent, outcome=request.outcome, correction=fix)
 
     # Figures ----------------------------------------------------------------
 

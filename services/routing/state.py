@@ -125,6 +125,8 @@ class RoutingState:
                 recognised=e.recognised,
                 candidates=tuple(Candidate(c.uri, c.name, c.score) for c in e.candidates),
                 refer_to=e.refer_to,
+                question_words=tuple(e.question_words),
+                question_hash=e.question_hash,
                 open_callbacks=tuple(
                     OpenCallback(
                         callback=o.callback,

@@ -6,7 +6,7 @@ import grpc
 
 from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
 from services.common.app import Loop, ServiceApp
-from services.tenancy import models
+from services.tenancy import corrections, models
 from services.tenancy.service import TenancyService
 from services.tenancy.snapshots import SnapshotPublisher
 
@@ -19,6 +19,7 @@ class TenancyApp(ServiceApp):
         models.DepartmentRow,
         models.ProductRow,
         models.LexiconPhraseRow,
+        models.LexiconCorrectionRow,
         models.SlaPolicyRow,
         models.CalendarRow,
         models.CreateRequestRow,
@@ -29,7 +30,8 @@ class TenancyApp(ServiceApp):
     async def prepare(self) -> list[Loop]:
         self.snapshots = SnapshotPublisher(self.db, self.bus)
         await self.snapshots.republish_all()
-        return [self.snapshots.run]
+        self.corrections = corrections.consumer(self.bus, self.db)  # agents' corrections of recognition
+        return [self.snapshots.run, self.corrections.run]
 
     def register(self, server: grpc.aio.Server) -> None:
         def on_commit(tenants: set[str]) -> None:

@@ -67,6 +67,24 @@ class LexiconPhraseRow(SQLModel, table=True):
     create_time: datetime = Field(default_factory=utcnow)
 
 
+class LexiconCorrectionRow(SQLModel, table=True):
+    """What an agent said a question was about against what recognition said (corrections.py).
+    The question only as its content words and a keyed hash: never its text."""
+
+    __tablename__ = "lexicon_correction"
+    tenant: str = Field(primary_key=True, max_length=16)  # no foreign key: events may outlive a tenant
+    contact: str = Field(primary_key=True, max_length=64)
+    week: str = Field(max_length=8)  # ISO week in Europe/Amsterdam, `2026-W49`
+    complete_time: datetime
+    recognised_product_uri: str = Field(default="", max_length=255)
+    recognised_refer_to: str = Field(default="", max_length=32)
+    product_uri: str = Field(default="", max_length=255)
+    refer_to: str = Field(default="", max_length=32)
+    confirmed: bool = False
+    words: str = Field(default="[]", max_length=1000)  # JSON list of content words
+    question_hash: str = Field(default="", max_length=64)
+
+
 class SlaPolicyRow(SQLModel, table=True):
     __tablename__ = "sla_policy"
     tenant: str = Field(primary_key=True, foreign_key="tenant.id", max_length=16)

@@ -16,6 +16,7 @@ from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common.db import Database
 from services.tenancy import (
     calendars,
+    corrections,
     departments,
     entry_points,
     lexicon,
@@ -112,6 +113,16 @@ class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
 
     async def UpdateProductLexicon(self, request: pb.UpdateProductLexiconRequest, context: Any) -> pb.ProductLexicon:
         return await lexicon.update(self.store, request)
+
+    async def ListLexiconSuggestions(
+        self, request: pb.ListLexiconSuggestionsRequest, context: Any
+    ) -> pb.ListLexiconSuggestionsResponse:
+        return await corrections.suggestions(self.store, request)
+
+    async def GetRecognitionAccuracy(
+        self, request: pb.GetRecognitionAccuracyRequest, context: Any
+    ) -> pb.RecognitionAccuracy:
+        return await corrections.accuracy(self.store, request)
 
     # SLA policies
     async def CreateSlaPolicy(self, request: pb.CreateSlaPolicyRequest, context: Any) -> pb.SlaPolicy:
