@@ -172,7 +172,9 @@ def _up(args: argparse.Namespace) -> int:
                 started.setdefault(service, []).append(f"{target} (pid {procs[-1].pid})")
         from services.wallboard import cli as wallboard
 
-        procs.append(wallboard.start_process(env, passwords.get("wallboard")))
+        # the wallboard reads webhook figures only where it is told webhooks runs
+        webhooks = {"KCC_WEBHOOKS_TARGET": f"{settings.host}:{settings.port('webhooks')}"}
+        procs.append(wallboard.start_process({**env, **webhooks}, passwords.get("wallboard")))
         started["wallboard"] = [f"{wallboard.base_url(settings)}/ (pid {procs[-1].pid})"]
         print(
             "kcc up: nats-server " + ", ".join(f"{node.url} (pid {node.pid})" for node in nodes),

@@ -32,6 +32,7 @@ from services.wallboard import cli, login, view
 from services.wallboard.app import WallboardApp
 from tests.builders import Metadata, make_tenant, routable
 from tests.conftest import unavailable
+from tests.webhooks_kit import SECRET, figures_reaching, publish_callback, rig, subscribe
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -380,6 +381,50 @@ async def test_an_expired_session_ends_the_stream_and_the_page_says_so(
     await expect(status).to_have_attribute("data-state", "live", timeout=12 * SECONDS)
     await expect(status).to_have_attribute("data-state", "logged-out", timeout=30 * SECONDS)
     await context.close()
+
+
+async def test_webhook_figures_show_for_the_subscriptions_own_gemeente_only(
+    browser: Any, settings: Settings, platform: Routing, admin: Metadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real webhooks service delivers to a real receiver; the wallboard reads its figures over gRPC."""
+    from playwright.async_api import expect
+
+    board = WallboardApp(settings)
+    started = False
+    try:
+        async with rig(settings) as r:
+            monkeypatch.setenv("KCC_WEBHOOKS_TARGET", f"127.0.0.1:{r.app.port}")
+            crm = await subscribe(r.stub, admin, r.receiver.url, ["callback.*"])  # Nijmegen's
+            await subscribe(r.stub, admin, r.receiver.url, ["callback.*"], ARNHEM, "zaken")
+            for i in range(3):
+                await publish_callback(r.bus, NIJMEGEN, "requested", i)
+            await figures_reaching(r.stub, admin, crm.name, lambda f: f.delivered == 3)
+            await board.start(0)
+            started = True
+            page = await browser.new_page()
+            await page.goto(link(settings, board))
+            row = page.locator(f'section[data-tenant="{NIJMEGEN}"] tr[data-subscription="crm"]')
+            await expect(row.locator('td[data-field="delivered"]')).to_have_text("3", timeout=15 * SECONDS)
+            await expect(row.locator('td[data-field="state"]')).to_have_text("ACTIVE")
+            await expect(row.locator('td[data-field="parked"]')).to_have_text("0")
+            shown = await page.content()
+            for secret in (r.receiver.url, SECRET, "partner-token"):
+                assert secret not in shown
+
+            arnhem = await browser.new_page()
+            await arnhem.goto(link(settings, board, "tenant", (ARNHEM,)))
+            own = arnhem.locator(f'section[data-tenant="{ARNHEM}"] tr[data-subscription="zaken"]')
+            await expect(own.locator('td[data-field="delivered"]')).to_have_text("0", timeout=15 * SECONDS)
+            assert await arnhem.locator('tr[data-subscription="crm"]').count() == 0
+            assert await arnhem.locator(f'section[data-tenant="{NIJMEGEN}"]').count() == 0
+        # webhooks has stopped: the board goes on and says its figures are unavailable
+        note = page.locator(f'section[data-tenant="{NIJMEGEN}"] [data-field="webhooks-unavailable"]')
+        await expect(note).to_be_visible(timeout=15 * SECONDS)
+        await expect(row).to_have_count(0)
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    finally:
+        if started:
+            await board.stop()
 
 
 def test_kcc_wallboard_link_names_the_port_and_refuses_a_tenant_role_without_a_tenant(

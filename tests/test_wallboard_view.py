@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.wallboard.feed import HISTORY_MINUTES, Board
 from services.wallboard.login import Viewer, ViewerRole
-from services.wallboard.view import render
+from services.wallboard.view import WEBHOOK_ALERT_SECONDS, render
 
 NOW = 29_000_000  # a minute number
 
@@ -30,6 +30,19 @@ BOARD = Board(
     },
     accountability={"gm0268": [{"department": "tenants/gm0268/departments/belastingen", "repeat_contacts": 3}]},
     history={("gm0268", "burgerzaken"): {NOW - 1: 4, NOW: 3, NOW - HISTORY_MINUTES: 9}},
+    webhooks={
+        "gm0268": [
+            {"id": "crm", "state": "ACTIVE", "delivered": 12, "retrying": 0, "parked": 0, "pending": 0,
+             "oldest_undelivered_seconds": 0.0},
+            {"id": "zaaksysteem", "state": "ACTIVE", "delivered": 3, "retrying": 1, "parked": 2, "pending": 4,
+             "oldest_undelivered_seconds": 12.0},
+            {"id": "archief", "state": "PAUSED", "delivered": 0, "retrying": 0, "parked": 0, "pending": 9,
+             "oldest_undelivered_seconds": WEBHOOK_ALERT_SECONDS + 1.0},
+        ],
+        "gm0202": [{"id": "arnhem-crm", "state": "ACTIVE", "delivered": 7, "retrying": 0, "parked": 0,
+                    "pending": 0, "oldest_undelivered_seconds": 0.0}],
+    },
+    webhooks_status="live",
 )  # fmt: skip
 
 
@@ -65,3 +78,29 @@ def test_a_department_sees_its_own_callbacks_and_accountability_only() -> None:
     assert nijmegen["accountability"] == [] and nijmegen["queues"] == []
     assert "totals" not in page and "agents" not in page and page["viewer"]["may_act"] is False
     assert "belastingen" not in str(page) and "Arnhem" not in str(page)
+
+
+def test_webhook_subscriptions_show_per_gemeente_marked_when_parked_or_late() -> None:
+    page = render(BOARD, Viewer("t", ViewerRole.TRAFFICER), NOW)
+    assert page["webhooks"] == "live"
+    nijmegen = next(t for t in page["tenants"] if t["id"] == "gm0268")
+    by_id = {s["id"]: s for s in nijmegen["webhooks"]}
+    assert by_id["crm"]["delivered"] == 12 and by_id["crm"]["alert"] is False
+    assert by_id["zaaksysteem"]["alert"] is True, "parked events"
+    assert by_id["archief"]["alert"] is True and by_id["archief"]["state"] == "PAUSED", "waiting too long"
+
+
+def test_a_tenant_viewer_sees_only_its_own_subscriptions() -> None:
+    page = render(BOARD, Viewer("a", ViewerRole.TENANT, frozenset({"gm0202"})), NOW)
+    (arnhem,) = page["tenants"]
+    assert [s["id"] for s in arnhem["webhooks"]] == ["arnhem-crm"]
+    assert "zaaksysteem" not in str(page) and "archief" not in str(page)
+    department = render(BOARD, Viewer("bz", ViewerRole.DEPARTMENT, frozenset({"gm0268"}), department="x"), NOW)
+    assert "webhooks" not in department and "webhooks" not in department["tenants"][0]
+
+
+def test_the_page_says_when_webhook_figures_are_unavailable() -> None:
+    board = Board(tenant_names={"gm0268": "Nijmegen"}, webhooks_status="unavailable")
+    page = render(board, Viewer("t", ViewerRole.TRAFFICER), NOW)
+    assert page["webhooks"] == "unavailable" and page["tenants"][0]["webhooks"] == []
+    assert render(Board(tenant_names={"gm0268": "N"}), Viewer("t", ViewerRole.TRAFFICER), NOW)["webhooks"] == "off"

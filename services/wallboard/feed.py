@@ -3,8 +3,10 @@
 Queue figures arrive on routing's WatchQueueStats stream; callback figures are fetched again
 whenever a tenant's worklist changes (WatchCallbacks, used only as a signal: its callbacks are
 not kept) and every half minute for time-driven changes (due today, warning, breach); agents
-and gemeente names are read with the list calls. Every change bumps `version` and wakes the
-pages' event streams, which each send what their viewer may see.
+and gemeente names are read with the list calls. Webhook figures per subscription are read
+with webhooks' ListSubscriptions every few seconds, only when a webhooks address is configured.
+Every change bumps `version` and wakes the pages' event streams, which each send what their
+viewer may see.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
+from kcc.webhooks.v1 import webhooks_pb2 as wh
+from kcc.webhooks.v1 import webhooks_pb2_grpc
 from services.common import auth, client
 from services.common.config import Settings
 from services.common.enums import AGENT_STATES
@@ -40,6 +45,13 @@ TENANTS_EVERY = 30.0
 RETRY_SECONDS = 1.0
 HISTORY_MINUTES = 60  # the sparkline: the most waiting per minute over the last hour
 ACCOUNTABILITY_DAYS = 30
+WEBHOOKS_EVERY = 3.0  # webhooks has no watch stream: its figures are polled
+WEBHOOK_STATES = {wh.Subscription.STATE_ACTIVE: "ACTIVE", wh.Subscription.STATE_PAUSED: "PAUSED"}
+
+
+def webhooks_configured() -> bool:
+    """The figures are read only where webhooks runs: `kcc up` and the deployment name its address."""
+    return bool(os.environ.get("KCC_WEBHOOKS_TARGET") or os.environ.get("KCC_WEBHOOKS_PORT"))
 
 
 @dataclass
@@ -53,6 +65,9 @@ class Board:
     accountability: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # (tenant, queue) -> {minute: most waiting}
     history: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
+    # tenant -> its subscriptions' figures; `webhooks` is off, live or unavailable (not answering)
+    webhooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    webhooks_status: str = "off"
 
 
 class Feed:
@@ -91,8 +106,15 @@ class Feed:
     def tenancy(self) -> tenancy_pb2_grpc.TenancyServiceStub:
         return tenancy_pb2_grpc.TenancyServiceStub(self.channel("tenancy"))
 
+    @property
+    def webhooks(self) -> webhooks_pb2_grpc.WebhookServiceStub:
+        return webhooks_pb2_grpc.WebhookServiceStub(self.channel("webhooks"))
+
     def start(self) -> None:
-        for loop in (self._queues, self._agents, self._tenants, self._callback_figures):
+        loops = [self._queues, self._agents, self._tenants, self._callback_figures]
+        if webhooks_configured():
+            loops.append(self._webhook_figures)
+        for loop in loops:
             self._tasks.append(asyncio.create_task(self._forever(loop)))
 
     async def stop(self) -> None:
@@ -267,6 +289,50 @@ class Feed:
             MessageToDict(r, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
             for r in report.rows
         ]
+
+    async def _webhook_figures(self) -> None:
+        """Every few seconds, because webhooks has no watch stream; a webhooks service that does not
+        answer leaves the rest of the board current and the page saying the figures are unavailable."""
+        while not self.stopped:
+            try:
+                figures = {tenant: await self._read_subscriptions(tenant) for tenant in sorted(self.board.tenant_names)}
+                status = "live"
+            except grpc.aio.AioRpcError as exc:
+                log.info("wallboard: webhook figures: %s", exc.code().name)
+                figures, status = {}, "unavailable"
+            if (figures, status) != (self.board.webhooks, self.board.webhooks_status):
+                self.board.webhooks, self.board.webhooks_status = figures, status
+                await self._bump()
+            await asyncio.sleep(WEBHOOKS_EVERY)
+
+    async def _read_subscriptions(self, tenant: str) -> list[dict[str, Any]]:
+        """One tenant's subscriptions; the service token may list every tenant's (webhooks' _caller)."""
+        found: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            reply = await self.webhooks.ListSubscriptions(
+                wh.ListSubscriptionsRequest(parent=f"tenants/{tenant}", page_size=100, page_token=token),
+                metadata=self.metadata(),
+                timeout=5,
+            )
+            found += [_subscription(s) for s in reply.subscriptions if s.name.startswith(f"tenants/{tenant}/")]
+            token = reply.next_page_token
+            if not token:
+                return found
+
+
+def _subscription(sub: wh.Subscription) -> dict[str, Any]:
+    """Id, state and figures only: the URL, headers and last error stay with webhooks."""
+    f = sub.figures
+    return {
+        "id": sub.name.rsplit("/", 1)[-1],
+        "state": WEBHOOK_STATES.get(sub.state, "UNKNOWN"),
+        "delivered": f.delivered,
+        "retrying": f.retrying,
+        "parked": f.parked,
+        "pending": f.pending,
+        "oldest_undelivered_seconds": round(f.oldest_undelivered_age.ToNanoseconds() / 1e9, 1),
+    }
 
 
 def _agent(agent: rt.Agent) -> dict[str, Any]:

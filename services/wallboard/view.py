@@ -2,6 +2,7 @@
 
 Gemeenten appear by name; agents only by id and state, and only to trafficers. Nothing here
 carries personal data: the board holds figures, and the callbacks' contents are never read.
+Webhook subscriptions appear by id and state with their delivery figures, never their URL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ TOTALS = (
     "overflowed",
     "repeat_contacts",
 )
+# A subscription is marked when events are parked or the oldest undelivered one waits this long.
+WEBHOOK_ALERT_SECONDS = 300
+
+
+def _webhook(sub: dict[str, Any]) -> dict[str, Any]:
+    late = float(sub.get("oldest_undelivered_seconds", 0.0)) >= WEBHOOK_ALERT_SECONDS
+    return {**sub, "alert": int(sub.get("parked", 0)) > 0 or late}
 
 
 def _queue(q: dict[str, Any], history: dict[int, int], now_minute: int) -> dict[str, Any]:
@@ -62,6 +70,7 @@ def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
                 "callbacks": board.callbacks.get(tid, []),
                 "accountability": board.accountability.get(tid, []),
                 "referrals": {},
+                "webhooks": [_webhook(s) for s in board.webhooks.get(tid, [])],
             }
         return tenants[tid]
 
@@ -86,6 +95,7 @@ def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "viewer": {"role": viewer.role.value, "may_act": viewer.may_act},
         "totals": totals,
+        "webhooks": board.webhooks_status,
         "tenants": sorted(tenants.values(), key=lambda t: (t["name"], t["id"])),
     }
     if viewer.may_act:

@@ -16,6 +16,10 @@ const ACCOUNTABILITY_COLUMNS = [
   ["department", "afdeling"], ["requested", "aangevraagd"], ["on_time", "op tijd"], ["breached", "te laat"],
   ["median_seconds_to_first_attempt", "mediaan 1e poging (min)"], ["repeat_contacts", "herhaalverkeer"],
 ];
+const WEBHOOK_COLUMNS = [
+  ["id", "abonnement"], ["state", "status"], ["delivered", "afgeleverd"], ["retrying", "opnieuw"],
+  ["parked", "geparkeerd"], ["pending", "wachtend"], ["oldest_undelivered_seconds", "oudste wachtend (s)"],
+];
 const TOTALS = [
   ["waiting", "wachtend"], ["answered", "beantwoord"], ["service_level", "bereikbaarheid %"],
   ["abandoned", "verloren"], ["overflowed", "overloop"], ["repeat_contacts", "herhaalverkeer"],
@@ -71,9 +75,24 @@ function departmentCell(key, row) {
   return el("td", { class: cls, "data-field": key }, row[key] || 0);
 }
 
+function webhookCell(key, sub) {
+  return el("td", { "data-field": key }, sub[key] ?? "");
+}
+
+// Webhook subscriptions by id, marked when events are parked or wait too long (view.py decides).
+function webhooks(tenant, status) {
+  if (status === "unavailable") {
+    return [el("p", { class: "unavailable", "data-field": "webhooks-unavailable" }, "webhookcijfers niet beschikbaar")];
+  }
+  const subs = (tenant.webhooks || []).map((s) =>
+    ({ ...s, attrs: { "data-subscription": s.id, class: s.alert ? "alert" : "" } }));
+  if (status !== "live" || !subs.length) return [];
+  return [el("h3", {}, "Webhooks per abonnement"), table(WEBHOOK_COLUMNS, subs, webhookCell)];
+}
+
 const cards = new Map();
 
-function tenantCard(tenant, mayAct) {
+function tenantCard(tenant, mayAct, webhookStatus) {
   let card = cards.get(tenant.id);
   if (!card) {
     card = { root: el("section", { class: "tenant", "data-tenant": tenant.id }), body: el("div") };
@@ -103,6 +122,7 @@ function tenantCard(tenant, mayAct) {
     table(CALLBACK_COLUMNS, tenant.callbacks, departmentCell),
     el("h3", {}, "Afdelingen: laatste 30 dagen"),
     table(ACCOUNTABILITY_COLUMNS, tenant.accountability, departmentCell),
+    ...webhooks(tenant, webhookStatus),
   );
   return card.root;
 }
@@ -153,7 +173,7 @@ function draw(board) {
       el("div", { "data-total": key }, el("span", {}, label), el("b", {}, board.totals[key]))));
   }
   const mayAct = board.viewer.may_act;
-  document.getElementById("tenants").replaceChildren(...board.tenants.map((t) => tenantCard(t, mayAct)));
+  document.getElementById("tenants").replaceChildren(...board.tenants.map((t) => tenantCard(t, mayAct, board.webhooks)));
   const agents = document.getElementById("agents");
   agents.hidden = !mayAct;
   if (mayAct) document.getElementById("agent-rows").replaceChildren(...board.agents.map(agentRow));
