@@ -33,7 +33,9 @@ from services.common.natsserver import NatsServer, NatsServerError, find_nats_se
 from services.routing import app as routing_app
 from services.routing import leader
 from services.routing.app import RoutingApp
+from services.tenancy import corrections
 from services.tenancy.app import TenancyApp
+from services.tenancy.models import LexiconCorrectionRow
 from tests.builders import UPL, eventually, make_tenant, routable
 from tests.conftest import running_nats, unavailable
 
@@ -238,6 +240,18 @@ async def test_the_services_work_end_to_end_each_as_its_own_user(  # type: ignor
         await eventually(lambda: tallied() == 1)
         await eventually(lambda: callbacks.scheduler.lease.held)
 
+        # An agent's correction of recognition reaches tenancy's durable consumer.
+        desk = client.metadata(auth.issue_token(secret, "fatima", auth.Role.AGENT, [NIJMEGEN]))
+        desktop = routing_stub.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=desk)
+        await desktop.read()
+        await asyncio.wait_for(desktop.read(), 10)  # the offer
+        step = {"agent": "agents/fatima", "contact": decision.contact.name}
+        await routing_stub.AcceptOffer(rt.AcceptOfferRequest(**step), metadata=desk)
+        correction = rt.Correction(product_uri=UPL + "paspoort")
+        await routing_stub.CompleteContact(rt.CompleteContactRequest(**step, correction=correction), metadata=desk)
+        desktop.cancel()
+        await eventually(lambda: tenancy.db.transaction(lambda s: list(s.exec(select(LexiconCorrectionRow)))))
+
         # A routing restart rebuilds its memory from the stream and the buckets, as routing.
         await routing.stop()
         started.remove(routing)
@@ -260,6 +274,7 @@ def test_named_buckets_and_consumer_are_the_services_own() -> None:
     assert natsauth.LEASES == callbacks_app.LEASE_BUCKET
     assert natsauth.ROUTING_LEASES == leader.LEASE_BUCKET
     assert natsauth.CONTACT_USAGE_CONSUMER == contacts.CONSUMER
+    assert natsauth.LEXICON_CORRECTIONS_CONSUMER == corrections.CONSUMER
 
 
 def test_local_passwords_are_private_stable_and_configurable(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ AGENTS = "routing-agents"
 ROUTING_LEASES = "routing-leases"
 LEASES = "callbacks-leases"
 CONTACT_USAGE_CONSUMER = "callbacks-contact-usage"
+LEXICON_CORRECTIONS_CONSUMER = "tenancy-lexicon-corrections"  # services/tenancy/corrections.py
 # services/webhooks/store.py: its buckets, and its consumers' names start with this.
 WEBHOOK_BUCKETS = ("webhooks-subscriptions", "webhooks-state", "webhooks-dead-letters", "webhooks-leases")
 WALLBOARD_LINKS = "wallboard-links"
@@ -75,8 +76,18 @@ def service_user(service: str) -> NatsUser:
     stream = [*_stream(STREAM), f"{API}.STREAM.UPDATE.{STREAM}"]  # EventBus.ensure_stream
     if service == "tenancy":
         # Outbox: kcc.<tenant>.tenancy.changed; writes the compiled snapshots, each over an
-        # older version only (it reads the version held first).
-        publish = [*stream, _events("tenancy"), *_bucket(SNAPSHOTS, get=True, put=True)]
+        # older version only (it reads the version held first); agents' corrections of
+        # recognition through one durable pull consumer of completed contacts.
+        consumer = f"{STREAM}.{LEXICON_CORRECTIONS_CONSUMER}"
+        publish = [
+            *stream,
+            _events("tenancy"),
+            *_bucket(SNAPSHOTS, get=True, put=True),
+            f"{API}.CONSUMER.CREATE.{consumer}.kcc.*.contact.completed",
+            f"{API}.CONSUMER.INFO.{consumer}",
+            f"{API}.CONSUMER.MSG.NEXT.{consumer}",
+            f"$JS.ACK.{consumer}.>",
+        ]
     elif service == "routing":
         # Publishes contact events, agent sessions and matcher elections; follows snapshots;
         # keeps agents in its own bucket and the matcher's lease in another; follows contact,
