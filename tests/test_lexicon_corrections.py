@@ -16,11 +16,12 @@ import pytest
 from sqlmodel import select
 
 from kcc.common.v1 import common_pb2
+from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
-from services.common import auth, client
+from services.common import auth, client, events
 from services.common.config import Settings
 from services.common.errors import error_info
 from services.routing.app import RoutingApp
@@ -218,6 +219,30 @@ async def test_corrections_become_suggestions_accuracy_and_adopted_phrases(apps,
             break
         await asyncio.sleep(0.05)
     assert await top() == UPL + "afvalcontainer"
+
+
+async def test_a_correction_with_more_words_than_routing_keeps_still_fits(apps, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
+    tenancy_app, _ = apps
+    await make_tenant(channel_to(tenancy_app), admin, "gm0268", "Nijmegen", PRODUCTS)
+    correction = events_pb2.RecognitionCorrection(
+        product_uri=UPL + "paspoort", question_words=[f"{n:02d}" + "w" * 40 for n in range(40)], question_hash="h"
+    )
+    changed = events_pb2.ContactChanged(contact="tenants/gm0268/contacts/c1", change="completed", correction=correction)
+    await tenancy_app.bus.publish(
+        events.subject("gm0268", "contact", "completed"), events.envelope("gm0268", contact_changed=changed)
+    )
+    rows: list[LexiconCorrectionRow] = []
+
+    async def stored() -> bool:
+        rows[:] = await tenancy_app.db.run(lambda s: list(s.exec(select(LexiconCorrectionRow))))
+        return bool(rows)
+
+    for _ in range(200):
+        if await stored():
+            break
+        await asyncio.sleep(0.05)
+    (row,) = rows
+    assert len(json.loads(row.words)) == corrections.MAX_WORDS and not row.confirmed
 
 
 def test_suggestions_rank_by_misses_less_questions_for_other_answers() -> None:

@@ -36,6 +36,7 @@ CONSUMER = "tenancy-lexicon-corrections"
 SUBJECT = "kcc.*.contact.completed"
 LOCAL = ZoneInfo("Europe/Amsterdam")
 LONGEST_PHRASE = 3
+MAX_WORDS, MAX_WORD = 24, 30  # as routing keeps them (services/routing/corrections.py)
 SINCE = timedelta(days=180)  # suggestions learn from the last half year
 # A phrase of one question is no pattern, and may be that caller's own words (a name typed in
 # lower case): a suggestion needs at least this many distinct questions.
@@ -69,7 +70,7 @@ def apply(session: Session, env: events_pb2.Envelope) -> None:
             product_uri=c.product_uri,
             refer_to=c.refer_to,
             confirmed=confirmed,
-            words=json.dumps(list(c.question_words)),
+            words=json.dumps([w[:MAX_WORD] for w in c.question_words[:MAX_WORDS]]),  # fits the column
             question_hash=c.question_hash,
         )
     )
