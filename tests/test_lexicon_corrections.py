@@ -122,6 +122,15 @@ async def test_corrections_become_suggestions_accuracy_and_adopted_phrases(apps,
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "correction.product_uri" in details
     code, _, details = await desk.refused(first.contact.name, refer_to="Rijkswaterstaat")
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "correction.refer_to" in details
+    kees = token(tenancy_app.settings, "kees", auth.Role.AGENT, ["gm0268"])  # not the agent of this contact
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await routing.CompleteContact(
+            rt.CompleteContactRequest(
+                agent="agents/fatima", contact=first.contact.name, correction=rt.Correction(refer_to="UWV")
+            ),
+            metadata=kees,
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     await desk.complete(first.contact.name, product_uri=UPL + "afvalcontainer")
     second = await desk.take(question="blauwe flodder kapot gewaaid, Pietersen")
     await desk.complete(second.contact.name, product_uri=UPL + "afvalcontainer")
