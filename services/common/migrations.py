@@ -168,7 +168,7 @@ def upgrade(engine: Engine, schema: ServiceSchema, revision: str = "head") -> st
     A no-op for a database already there, and for "head" on a database a newer version migrated
     (an older pod's `kcc db upgrade` during a rolling update or a rollback): it is past this code.
     """
-    with engine.connect() as connection, _migration_lock(connection, schema.name):
+    with _migrating(engine, schema.name) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema.name}"'))
             connection.commit()
@@ -230,26 +230,31 @@ def _has_tables(connection: Connection, schema: ServiceSchema) -> bool:
 
 
 @contextlib.contextmanager
-def _migration_lock(connection: Connection, name: str) -> Iterator[None]:
-    """One migrator per schema at a time; the others wait, then find the work done."""
-    if connection.dialect.name == "postgresql":
+def _migrating(engine: Engine, name: str) -> Iterator[Connection]:
+    """A connection held by the schema's one migrator; the others wait, then find the work done.
+    On SQLite the lock comes before the connection: two first connections to a new file race to
+    switch it to WAL, and the loser gets "database is locked" at once."""
+    if engine.dialect.name == "postgresql":
         key = zlib.crc32(f"kcc-migrate:{name}".encode())
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        connection.commit()
-        try:
-            yield
-        finally:
-            connection.rollback()
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             connection.commit()
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
         return
-    database = connection.engine.url.database
+    database = engine.url.database
     if not database or database == ":memory:":
-        yield
+        with engine.connect() as connection:
+            yield connection
         return
     with open(f"{database}.migrate-lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            with engine.connect() as connection:
+                yield connection
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
