@@ -430,9 +430,10 @@ async def read_stream(urls: list[str]) -> list[tuple[str, events_pb2.Envelope]]:
     while seq < last:
         try:
             msgs = await sub.fetch(1000, timeout=5)
-        except (nats.errors.TimeoutError, TimeoutError):
-            if time.monotonic() > deadline:
+        except (nats.errors.TimeoutError, TimeoutError, nats.js.errors.ServiceUnavailableError):
+            if time.monotonic() > deadline:  # no answer, or 503 while the stream elects a leader
                 raise
+            await asyncio.sleep(0.5)
             continue
         for msg in msgs:
             stored.append((msg.subject, events_pb2.Envelope.FromString(msg.data)))
