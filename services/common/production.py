@@ -68,7 +68,8 @@ def encryption_keys(settings: Settings) -> list[bytes]:
     return [k.encode() for k in keys]
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (IPv6 in brackets too) is this machine."""
     host = host.strip("[]")
     if host == "localhost":
         return True
@@ -129,7 +130,7 @@ def problems(settings: Settings, service: str = "") -> list[str]:
         found.append("KCC_DATABASE_URL is empty: production keeps its data in PostgreSQL, not SQLite in the container")
     elif service not in WITHOUT_DATABASE and not database.startswith(("postgresql://", "postgresql+psycopg://")):
         found.append("KCC_DATABASE_URL must be a postgresql:// URL in production")
-    if not _is_loopback(settings.host) and not settings.tls_cert:
+    if not is_loopback(settings.host) and not settings.tls_cert:
         found.append(f"KCC_HOST={settings.host} serves plaintext gRPC off loopback: set KCC_TLS_CERT and KCC_TLS_KEY")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         found.append("KCC_TLS_CERT and KCC_TLS_KEY go together: one of them is empty")

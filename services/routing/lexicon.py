@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from importlib.resources.abc import Traversable
 
 from services.common import lexicon, upl
+from services.common.upl import slug
 from services.routing import referral
 from services.routing.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
-from services.routing.recognition import CatalogueEntry, ProductRecognizer, slug
+from services.routing.recognition import CatalogueEntry, ProductRecognizer
 
 
 def load_upl_products(path: Traversable = upl.UPL_CSV, *, gemeente_only: bool = True) -> list[tuple[str, str]]:

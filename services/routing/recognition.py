@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from services.common.upl import slug
 from services.routing import splits, typos
 from services.routing.dutch import (
     AFTER_PARTICLE,
@@ -44,7 +45,7 @@ from services.routing.dutch import (
     stem,
 )
 
-__all__ = ["CONFIDENCE_THRESHOLD", "CatalogueEntry", "ProductMatch", "ProductRecognizer", "slug"]
+__all__ = ["CONFIDENCE_THRESHOLD", "CatalogueEntry", "ProductMatch", "ProductRecognizer"]
 
 #: Below this score routing should send the contact to the general queue.
 CONFIDENCE_THRESHOLD = 0.42
@@ -90,11 +91,6 @@ class ProductMatch:
     uri: str
     name: str
     score: float
-
-
-def slug(uri: str) -> str:
-    """The last path segment of a UPL URI, the short key the lexicon and eval files use."""
-    return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from services.common.config import DATA, open_csv
-from services.routing.recognition import CONFIDENCE_THRESHOLD, CatalogueEntry, ProductMatch, slug
+from services.common.upl import slug
+from services.routing.recognition import CONFIDENCE_THRESHOLD, CatalogueEntry, ProductMatch
 
 REFERRAL_DIR = DATA / "referral"
 #: URIs of referral topics in a recognizer; never a product of a tenant.

@@ -18,6 +18,7 @@ import socket
 from urllib.parse import urlsplit
 
 from services.common.errors import invalid_argument
+from services.common.production import is_loopback
 
 MAX_URL = 512
 
@@ -44,15 +45,6 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def _addresses(host: str, port: int) -> list[str]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -67,7 +59,7 @@ async def check(url: str, production: bool) -> None:
         raise RefusedTarget(f"is longer than {MAX_URL} characters")
     scheme, host, port = _parts(url)
     if not production:
-        if scheme == "http" and not _loopback(host):
+        if scheme == "http" and not is_loopback(host):
             raise RefusedTarget("must be https (http only on loopback outside production)")
         return
     if scheme != "https":
