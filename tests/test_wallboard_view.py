@@ -61,6 +61,22 @@ def test_a_trafficer_sees_every_gemeente_the_agents_and_kcc_totals() -> None:
     assert len(spark) == HISTORY_MINUTES and spark[-2:] == [4, 3] and 9 not in spark  # older than the hour
 
 
+def test_a_service_level_is_shown_as_answered_and_none_before_anything_was_answered() -> None:
+    """MessageToDict leaves a zero out: 0 % must not read as 100 %, and a queue that answered nothing has none."""
+    board = Board(
+        tenant_names={"gm0268": "Nijmegen"},
+        queues=[
+            queue("gm0268", "burgerzaken", answered=3, abandoned=1),  # service_level 0.0, left out by MessageToDict
+            queue("gm0268", "belastingen", waiting=2),
+        ],
+    )
+    page = render(board, Viewer("t", ViewerRole.TRAFFICER), NOW)
+    levels = {q["queue"]: (q["service_level"], q["below_target"]) for q in page["tenants"][0]["queues"]}
+    assert levels == {"burgerzaken": (0.0, True), "belastingen": (None, False)}
+    empty = render(Board(tenant_names={"gm0268": "Nijmegen"}), Viewer("t", ViewerRole.TRAFFICER), NOW)
+    assert empty["totals"]["service_level"] is None
+
+
 def test_a_tenant_viewer_gets_nothing_of_another_gemeente() -> None:
     page = render(BOARD, Viewer("a", ViewerRole.TENANT, frozenset({"gm0202"})), NOW)
     assert [t["id"] for t in page["tenants"]] == ["gm0202"]

@@ -34,15 +34,18 @@ def _webhook(sub: dict[str, Any]) -> dict[str, Any]:
 def _queue(q: dict[str, Any], history: dict[int, int], now_minute: int) -> dict[str, Any]:
     target = q.get("target") or {}
     target_percent = int(target.get("percent", 0))
-    service_level = float(q.get("service_level", 1.0))
+    # MessageToDict leaves zeros out: a missing service level is 0 %, not 100 %. With nothing answered
+    # or abandoned yet there is no service level at all (None: "—" on the page).
+    counted = int(q.get("answered", 0)) + int(q.get("abandoned", 0))
+    service_level = float(q.get("service_level", 0.0)) if counted else None
     return {
         "queue": q.get("queue", ""),
         "waiting": int(q.get("waiting", 0)),
         "longest_wait_seconds": round(float(q.get("longest_wait_seconds", 0.0)), 1),
-        "service_level": round(service_level * 100, 1),
+        "service_level": None if service_level is None else round(service_level * 100, 1),
         "target_percent": target_percent,
         "target_seconds": int(target.get("seconds", 0)),
-        "below_target": bool(target_percent) and service_level * 100 < target_percent,
+        "below_target": service_level is not None and bool(target_percent) and service_level * 100 < target_percent,
         "average_speed_of_answer_seconds": round(float(q.get("average_speed_of_answer_seconds", 0.0)), 1),
         "abandonment_rate": round(float(q.get("abandonment_rate", 0.0)) * 100, 1),
         "agents_available": int(q.get("agents_available", 0)),
@@ -91,10 +94,10 @@ def render(board: Board, viewer: Viewer, now_minute: int) -> dict[str, Any]:
         if viewer.sees(tid):
             tenant(tid)
     counted = totals["answered"] + totals["abandoned"]
-    totals["service_level"] = round(100 * totals["answered_within_target"] / counted, 1) if counted else 100.0
+    level = round(100 * totals["answered_within_target"] / counted, 1) if counted else None
     result: dict[str, Any] = {
         "viewer": {"role": viewer.role.value, "may_act": viewer.may_act},
-        "totals": totals,
+        "totals": {**totals, "service_level": level},
         "webhooks": board.webhooks_status,
         "tenants": sorted(tenants.values(), key=lambda t: (t["name"], t["id"])),
     }

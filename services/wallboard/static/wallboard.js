@@ -56,6 +56,11 @@ function table(columns, rows, cell) {
   return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
 }
 
+// A figure that has no value yet (a service level before anything was answered) shows as a dash.
+function shown(value) {
+  return value === null || value === undefined ? "\u2014" : value;
+}
+
 function queueCell(key, q) {
   if (key === "sparkline") return el("td", {}, sparkline(q.sparkline || []));
   if (key === "agents") return el("td", { "data-field": "agents" }, `${q.agents_available}/${q.agents_eligible}`);
@@ -63,7 +68,7 @@ function queueCell(key, q) {
   if (key === "service_level") {
     const cls = q.below_target ? "below" : "met";
     const target = q.target_percent ? ` / ${q.target_percent}% in ${q.target_seconds}s` : "";
-    return el("td", { class: cls, "data-field": key }, `${q.service_level}${target}`);
+    return el("td", { class: cls, "data-field": key }, `${shown(q.service_level)}${target}`);
   }
   return el("td", { "data-field": key }, q[key]);
 }
@@ -170,7 +175,7 @@ function draw(board) {
   totals.hidden = !board.totals;  // a department's page has no KCC totals
   if (board.totals) {
     totals.replaceChildren(...TOTALS.map(([key, label]) =>
-      el("div", { "data-total": key }, el("span", {}, label), el("b", {}, board.totals[key]))));
+      el("div", { "data-total": key }, el("span", {}, label), el("b", {}, shown(board.totals[key])))));
   }
   const mayAct = board.viewer.may_act;
   document.getElementById("tenants").replaceChildren(...board.tenants.map((t) => tenantCard(t, mayAct, board.webhooks)));
