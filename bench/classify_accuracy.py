@@ -33,14 +33,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from services.common.upl import slug  # noqa: E402
 from services.routing import referral  # noqa: E402
-from services.routing.lexicon import default_catalogue  # noqa: E402
 from services.routing.recognition import (  # noqa: E402
     CONFIDENCE_THRESHOLD,
     CatalogueEntry,
     ProductRecognizer,
-    slug,
 )
+from services.routing.recognition.lexicon import default_catalogue  # noqa: E402
 
 DEV_FILE = REPO.parent / "shared" / "data" / "eval" / "questions-dev.tsv"
 HOLDOUT_FILE = REPO / "tests" / "data" / "questions-holdout.tsv"

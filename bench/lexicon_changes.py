@@ -47,9 +47,9 @@ from services.common.events import EventBus  # noqa: E402
 from services.common.natsserver import NatsServer  # noqa: E402
 from services.common.snapshots import TenantSnapshot  # noqa: E402
 from services.launcher import wait_healthy  # noqa: E402
-from services.routing.dutch import stem  # noqa: E402
-from services.routing.lexicon import default_catalogue  # noqa: E402
 from services.routing.recognition import ProductRecognizer  # noqa: E402
+from services.routing.recognition.dutch import stem  # noqa: E402
+from services.routing.recognition.lexicon import default_catalogue  # noqa: E402
 
 CHANGERS = 20
 CALLERS = 16

@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from services.routing.dutch import DEFAULT_REAL_WORDS_PATH  # noqa: E402
-from services.routing.lexicon import default_catalogue, real_words_near  # noqa: E402
 from services.routing.recognition import ProductRecognizer  # noqa: E402
+from services.routing.recognition.dutch import DEFAULT_REAL_WORDS_PATH  # noqa: E402
+from services.routing.recognition.lexicon import default_catalogue, real_words_near  # noqa: E402
 from services.routing.referral import topic_entries  # noqa: E402
 
 WORD_LIST = Path("/usr/share/dict/dutch")

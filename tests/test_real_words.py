@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from services.routing.dutch import DEFAULT_REAL_WORDS_PATH
+from services.routing.recognition.dutch import DEFAULT_REAL_WORDS_PATH
 from tests.conftest import unavailable
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "real_words_near_catalogue.py"

@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from services.routing.dutch import load_real_words, normalize, stem
-from services.routing.lexicon import (
-    classify_lines,
-    default_catalogue,
-    load_default_synonyms,
-    load_upl_products,
-    real_words_near,
-)
+from services.common.upl import slug
 from services.routing.recognition import (
     CONFIDENCE_THRESHOLD,
     CatalogueEntry,
     ProductMatch,
     ProductRecognizer,
-    slug,
+)
+from services.routing.recognition.dutch import load_real_words, normalize, stem
+from services.routing.recognition.lexicon import (
+    classify_lines,
+    default_catalogue,
+    load_default_synonyms,
+    load_upl_products,
+    real_words_near,
 )
 from services.routing.service import RecognitionCache
 

@@ -11,8 +11,8 @@ from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from services.routing import referral
 from services.routing.app import RoutingApp
-from services.routing.lexicon import classify_lines, default_recognizer
 from services.routing.recognition import ProductRecognizer
+from services.routing.recognition.lexicon import classify_lines, default_recognizer
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, make_tenant, routable
 

@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 from services.common.snapshots import ProductSnapshot, TenantSnapshot
 from services.routing import referral
-from services.routing.lexicon import load_upl_products
 from services.routing.recognition import CONFIDENCE_THRESHOLD, CatalogueEntry, ProductMatch, ProductRecognizer
+from services.routing.recognition.lexicon import load_upl_products
 
 #: What a recognizer is built from: (uri, name phrase, other phrases) per product, by URI.
 RecognitionKey = tuple[tuple[str, str, tuple[str, ...]], ...]

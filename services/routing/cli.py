@@ -32,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def _classify(args: argparse.Namespace) -> int:
     if not args.tenant:
-        from services.routing.lexicon import classify_lines
+        from services.routing.recognition.lexicon import classify_lines
 
         recognizer = cached_recognizer()
         for result in classify_lines(sys.stdin, recognizer, args.limit):
@@ -45,8 +45,8 @@ def _classify(args: argparse.Namespace) -> int:
 
 def cached_recognizer() -> ProductRecognizer:
     """The default recognizer, from the cache when it holds one of this code and data."""
-    from services.routing.lexicon import default_recognizer
     from services.routing.recognition import ProductRecognizer
+    from services.routing.recognition.lexicon import default_recognizer
 
     folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kcc"
     path = folder / f"recognizer-{_fingerprint()}.pickle"
@@ -76,7 +76,7 @@ def _fingerprint() -> str:
     from services.common.config import DATA
 
     digest = hashlib.sha256(sys.version.encode())
-    for file in [*sorted(Path(__file__).parent.glob("*.py")), *_files(DATA)]:
+    for file in [*sorted(Path(__file__).parent.rglob("*.py")), *_files(DATA)]:
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -18,9 +18,9 @@ from kcc.routing.v1 import routing_pb2 as pb
 from services.common.errors import failed_precondition, invalid_argument
 from services.routing import referral
 from services.routing.catalogue import TenantCatalogue
-from services.routing.dutch import STOPWORDS, normalize
 from services.routing.matching import ContactState
 from services.routing.recognition import ProductRecognizer
+from services.routing.recognition.dutch import STOPWORDS, normalize
 
 MAX_WORDS = 24
 MAX_WORD = 30

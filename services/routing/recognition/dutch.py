@@ -1,6 +1,6 @@
 """Dutch word handling for product recognition: tokens, a light stemmer, compound splitting and
 inflections, with the word tables of services/data/nl/words.toml. Pure functions of a word (and
-a vocabulary); the recognizer (services/routing/recognition.py) builds its index and scores with them.
+a vocabulary); the recognizer (services/routing/recognition/index.py) builds its index and scores with them.
 """
 
 from __future__ import annotations

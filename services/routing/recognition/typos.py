@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from services.routing.dutch import deletes
+from services.routing.recognition.dutch import deletes
 
 _INDEX: dict[str, frozenset[str]] = {}
 _INDEXED: set[str] = set()

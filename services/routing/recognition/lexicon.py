@@ -9,8 +9,8 @@ from importlib.resources.abc import Traversable
 from services.common import lexicon, upl
 from services.common.upl import slug
 from services.routing import referral
-from services.routing.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
-from services.routing.recognition import CatalogueEntry, ProductRecognizer
+from services.routing.recognition.dutch import MIN_FUZZY, STOPWORDS, WEAK_WORDS, normalize, stem
+from services.routing.recognition.index import CatalogueEntry, ProductRecognizer
 
 
 def load_upl_products(path: Traversable = upl.UPL_CSV, *, gemeente_only: bool = True) -> list[tuple[str, str]]:

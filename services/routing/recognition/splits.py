@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections import OrderedDict
 
-from services.routing.dutch import split_compound
+from services.routing.recognition.dutch import split_compound
 
 BITS = 1024  # fingerprint width: a word's split asks about ~50 keys, so ~5 % of bits per split
 KEEP = 8  # vocabularies whose splits are kept (the default's and the latest tenants')

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.common.upl import slug
-from services.routing import splits, typos
-from services.routing.dutch import (
+from services.routing.recognition import splits, typos
+from services.routing.recognition.dutch import (
     AFTER_PARTICLE,
     CLAUSE_RE,
     EXTRA_PARTS,
@@ -207,7 +207,7 @@ class ProductRecognizer:
 
         # one-typo neighbourhoods of stems and of the surface words they come from, since a typo
         # can change what the stemmer does ("kwijtscheldng"); the deletions are indexed once per
-        # process (services/routing/typos.py), this recognizer keeps which of its stems each means
+        # process (services/routing/recognition/typos.py), this recognizer keeps which of its stems each means
         self._typo_targets: dict[str, frozenset[str]] = {}
         surface = {w: stem(w) for _, _, words in raw for w in words}
         for form, target in [(s, s) for s in self._postings] + list(surface.items()):
