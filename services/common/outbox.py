@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
@@ -67,6 +68,9 @@ class OutboxRelay:
         self.idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._file_lock = _SqliteRelayLock.for_database(db)
+        # One thread for the relay's session: when a round is cancelled mid-call (a stop, a crash in a
+        # test), the session's close queues behind the call still running instead of racing it.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-relay")
 
     def wake(self) -> None:
         self._wake.set()
@@ -91,22 +95,25 @@ class OutboxRelay:
         """Lets a standby relay on the same SQLite file take over (a crash does this by itself)."""
         if self._file_lock is not None:
             self._file_lock.release()
+        self._thread.shutdown(wait=False)
 
     async def publish_pending(self) -> int:
         """One round: claims up to `batch` rows, publishes them in order, deletes them; returns how many."""
         if self._file_lock is not None and not self._file_lock.acquire():
             return 0  # another relay works on this SQLite file
         session = Session(self.db.engine, expire_on_commit=False)
+        loop = asyncio.get_running_loop()
         try:
-            rows = await asyncio.to_thread(_claim, session, self.batch)
+            rows = await loop.run_in_executor(self._thread, _claim, session, self.batch)
             for row in rows:
                 env = events_pb2.Envelope.FromString(row.payload)
                 await self.bus.publish(row.subject, env, json.loads(row.trace_headers))
             if rows:
-                await asyncio.to_thread(_delete, session, [r.seq for r in rows])
+                await loop.run_in_executor(self._thread, _delete, session, [r.seq for r in rows])
             return len(rows)
         finally:
-            await asyncio.to_thread(session.close)  # rolls back, releasing the claim, if not committed
+            # Rolls back, releasing the claim, if not committed; after any call still running.
+            await loop.run_in_executor(self._thread, session.close)
 
 
 def _claim(session: Session, batch: int) -> list[OutboxEvent]:
