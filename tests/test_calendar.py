@@ -15,9 +15,9 @@ from services.common.calendar import (
     DEFAULT_CALENDAR,
     BusinessCalendar,
     OpeningPeriod,
-    _curate_nl_holidays,
     _wall_to_utc,
 )
+from services.common.public_holidays import curate_nl_holidays
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -168,7 +168,7 @@ def test_curation_pins_the_rule_whatever_the_package_says() -> None:
         date(2026, 5, 5): "Liberation Day",
         date(2026, 12, 5): "Sinterklaas",
     }
-    assert _curate_nl_holidays(2026, raw_2026) == {
+    assert curate_nl_holidays(2026, raw_2026) == {
         date(2026, 1, 1): "Nieuwjaarsdag",
         date(2026, 4, 3): "Goede Vrijdag",
         date(2026, 4, 5): "Eerste Paasdag",
@@ -176,14 +176,14 @@ def test_curation_pins_the_rule_whatever_the_package_says() -> None:
     }
     # A lustrum year without Bevrijdingsdag in the package gets it added.
     raw_2025 = {date(2025, 1, 1): "New Year's Day", date(2025, 4, 20): "Easter Sunday"}
-    assert _curate_nl_holidays(2025, raw_2025) == {
+    assert curate_nl_holidays(2025, raw_2025) == {
         date(2025, 1, 1): "Nieuwjaarsdag",
         date(2025, 4, 18): "Goede Vrijdag",
         date(2025, 4, 20): "Eerste Paasdag",
         date(2025, 5, 5): "Bevrijdingsdag",
     }
     # Years the package does not cover get nothing rather than a half-made list.
-    assert _curate_nl_holidays(1950, {}) == {}
+    assert curate_nl_holidays(1950, {}) == {}
 
 
 def test_koningsdag_and_holidays_not_observed() -> None:

@@ -13,11 +13,10 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+from services.common.public_holidays import nl_public_holidays
 
 __all__ = ["DEFAULT_CALENDAR", "BusinessCalendar", "OpeningPeriod"]
 
@@ -124,67 +123,6 @@ def _check_date(value: object, what: str) -> date:
     if not isinstance(value, date) or isinstance(value, datetime):
         raise TypeError(f"{what} must be a datetime.date (not a datetime), got {value!r}")
     return value
-
-
-# Dutch names for the holidays the KCC closes for, keyed by the package's en_US names. Anything
-# the package reports that is not listed here (now or in a future version) is not a closure day.
-_NL_HOLIDAY_NAMES: Final[Mapping[str, str]] = {
-    "New Year's Day": "Nieuwjaarsdag",
-    "Good Friday": "Goede Vrijdag",
-    "Easter Sunday": "Eerste Paasdag",
-    "Easter Monday": "Tweede Paasdag",
-    "King's Day": "Koningsdag",
-    "Queen's Day": "Koninginnedag",
-    "Liberation Day": "Bevrijdingsdag",
-    "Ascension Day": "Hemelvaartsdag",
-    "Pentecost": "Eerste Pinksterdag",
-    "Pentecost Monday": "Tweede Pinksterdag",
-    "Christmas Day": "Eerste Kerstdag",
-    "Second Day of Christmas": "Tweede Kerstdag",
-}
-
-
-def _curate_nl_holidays(year: int, raw: Mapping[date, str]) -> dict[date, str]:
-    """Pin the closure days to the KCC rule, whatever the installed `holidays` version reports.
-
-    The rule: Nieuwjaarsdag, Goede Vrijdag, both Easter days, Koningsdag, Bevrijdingsdag in
-    lustrum years only, Hemelvaartsdag, both Whitsun days and both Christmas days. Goede Vrijdag
-    is derived from Easter Sunday and Bevrijdingsdag from the lustrum rule, because those are the
-    two days on which package versions and categories have disagreed. Years the package does not
-    cover (before 1966) get no holidays at all rather than a half-made list.
-    """
-    if not raw:
-        return {}
-    names: dict[date, list[str]] = {}
-    for day, label in raw.items():
-        if day.year != year:
-            continue
-        for part in label.split(";"):
-            dutch = _NL_HOLIDAY_NAMES.get(part.strip())
-            if dutch is not None and dutch not in names.setdefault(day, []):
-                names[day].append(dutch)
-
-    easter = [day for day, found in names.items() if "Eerste Paasdag" in found]
-    if easter:
-        good_friday = names.setdefault(easter[0] - timedelta(days=2), [])
-        if "Goede Vrijdag" not in good_friday:
-            good_friday.append("Goede Vrijdag")
-
-    liberation = names.setdefault(date(year, 5, 5), [])
-    if year % 5 == 0:
-        if "Bevrijdingsdag" not in liberation:
-            liberation.append("Bevrijdingsdag")
-    elif "Bevrijdingsdag" in liberation:
-        liberation.remove("Bevrijdingsdag")
-
-    return {day: "; ".join(found) for day, found in sorted(names.items()) if found}
-
-
-@lru_cache(maxsize=512)
-def _nl_public_holidays(year: int) -> Mapping[date, str]:
-    """Cached per year: a table costs ~0.3 ms to build (~50 ms for the first, loading NL)."""
-    raw = holidays.country_holidays("NL", years=year, language="en_US")
-    return _FrozenMap(_curate_nl_holidays(year, raw))
 
 
 def _wall_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime:
@@ -317,7 +255,7 @@ class BusinessCalendar:
         """
         if isinstance(year, bool) or not isinstance(year, int) or not 1 <= year <= 9999:
             raise ValueError(f"year must be an int in 1..9999, got {year!r}")
-        return dict(_nl_public_holidays(year))
+        return dict(nl_public_holidays(year))
 
     def periods_on(self, d: date) -> tuple[OpeningPeriod, ...]:
         """Local wall-clock opening periods for a date, after closures, extras and holidays."""
@@ -327,7 +265,7 @@ class BusinessCalendar:
         extra = self.extra_openings.get(day)
         if extra is not None:
             return extra
-        if self.observe_public_holidays and day in _nl_public_holidays(day.year):
+        if self.observe_public_holidays and day in nl_public_holidays(day.year):
             return ()
         return self.weekly_hours.get(day.weekday(), ())
 
