@@ -167,14 +167,7 @@ async def _usage(stub: Stub, md: Any, args: argparse.Namespace) -> int:
         pb.GetUsageReportRequest(parent=f"tenants/{args.tenant}", start_date=args.start, end_date=args.end),
         metadata=md,
     )
-    if not args.csv:
-        _print(report)
-    elif args.csv == "-":
-        sys.stdout.write(to_csv(args.tenant, report.rows))
-    else:
-        await asyncio.to_thread(_write, args.csv, to_csv(args.tenant, report.rows))
-        print(f"wrote {len(report.rows)} rows to {args.csv}", file=sys.stderr)
-    return 0
+    return await _report(args, report, to_csv(args.tenant, report.rows), len(report.rows))
 
 
 async def _accountability(stub: Stub, md: Any, args: argparse.Namespace) -> int:
@@ -184,13 +177,18 @@ async def _accountability(stub: Stub, md: Any, args: argparse.Namespace) -> int:
         pb.GetAccountabilityReportRequest(parent=f"tenants/{args.tenant}", start_date=args.start, end_date=args.end),
         metadata=md,
     )
+    return await _report(args, report, to_csv(args.tenant, report.rows), len(report.rows))
+
+
+async def _report(args: argparse.Namespace, report: Any, csv_text: str, rows: int) -> int:
+    """A report as text, or with `--csv` as CSV on standard output (`-`) or in a file."""
     if not args.csv:
         _print(report)
     elif args.csv == "-":
-        sys.stdout.write(to_csv(args.tenant, report.rows))
+        sys.stdout.write(csv_text)
     else:
-        await asyncio.to_thread(_write, args.csv, to_csv(args.tenant, report.rows))
-        print(f"wrote {len(report.rows)} rows to {args.csv}", file=sys.stderr)
+        await asyncio.to_thread(_write, args.csv, csv_text)
+        print(f"wrote {rows} rows to {args.csv}", file=sys.stderr)
     return 0
 
 
