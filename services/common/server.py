@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Runs before a handler sees the request: raises ApiError(INVALID_ARGUMENT) on bad input.
 Validator = Callable[[str, Any], None]
+# A larger request ends as RESOURCE_EXHAUSTED in gRPC itself, before any handler sees it.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 class _Undecodable:
@@ -214,7 +216,7 @@ async def start_server(
     validate: Validator | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Starts a server with health and reflection; returns it and the bound port (address may end in :0)."""
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
     registry = GuardedRegistry(server, PlatformGuard(auth.KeyRing.of(settings), validate))
     for add in register:
         add(registry)
