@@ -15,6 +15,7 @@ import grpc
 import pytest
 import sqlalchemy
 from nats.js.api import DeliverPolicy
+from nats.js.errors import ServerError
 
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
@@ -143,9 +144,11 @@ def unreachable_database() -> Exception:
     [
         (EventBusUnavailable("publish: no answer"), grpc.StatusCode.UNAVAILABLE),
         (unreachable_database(), grpc.StatusCode.UNAVAILABLE),
+        # what nats-py raises for the answer of a stream without a quorum (JSStreamOfflineErr)
+        (ServerError(code=500, err_code=10118, description="stream is offline"), grpc.StatusCode.UNAVAILABLE),
         (ValueError("a bug"), grpc.StatusCode.INTERNAL),
     ],
-    ids=["event-bus", "database", "bug"],
+    ids=["event-bus", "database", "stream-offline", "bug"],
 )
 async def test_the_guard_turns_an_outage_into_unavailable_and_a_bug_into_internal(
     settings: Settings, failure: Exception, code: grpc.StatusCode

@@ -164,3 +164,17 @@ async def test_a_service_starts_while_the_streams_leader_is_being_elected(nats_c
         print(f"\nstarted during the election in {time.monotonic() - started:.2f} s")
     finally:
         await bus.close()
+
+
+async def test_a_read_of_the_streams_position_waits_out_the_election(nats_cluster: NatsCluster) -> None:
+    """What a handler does before it answers NOT_FOUND (services/routing/follower.py `sync`): a pause
+    while the survivors elect a new stream leader, never an error."""
+    bus = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=3), "reader")
+    try:
+        await bus.publish(SUBJECT, envelope("gm0268", event_id="before-the-election"))
+        info = await bus.js.stream_info(STREAM)
+        assert info.cluster is not None
+        nats_cluster.kill(nats_cluster.index(info.cluster.leader or ""))
+        assert await bus.last_seq() == 1
+    finally:
+        await bus.close()

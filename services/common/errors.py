@@ -57,6 +57,11 @@ class ApiError(Exception):
         return rpc_status.to_status(status)
 
 
+# JetStream's "stream is offline" (JSStreamOfflineErr, HTTP-like code 500): no quorum for the stream
+# yet, while its leader is elected or too few nodes run. An outage, though its code says 500.
+STREAM_OFFLINE = 10118
+
+
 class BackendUnavailable(Exception):
     """A backend (JetStream, the database) did not answer in time; the call may be retried as it was."""
 
@@ -88,9 +93,14 @@ def _outages() -> tuple[type[Exception], ...]:
 def backend_unavailable(exc: BaseException) -> ApiError | None:
     """UNAVAILABLE (reason BACKEND_UNAVAILABLE) if `exc` is a backend outage, else None: the client
     retries with the same request_id, which returns what the first attempt stored, if anything."""
+    import nats.js.errors
     import sqlalchemy.exc
 
-    outage = isinstance(exc, _outages()) or (isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated)
+    outage = (
+        isinstance(exc, _outages())
+        or (isinstance(exc, nats.js.errors.APIError) and exc.err_code == STREAM_OFFLINE)
+        or (isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated)
+    )
     if not outage:
         return None
     return ApiError(

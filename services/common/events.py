@@ -34,7 +34,7 @@ from opentelemetry.trace import SpanKind
 from kcc.events.v1 import events_pb2
 from services.common import telemetry
 from services.common.config import Settings
-from services.common.errors import BackendUnavailable
+from services.common.errors import STREAM_OFFLINE, BackendUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,8 @@ PUBLISH_ATTEMPT_SECONDS = 2.0
 START_BUDGET_SECONDS = 30.0
 FIRST_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 0.5
-# JetStream error codes: stream or bucket created meanwhile by another replica with other
-# settings; a stream without a quorum (its leader is being elected, or too few nodes run;
-# JSStreamOfflineErr).
+# JetStream error code: stream or bucket created meanwhile by another replica with other settings.
 STREAM_NAME_IN_USE = 10058
-STREAM_OFFLINE = 10118
 
 # No answer yet, worth asking again: the connection is being re-established, no stream leader
 # answered, or JetStream said 503.
@@ -222,6 +219,17 @@ class EventBus:
                 self.publish_budget,
                 first,
             )
+
+    async def last_seq(self) -> int:
+        """The stream's last sequence; asked again through an election like a publish, so that a
+        handler reading its own writes pauses instead of failing."""
+        try:
+            info = await self._api.stream_info(STREAM)
+        except Exception as exc:  # noqa: BLE001 - sorted by _retry
+            info = await self._retry(
+                "stream info", lambda _timeout: self._api.stream_info(STREAM), self.publish_budget, exc
+            )
+        return info.state.last_seq
 
     async def key_value(self, bucket: str) -> KeyValue:
         """A JetStream key-value bucket (latest value per key, file storage), created on first use

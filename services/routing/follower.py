@@ -182,7 +182,7 @@ class StreamFollower:
     async def sync(self) -> None:
         """Waits until everything the stream holds now is applied here: reading your own writes, or
         another replica's, before saying a contact or an offer does not exist."""
-        await self.applied((await self.bus.js.stream_info(STREAM)).state.last_seq)
+        await self.applied(await self.bus.last_seq())
 
     async def stop(self) -> None:
         if self._task is not None:
