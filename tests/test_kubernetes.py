@@ -10,12 +10,11 @@ the output.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,34 +24,19 @@ import jsonschema
 import pytest
 import yaml
 
+from services import launcher
 from services.common import natsauth, production
-from services.common.config import ROOT, Settings
+from services.common.config import DEFAULT_PORTS, ROOT, Settings
 from services.common.natsserver import NatsServerError, find_nats_server
 from tests.conftest import unavailable
+from tests.support.kubernetes import Doc, of_kind, render, tool
 
-DEPLOY = ROOT / "deploy" / "kubernetes"
 OVERLAYS = ("local", "production")
 KUBERNETES_VERSIONS = ("1.30", "1.37")  # the oldest supported and the newest the validator knows
 CRD_SCHEMAS = ROOT / "tests" / "data" / "crds"
-SERVICES = {"tenancy": 50051, "routing": 50052, "callbacks": 50053}
-Doc = dict[str, Any]
-
-
-def tool(name: str) -> str:
-    """A command from this virtualenv (the dev extra), else from PATH."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        unavailable(f"{name} not found: install the dev extra (pip install -e '.[dev]')")
-    return found
-
-
-def render(overlay: str) -> str:
-    done = subprocess.run(
-        [tool("kubectl"), "kustomize", str(DEPLOY / "overlays" / overlay)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+# Every service `kcc serve` runs, at its port; the wallboard (HTTPS, not gRPC) is checked apart.
+SERVICES = dict(DEFAULT_PORTS)
+DATABASE_SERVICES = SERVICES.keys() - production.WITHOUT_DATABASE
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +47,6 @@ def rendered() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def docs(rendered: dict[str, str]) -> dict[str, list[Doc]]:
     return {overlay: [d for d in yaml.safe_load_all(text) if d] for overlay, text in rendered.items()}
-
-
-def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
-    return [d for d in docs if d["kind"] == kind]
 
 
 def named(docs: list[Doc], kind: str, name: str) -> Doc:
@@ -159,7 +139,8 @@ def test_production_postgres_has_three_instances_roles_databases_and_backups(doc
     assert spec["postgresql"]["synchronous"]["number"] >= 1
     roles = {r["name"]: r for r in spec["managed"]["roles"]}
     databases = {d["spec"]["name"]: d["spec"] for d in of_kind(rendered, "Database")}
-    for service in SERVICES:
+    assert roles.keys() == databases.keys() == DATABASE_SERVICES
+    for service in DATABASE_SERVICES:
         role = roles[service]
         assert role["ensure"] == "present" and role["login"] is True
         assert role["passwordSecret"] == {"name": f"kcc-db-{service}"}
@@ -303,7 +284,21 @@ def test_replicas(docs: dict[str, list[Doc]], overlay: str, routing: int) -> Non
     deployments = {d["metadata"]["name"]: d["spec"]["replicas"] for d in of_kind(docs[overlay], "Deployment")}
     assert deployments["kcc-routing"] == routing >= 2
     if overlay == "production":
-        assert deployments["kcc-tenancy"] >= 2 and deployments["kcc-callbacks"] >= 2
+        assert min(deployments[f"kcc-{s}"] for s in SERVICES) >= 2 and deployments["kcc-wallboard"] >= 2
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_image_runs_every_service_and_the_cli(docs: dict[str, list[Doc]], overlay: str) -> None:
+    """Each kcc container (serve, db upgrade) runs the one kcc-router image, at one tag."""
+    images = set()
+    for workload in workloads(docs[overlay]):
+        pod = workload["spec"]["template"]["spec"]
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            if container.get("args", [""])[0] in ("serve", "db"):
+                images.add(container["image"])
+    served = {d["metadata"]["name"] for d in of_kind(docs[overlay], "Deployment")} - {"otel-collector"}
+    assert SERVICES.keys() == set(launcher.SERVICES) and served == {f"kcc-{s}" for s in [*SERVICES, "wallboard"]}
+    assert len(images) == 1 and next(iter(images)).startswith("kcc-router:"), images
 
 
 # -- configuration: fails closed, secrets by name only -------------------------------------------
@@ -350,9 +345,11 @@ def test_each_service_configuration_passes_the_production_check(
             # Judged as production, also the local overlay (which runs in development mode).
             assert production.problems(replace(settings, env="production"), service) == [], (service, name)
             assert settings.nats_user == service and service in users
-            assert (
-                settings.database_url.startswith(f"postgresql://{service}:") and f"/{service}?" in settings.database_url
-            )
+            if service in production.WITHOUT_DATABASE:
+                assert not settings.database_url and name == service  # no migration init container either
+            else:
+                url = settings.database_url
+                assert url.startswith(f"postgresql://{service}:") and f"/{service}?" in url
             assert len(settings.nats_servers) == (3 if overlay == "production" else 1)
             assert settings.telemetry_exporter == "otlp"
             collector = named(rendered, "Service", "otel-collector")["spec"]["ports"][0]["port"]
@@ -396,6 +393,7 @@ def test_no_secret_value_is_rendered(docs: dict[str, list[Doc]], rendered: dict[
 class Pod:
     labels: dict[str, str]
     namespace: str = "kcc"
+    ip: str = "10.42.0.7"  # pods have cluster (private) addresses; hosts outside name theirs
 
 
 SERVICE = Pod({"kcc-router/role": "service", "app.kubernetes.io/name": "kcc-routing"})
@@ -409,6 +407,12 @@ OPERATOR = Pod({"app.kubernetes.io/name": "cloudnative-pg"}, "cnpg-system")
 STRANGER = Pod({"app": "something"}, "elsewhere")
 WALLBOARD = Pod({"kcc-router/role": "wallboard", "app.kubernetes.io/name": "kcc-wallboard"})
 STAFF = Pod({"app": "ingress-nginx"}, "staff")
+WEBHOOKS = Pod(
+    {"kcc-router/role": "service", "app.kubernetes.io/name": "kcc-webhooks", "kcc-router/egress": "partners"}
+)
+PARTNER_ENDPOINT = Pod({}, "internet", "203.0.113.10")  # a partner's HTTPS endpoint on a public address
+METADATA_SERVICE = Pod({}, "internet", "169.254.169.254")  # the cloud's instance metadata
+PRIVATE_HOST = Pod({}, "internet", "192.168.1.20")  # the provider's network beside the cluster
 NAMESPACE_LABELS = {"ingress": {"kcc-router/partner-ingress": "true"}, "staff": {"kcc-router/staff-ingress": "true"}}
 
 
@@ -417,6 +421,12 @@ def _matches(selector: Doc | None, labels: dict[str, str]) -> bool:
 
 
 def _peer(peer: Doc, pod: Pod, policy_namespace: str) -> bool:
+    if "ipBlock" in peer:
+        address = ipaddress.ip_address(pod.ip)
+        block = peer["ipBlock"]
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(cidr) for cidr in block.get("except", [])
+        )
     namespace = {"kubernetes.io/metadata.name": pod.namespace, **NAMESPACE_LABELS.get(pod.namespace, {})}
     if "namespaceSelector" in peer:
         return _matches(peer["namespaceSelector"], namespace) and _matches(peer.get("podSelector", {}), pod.labels)
@@ -465,6 +475,12 @@ NEEDED = [
     (WALLBOARD, SERVICE, 50052),
     (WALLBOARD, NATS, 4222),
     (WALLBOARD, DNS, 53),
+    (WALLBOARD, WEBHOOKS, 50054),
+    (PARTNER, WEBHOOKS, 50054),
+    (WEBHOOKS, NATS, 4222),
+    (WEBHOOKS, COLLECTOR, 4317),
+    (WEBHOOKS, DNS, 53),
+    (WEBHOOKS, PARTNER_ENDPOINT, 443),
 ]
 REFUSED = [
     (PARTNER, NATS, 4222),
@@ -486,6 +502,15 @@ REFUSED = [
     (WALLBOARD, POSTGRES, 5432),
     (WALLBOARD, STRANGER, 443),
     (SERVICE, WALLBOARD, 8080),
+    (SERVICE, PARTNER_ENDPOINT, 443),
+    (WALLBOARD, PARTNER_ENDPOINT, 443),
+    (NATS, PARTNER_ENDPOINT, 443),
+    (WEBHOOKS, PARTNER_ENDPOINT, 80),
+    (WEBHOOKS, METADATA_SERVICE, 80),
+    (WEBHOOKS, METADATA_SERVICE, 443),
+    (WEBHOOKS, PRIVATE_HOST, 443),
+    (WEBHOOKS, STRANGER, 443),
+    (WEBHOOKS, NATS, 6222),
 ]
 
 
