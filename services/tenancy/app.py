@@ -20,6 +20,7 @@ class TenancyApp(ServiceApp):
         models.ProductRow,
         models.LexiconPhraseRow,
         models.LexiconCorrectionRow,
+        models.LexiconWordRow,
         models.SlaPolicyRow,
         models.CalendarRow,
         models.CreateRequestRow,
@@ -30,7 +31,8 @@ class TenancyApp(ServiceApp):
     async def prepare(self) -> list[Loop]:
         self.snapshots = SnapshotPublisher(self.db, self.bus)
         await self.snapshots.republish_all()
-        self.corrections = corrections.consumer(self.bus, self.db)  # agents' corrections of recognition
+        # agents' corrections of recognition; unknown words hashed with the key of routing's question hash
+        self.corrections = corrections.consumer(self.bus, self.db, self.settings.citizen_key_secret)
         return [self.snapshots.run, self.corrections.run]
 
     def register(self, server: grpc.aio.Server) -> None:

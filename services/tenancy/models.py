@@ -75,14 +75,26 @@ class LexiconCorrectionRow(SQLModel, table=True):
     tenant: str = Field(primary_key=True, max_length=16)  # no foreign key: events may outlive a tenant
     contact: str = Field(primary_key=True, max_length=64)
     week: str = Field(max_length=8)  # ISO week in Europe/Amsterdam, `2026-W49`
-    complete_time: datetime
+    complete_time: datetime = Field(index=True)  # purged past corrections.HORIZON
     recognised_product_uri: str = Field(default="", max_length=255)
     recognised_refer_to: str = Field(default="", max_length=32)
     product_uri: str = Field(default="", max_length=255)
     refer_to: str = Field(default="", max_length=32)
     confirmed: bool = False
-    words: str = Field(default="[]", max_length=1000)  # JSON list of content words
+    words: str = Field(default="[]", max_length=1000)  # JSON list of content words, unknown ones as #<hash>
     question_hash: str = Field(default="", max_length=64)
+
+
+class LexiconWordRow(SQLModel, table=True):
+    """A question of a tenant that holds a word the tenant's catalogue does not know, the word as a
+    keyed hash; the word itself only once enough questions hold it (corrections.py, SHARED_BY)."""
+
+    __tablename__ = "lexicon_word"
+    tenant: str = Field(primary_key=True, max_length=16)
+    word_hash: str = Field(primary_key=True, max_length=32)
+    question: str = Field(primary_key=True, max_length=64)  # the question's keyed hash
+    seen_time: datetime = Field(index=True)  # its newest correction holding the word: purged with it
+    word: str = Field(default="", max_length=30)
 
 
 class SlaPolicyRow(SQLModel, table=True):
