@@ -28,7 +28,7 @@ from services.common.natsserver import NatsServer, free_ports
 from services.common.server import start_server
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
-from tests.builders import make_tenant, routable
+from tests.builders import UPL, make_tenant, routable
 
 SUBJECT = "kcc.gm0268.contact.routed"
 T = TypeVar("T")
@@ -227,3 +227,98 @@ async def test_route_contact_during_a_nats_outage_is_unavailable_and_its_retry_r
     # reconnect); the retry carries the same event id, so the contact is stored once.
     stored = await routing.bus.js.stream_info(STREAM, subjects_filter=SUBJECT)
     assert (stored.state.subjects or {}).get(SUBJECT) == 1
+
+
+async def test_every_call_that_publishes_is_unavailable_during_an_outage_and_its_retry_succeeds(
+    settings: Settings,
+    nats_server: NatsServer,
+    tenancy: TenancyApp,
+    routing: RoutingApp,
+    channel_to,  # type: ignore[no-untyped-def]
+    admin: tuple[tuple[str, str], ...],
+) -> None:
+    """Accept, reject, complete, withdraw, agent state, overflow threshold and CreateAgent, each with
+    nats-server down: UNAVAILABLE (BACKEND_UNAVAILABLE), never INTERNAL; once it is back, the same
+    request goes through."""
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
+    await routable(channel_to(routing), admin, "gm0268")
+    stub = routing_pb2_grpc.RoutingServiceStub(channel_to(routing))
+
+    def agent_md(agent: str) -> tuple[tuple[str, str], ...]:
+        return client.metadata(auth.issue_token(settings.auth_secret, agent, auth.Role.AGENT, ["gm0268"]))
+
+    async def route(request_id: str) -> str:
+        request = rt.RouteContactRequest(
+            tenant="tenants/gm0268",
+            channel=common_pb2.CHANNEL_PHONE,
+            product_uri=UPL + "paspoort",
+            request_id=request_id,
+        )
+        return (await stub.RouteContact(request, metadata=admin)).contact.name
+
+    desktops = {}
+    for agent in ("fatima", "joost"):
+        await stub.CreateAgent(
+            rt.CreateAgentRequest(agent_id=agent, agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+        )
+        desktops[agent] = stub.ConnectAgent(rt.ConnectAgentRequest(name=f"agents/{agent}"), metadata=agent_md(agent))
+        await desktops[agent].read()
+        # fatima takes the first contact and talks to the citizen; joost is offered the second
+        routed = await route(f"call-{agent}")
+        offer = (await asyncio.wait_for(desktops[agent].read(), 10)).offer.contact.name
+        assert offer == routed
+        if agent == "fatima":
+            talking = offer
+            await stub.AcceptOffer(
+                rt.AcceptOfferRequest(agent="agents/fatima", contact=talking), metadata=agent_md(agent)
+            )
+        else:
+            offered = offer
+    waiting = await route("call-waiting")
+    fatima, joost = agent_md("fatima"), agent_md("joost")
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "AcceptOffer": lambda: stub.AcceptOffer(
+            rt.AcceptOfferRequest(agent="agents/joost", contact=offered), metadata=joost
+        ),
+        "RejectOffer": lambda: stub.RejectOffer(
+            rt.RejectOfferRequest(agent="agents/joost", contact=offered), metadata=joost
+        ),
+        "CompleteContact": lambda: stub.CompleteContact(
+            rt.CompleteContactRequest(agent="agents/fatima", contact=talking, outcome="ok"), metadata=fatima
+        ),
+        "WithdrawContact": lambda: stub.WithdrawContact(rt.WithdrawContactRequest(name=waiting), metadata=admin),
+        "SetAgentState": lambda: stub.SetAgentState(
+            rt.SetAgentStateRequest(name="agents/fatima", state=rt.Agent.STATE_WRAP_UP), metadata=fatima
+        ),
+        "SetOverflowThreshold": lambda: stub.SetOverflowThreshold(
+            rt.SetOverflowThresholdRequest(tenant="tenants/gm0268", seconds=60), metadata=admin
+        ),
+        "CreateAgent": lambda: stub.CreateAgent(
+            rt.CreateAgentRequest(agent_id="anouk", agent=rt.Agent(tenants=["tenants/gm0268"]), request_id="new-1"),
+            metadata=admin,
+        ),
+    }
+    routing.bus.publish_budget = 1.0
+    nats_server.kill()
+    for method, call in calls.items():
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await call()
+        info = error_info(failed.value)
+        assert (failed.value.code(), info.reason if info else "") == (
+            grpc.StatusCode.UNAVAILABLE,
+            "BACKEND_UNAVAILABLE",
+        ), method
+
+    await asyncio.to_thread(nats_server.start)
+    routing.bus.publish_budget = 12.0
+    del calls["RejectOffer"]  # joost accepts instead
+    for call in calls.values():
+        await retried(call)
+    contacts = routing.state.router.contacts
+    assert (contacts[offered].state, contacts[talking].state, contacts[waiting].state) == (
+        "CONNECTED",
+        "COMPLETED",
+        "ABANDONED",
+    )
+    for desktop in desktops.values():
+        desktop.cancel()

@@ -27,7 +27,7 @@ from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as pb
 from kcc.routing.v1 import routing_pb2_grpc
-from services.common import auth, events, names, paging, validation
+from services.common import auth, events, names, paging, server, validation
 from services.common.citizen import normalise_phone
 from services.common.enums import AGENT_STATES, CHANNELS
 from services.common.errors import (
@@ -44,13 +44,7 @@ from services.routing.catalogue import TenantCatalogue
 from services.routing.follower import StreamFollower
 from services.routing.matching import AgentState, ContactState
 from services.routing.recognition import ProductMatch, ProductRecognizer
-from services.routing.state import (
-    Desktop,
-    RoutingState,
-    agent_from_message,
-    agent_message,
-    stamp,
-)
+from services.routing.state import Desktop, RoutingState, agent_from_message, agent_message, stamp
 
 HANDLING_VALUE = {v.name.removeprefix("HANDLING_"): v.number for v in common_pb2.Handling.DESCRIPTOR.values}
 ENTRY_KINDS = {1: "PHONE_NUMBER", 2: "WEB_FORM_ORIGIN", 3: "CHAT_WIDGET"}
@@ -84,8 +78,7 @@ def tenant_id(name: str) -> str:
 
 
 def _actor() -> str:
-    """Who made a change, for the events that are routing's audit trail; "" when no caller is bound
-    (a desktop stream's closing runs after its call)."""
+    """Who made a change, for routing's audit trail; "" when no caller is bound (a desktop stream closing)."""
     try:
         return auth.current().subject
     except ApiError:
@@ -319,6 +312,8 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     async def WithdrawContact(self, request: pb.WithdrawContactRequest, context: Any) -> pb.Contact:
         auth.current().require_role(*ROUTING_ROLES)
         contact = await self._contact("name", request.name)
+        if contact.state == "ABANDONED":  # withdrawn: a retry whose first answer was lost
+            return self.state.contact_message(contact)
         if contact.state not in ("QUEUED", "OFFERED"):
             raise failed_precondition("CONTACT_NOT_WAITING", f"contact is {contact.state.lower()}")
         return await self._change(contact, "abandoned")
@@ -473,6 +468,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         try:
             await self._agent_change(agent.name, "connected", session=desktop.session)
             agent = self.state.router.agents[agent.name]
+            yield server.OPEN  # connected
             yield pb.ConnectAgentResponse(agent=agent_message(agent))
             # The offer held from an earlier session; one made since the connection is in the queue.
             if agent.offer and agent.session == desktop.session and agent.offer != desktop.offered:
@@ -575,11 +571,11 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
     async def WatchQueueStats(
         self, request: pb.WatchQueueStatsRequest, context: Any
     ) -> AsyncIterator[pb.WatchQueueStatsResponse]:
-        interval = max(request.interval_ms or 1000, 100) / 1000
-        last = None
+        interval, last, stats = max(request.interval_ms or 1000, 100) / 1000, None, self._stats(request.tenant)
+        yield server.OPEN  # the caller passed the checks of _stats
         while True:
-            stats = self._stats(request.tenant)
             if stats != last:
                 yield pb.WatchQueueStatsResponse(queues=stats)
                 last = stats
             await asyncio.sleep(interval)
+            stats = self._stats(request.tenant)
