@@ -27,6 +27,7 @@ from services.common import auth, client
 from services.common.app import ServiceApp
 from services.common.config import Settings
 from services.common.errors import field_violations
+from services.common.server import STREAM_OPEN
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, Metadata, eventually, make_tenant, routable
@@ -36,7 +37,6 @@ MAIN_NUMBER = {OWN: "0243299999", OTHER: "0263777777"}
 PROTOS = (tp, rt, cb)
 ROLES = tuple(auth.Role)
 DENIED = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
-STREAM_WAIT_SECONDS = 1.0
 BROKEN = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE)
 
 
@@ -484,20 +484,36 @@ class Answer(NamedTuple):
     violations: dict[str, str]  # BadRequest field path -> description
 
 
-async def call(world: World, rpc: str, request: Message, md: Metadata) -> Answer:
-    """One call, as it ended; a stream counts as accepted once it sends or stays open for a moment."""
+async def opened(stream: grpc.aio.UnaryStreamCall) -> bool:
+    """Whether a server stream was accepted: its initial metadata carries STREAM_OPEN. Without it
+    the answer was trailers only, and the call has ended."""
+    if STREAM_OPEN in tuple(await stream.initial_metadata() or ()):
+        return True
+    try:
+        await asyncio.wait_for(stream.code(), timeout=10)  # a bound on a failure only: it has ended
+    except TimeoutError:
+        raise AssertionError("a server stream sent its headers without the kcc-stream marker") from None
+    return False
+
+
+async def call(world: World, rpc: str, request: Message, md: Metadata, first: bool = False) -> Answer:
+    """One call, as it ended; a stream as it opened or ended, with its first message if `first`
+    (for requests that have something to send at once)."""
     service, _full, streaming = rpcs()[rpc]
     method = getattr(world.stubs[service], rpc)
     try:
         if streaming:
             stream = method(request, metadata=md)
             try:
-                first = await asyncio.wait_for(stream.read(), timeout=STREAM_WAIT_SECONDS)
-            except TimeoutError:
-                return Answer(grpc.StatusCode.OK, b"", {})
+                if not await opened(stream):
+                    await stream.read()  # raises the error it ended with; EOF if it ended OK at once
+                    return Answer(grpc.StatusCode.OK, b"", {})
+                if not first:
+                    return Answer(grpc.StatusCode.OK, b"", {})
+                message = await asyncio.wait_for(stream.read(), timeout=10)  # a bound on a failure only
+                return Answer(grpc.StatusCode.OK, b"" if message is grpc.aio.EOF else message.SerializeToString(), {})
             finally:
                 stream.cancel()
-            return Answer(grpc.StatusCode.OK, b"" if first is grpc.aio.EOF else first.SerializeToString(), {})
         reply = await method(request, metadata=md)
         return Answer(grpc.StatusCode.OK, reply.SerializeToString(), {})
     except grpc.aio.AioRpcError as err:

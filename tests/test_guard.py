@@ -20,7 +20,7 @@ from opentelemetry.trace import StatusCode
 from services.common import auth, client
 from services.common.config import Settings
 from services.common.errors import error_info, failed_precondition
-from services.common.server import start_server
+from services.common.server import OPEN, STREAM_OPEN, start_server
 from tests.builders import eventually
 from tests.conftest import SPANS
 
@@ -32,12 +32,15 @@ ENDINGS = {
     "api": failed_precondition("NOT_NOW", "not now"),
     "bug": RuntimeError("a bug with 0612345678 in its text"),
     "hold": None,
+    "forgot": None,
 }
 HELD = asyncio.Event()  # never set: a stream that waits until its caller hangs up
 
 
 async def watch(request: wrappers_pb2.StringValue, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
-    """Sends one item under a child span, then ends as the request says."""
+    """Opens, sends one item under a child span, then ends as the request says ("forgot": without opening)."""
+    if request.value != "forgot":
+        yield OPEN
     with trace.get_tracer("test").start_as_current_span("inside-the-stream"):
         yield wrappers_pb2.StringValue(value="first")
     if request.value == "hold":
@@ -159,3 +162,18 @@ async def test_an_internal_error_is_logged_with_its_frames_and_without_its_text(
     logged = record.getMessage() + (record.exc_text or "")
     assert "RuntimeError" in logged and "in get" in logged
     assert "0612345678" not in logged
+
+
+async def test_an_accepted_stream_opens_with_the_marker_and_a_refused_one_never_carries_it(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    opened = channel.unary_stream(WATCH, **CODEC)(wrappers_pb2.StringValue(value="hold"), metadata=admin())
+    assert STREAM_OPEN in tuple(await opened.initial_metadata())
+    assert (await opened.read()).value == "first"
+    opened.cancel()
+    refused = channel.unary_stream(WATCH, **CODEC)(wrappers_pb2.StringValue(value="hold"))
+    assert STREAM_OPEN not in tuple(await refused.initial_metadata())
+    assert await refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    # a handler that sends before it opens is a bug the guard turns into INTERNAL, before anything is sent
+    assert await run(channel, "forgot") == ([], grpc.StatusCode.INTERNAL, "INTERNAL")
+    assert "yields server.OPEN before its first message" in caplog.text

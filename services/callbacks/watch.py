@@ -1,6 +1,7 @@
 """WatchCallbacks: a department's worklist as a stream of changes, resumable by sequence.
 
 Protocol, for clients:
+- The stream's initial metadata carries `kcc-stream: open` once the request is accepted, before any item.
 - `after_sequence = 0`: first the current open worklist (change `current`), then live changes.
   The `current` items carry sequence 0 except the last, which carries the high-water mark;
   a client keeps the latest non-zero sequence it saw and resumes with it (if it saw none,
@@ -28,7 +29,7 @@ from services.callbacks import convert, repository, states
 from services.callbacks.changes import ChangeNotifier
 from services.callbacks.crypto import Vault
 from services.callbacks.models import CallbackRow, ChangeCounterRow, ChangeRow
-from services.common import auth, names
+from services.common import auth, names, server
 from services.common.db import Database
 from services.common.errors import invalid_argument
 
@@ -47,6 +48,7 @@ async def watch(
         raise invalid_argument("after_sequence", "must not be negative")
     after = request.after_sequence
     with notifier.listen(tenant) as waiter:  # listening before the first read: no wake-up is lost
+        yield server.OPEN
         if after == 0:
             high, rows = await db.run(lambda s: _worklist(s, tenant, department))
             for i, row in enumerate(rows):

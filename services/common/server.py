@@ -33,6 +33,19 @@ class _Undecodable:
 
 UNDECODABLE = _Undecodable()
 
+# Sent as a server stream's initial metadata once its handler has accepted the request: a client
+# knows the stream is open without waiting for a first message that may be long in coming.
+STREAM_OPEN = ("kcc-stream", "open")
+
+
+class _Open:
+    """What a streaming handler yields first, once it has checked the request and the caller (its
+    own checks come after the guard's); the guard turns it into STREAM_OPEN and refuses a handler
+    that yields anything else first, so no stream can leave its client guessing."""
+
+
+OPEN = _Open()
+
 
 def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
     if deserialize is None:
@@ -113,6 +126,12 @@ class PlatformGuard:
                 with telemetry.within(traced):
                     token = auth.bind(self._prepare(method, metadata, request))
                     items = aiter(behavior(request, context))
+                    opened = await anext(items, None)
+                if opened is None:
+                    return
+                if opened is not OPEN:
+                    raise TypeError(f"{method}: a stream handler yields server.OPEN before its first message")
+                await context.send_initial_metadata((STREAM_OPEN,))
                 while True:
                     with telemetry.within(traced):
                         try:
