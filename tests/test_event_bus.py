@@ -66,6 +66,28 @@ async def test_the_stream_is_created_as_configured(nats_url: str, tmp_path: Path
         await bus.close()
 
 
+async def test_a_bucket_is_created_as_configured_and_an_existing_one_left_as_it_is(
+    nats_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, nats_url=nats_url, kv_max_bytes=2**20, kv_max_age_seconds=86400)
+    bus = await EventBus.connect(settings, "test-bus")
+    try:
+        await bus.key_value("routing-leases")
+        config = (await bus.js.stream_info("KV_routing-leases")).config
+        assert (config.num_replicas, config.max_bytes, config.max_age) == (1, 2**20, 86400)
+        # the operator's own limits on a bucket survive a start configured otherwise
+        await bus.js.update_stream(config.evolve(max_bytes=2**24, max_age=3600))
+        unlimited = await EventBus.connect(Settings(data_dir=tmp_path, nats_url=nats_url), "second-start")
+        try:
+            await unlimited.key_value("routing-leases")
+            config = (await unlimited.js.stream_info("KV_routing-leases")).config
+            assert (config.max_bytes, config.max_age) == (2**24, 3600)
+        finally:
+            await unlimited.close()
+    finally:
+        await bus.close()
+
+
 async def test_a_start_leaves_the_limits_an_operator_set(bus: EventBus, settings: Settings) -> None:
     info = await bus.js.stream_info(STREAM)
     await bus.js.update_stream(info.config.evolve(max_bytes=2**30, max_age=30 * 86400))

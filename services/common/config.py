@@ -51,6 +51,12 @@ class Settings:
     )
     # 0: the same as stream_replicas.
     kv_replicas: int = field(default_factory=lambda: int(os.environ.get("KCC_KV_REPLICAS") or 0))
+    # Each KV bucket a service creates: the bytes it may hold (-1: no limit) and how long a key that
+    # is not written again is kept (0: for ever). Leases are rewritten every few seconds; agent
+    # definitions, tenant snapshots and webhook subscriptions only when they change, so a max age
+    # must outlast the longest time any of those stays unchanged.
+    kv_max_bytes: int = field(default_factory=lambda: int(os.environ.get("KCC_KV_MAX_BYTES") or -1))
+    kv_max_age_seconds: int = field(default_factory=lambda: int(os.environ.get("KCC_KV_MAX_AGE_SECONDS") or 0))
     nats_user: str = field(default_factory=lambda: os.environ.get("KCC_NATS_USER", ""))
     nats_password: str = field(default_factory=lambda: os.environ.get("KCC_NATS_PASSWORD", ""))
     host: str = field(default_factory=lambda: os.environ.get("KCC_HOST", "127.0.0.1"))

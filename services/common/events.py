@@ -232,13 +232,20 @@ class EventBus:
         return info.state.last_seq
 
     async def key_value(self, bucket: str) -> KeyValue:
-        """A JetStream key-value bucket (latest value per key, file storage), created on first use
-        with the configured replicas; an existing bucket is used as it is."""
+        """A JetStream key-value bucket (latest value per key, file storage), created on first use with
+        the configured replicas, byte limit and age; an existing bucket is used as it is (a service's
+        NATS user may not edit it: an operator raises a bucket made before a move to a cluster)."""
+        settings = self.settings
         try:
             await self._at_start(f"bucket {bucket}", lambda: self._api.stream_info(f"KV_{bucket}"))
         except NotFoundError:
             config = KeyValueConfig(
-                bucket=bucket, history=1, storage=StorageType.FILE, replicas=self.settings.bucket_replicas
+                bucket=bucket,
+                history=1,
+                storage=StorageType.FILE,
+                replicas=settings.bucket_replicas,
+                max_bytes=settings.kv_max_bytes,
+                ttl=settings.kv_max_age_seconds or None,
             )
             try:
                 await self._at_start(f"bucket {bucket} create", lambda: self._api.create_key_value(config))
