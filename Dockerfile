@@ -1,4 +1,5 @@
-# One image for the three services and the CLI, built by `make image`:
+# One image for every service (tenancy, routing, callbacks, webhooks), the wallboard and the CLI,
+# built by `make image`:
 #   docker run kcc-router:<version> serve routing
 #   docker run kcc-router:<version> db upgrade           (before rolling out a new version)
 # The build stage makes the wheel and installs it with its dependencies (all binary wheels) into
@@ -23,7 +24,7 @@ RUN pip wheel --no-deps --wheel-dir /dist . \
 FROM ${PYTHON_IMAGE}
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="kcc-router" \
-      org.opencontainers.image.description="Shared Klant Contact Centrum for Dutch gemeenten: tenancy, routing, callbacks and the kcc CLI" \
+      org.opencontainers.image.description="Shared Klant Contact Centrum for Dutch gemeenten: tenancy, routing, callbacks, webhooks, the wallboard and the kcc CLI" \
       org.opencontainers.image.version="${VERSION}"
 # The base image's own pip and setuptools are build tools the services never use.
 RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
@@ -38,6 +39,8 @@ WORKDIR /var/lib/kcc
 USER 10001:10001
 # Smoke test as the image's user: the package finds its data outside any source tree.
 RUN echo "mijn paspoort is verlopen" | kcc classify | grep -q '/paspoort"'
-EXPOSE 50051 50052 50053
+# gRPC of tenancy, routing, callbacks and webhooks; the wallboard's HTTPS; the plaintext health port
+# of deploy/ (KCC_HEALTH_PORT).
+EXPOSE 50051 50052 50053 50054 8080 8081
 ENTRYPOINT ["kcc"]
 CMD ["--help"]
