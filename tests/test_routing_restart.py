@@ -8,10 +8,15 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from kcc.common.v1 import common_pb2
+from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
-from services.common import auth, client
+from services.common import auth, client, events
+from services.common.events import EventBus
 from services.common.natsserver import free_port
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
@@ -137,3 +142,50 @@ async def test_a_replica_that_replays_counts_what_one_that_kept_running_counts(
         assert replayed == kept
     finally:
         await fresh.stop()
+
+
+async def test_a_replica_answers_health_serving_only_once_it_has_caught_up(
+    settings, tenancy: TenancyApp, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """A replica starting on a backlog: its health check is not SERVING (nothing listens yet) until it has
+    applied everything the stream held, so a load balancer never sends it a call it cannot answer."""
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
+    bus = await EventBus.connect(settings, "backlog")
+    try:
+
+        async def routed(i: int) -> None:
+            contact = events_pb2.ContactRouted(
+                contact=f"tenants/gm0268/contacts/backlog-{i}", tenant="gm0268", queue="burgerzaken"
+            )
+            contact.enqueue_time.GetCurrentTime()
+            await bus.publish(
+                events.subject("gm0268", "contact", "routed"), events.envelope("gm0268", contact_routed=contact)
+            )
+
+        for first in range(0, 5000, 500):
+            await asyncio.gather(*(routed(i) for i in range(first, first + 500)))
+        held = await bus.last_seq()
+    finally:
+        await bus.close()
+    port = free_port()
+    app = RoutingApp(settings)
+    starting = asyncio.create_task(app.start(port))
+    fast_retries = [("grpc.initial_reconnect_backoff_ms", 20), ("grpc.max_reconnect_backoff_ms", 50)]
+    polls = 0
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=fast_retries) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while True:
+                polls += 1
+                try:
+                    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                except grpc.aio.AioRpcError:
+                    await asyncio.sleep(0.01)
+                    continue
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+        assert app.follower.caught_up.is_set() and app.follower.seq >= held
+        assert polls > 1, "asked before the replica could have caught up"
+    finally:
+        await starting
+        await app.stop()
