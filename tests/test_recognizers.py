@@ -76,6 +76,7 @@ async def test_tenants_with_the_same_products_and_phrases_share_a_recognizer(two
     await tenancy.UpdateProduct(update("synonyms", synonyms=["groene loper"]), metadata=admin)
     await eventually(lambda: recognizer(routing, "gm0268") is not shared)
     assert routing.recognizers.builds == builds + 1
+    assert recognizer(routing, "gm0268").derived, "made from the shared one, not built in full"
     await tenancy.UpdateProduct(update("synonyms", synonyms=[]), metadata=admin)
     await eventually(lambda: recognizer(routing, "gm0268") is shared)
     assert routing.recognizers.builds == builds + 1
@@ -88,10 +89,10 @@ async def test_a_build_never_stalls_calls_and_the_old_recognizer_serves_until_it
     started, release = threading.Event(), threading.Event()
     build = catalogue.recognizer_for
 
-    def held(key: catalogue.RecognitionKey) -> ProductRecognizer:
+    def held(key: catalogue.RecognitionKey, base: ProductRecognizer | None) -> ProductRecognizer:
         started.set()
         release.wait(60)
-        return build(key)
+        return build(key, base)
 
     monkeypatch.setattr(catalogue, "recognizer_for", held)
     old = recognizer(routing, "gm0268")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -33,10 +33,24 @@ def recognition_key(products: list[ProductSnapshot]) -> RecognitionKey:
     return tuple((p.uri, names.get(p.uri, p.name), p.synonyms) for p in sorted(products, key=lambda p: p.uri))
 
 
-def recognizer_for(key: RecognitionKey) -> ProductRecognizer:
-    """Builds a recognizer (hundreds of milliseconds): never on the event loop."""
+def recognizer_for(key: RecognitionKey, base: ProductRecognizer | None = None) -> ProductRecognizer:
+    """Builds a recognizer, from `base` when that is a recognizer of nearly the same catalogue
+    (milliseconds), else in full (hundreds of milliseconds): never on the event loop."""
     products = [CatalogueEntry(uri=uri, name=name, synonyms=phrases) for uri, name, phrases in key]
-    return ProductRecognizer([*products, *referral.topic_entries()])
+    return ProductRecognizer([*products, *referral.topic_entries()], base=base)
+
+
+def nearest(key: RecognitionKey, built: Iterable[tuple[RecognitionKey, ProductRecognizer]]) -> ProductRecognizer | None:
+    """The built recognizer whose products are the same as `key`'s with the fewest phrases
+    changed: a tenant's new lexicon is derived from it."""
+    best: tuple[int, ProductRecognizer] | None = None
+    for other, recognizer in built:
+        if len(other) != len(key) or any(a[0] != b[0] for a, b in zip(other, key, strict=True)):
+            continue
+        changed = sum(1 for a, b in zip(other, key, strict=True) if a != b)
+        if best is None or changed < best[0]:
+            best = (changed, recognizer)
+    return best[1] if best is not None else None
 
 
 def ivr_key(code: str) -> str:

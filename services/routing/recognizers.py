@@ -2,7 +2,9 @@
 
 Building a recognizer takes hundreds of milliseconds; on the event loop it stalled every call
 of every tenant. Here one worker thread builds them, one key at a time, and a tenant keeps the
-recognizer it had until its new one is ready. Tenants whose products and phrases are equal share
+recognizer it had until its new one is ready. A tenant's lexicon differs from a built one (the
+default's, mostly) by a few phrases, so its recognizer is derived from the nearest built one in
+milliseconds (services/routing/recognition/phrases.py). Tenants whose products and phrases are equal share
 one recognizer, so a change that leaves a tenant on a recognizer that is already built (most
 gemeenten keep the default lexicon) is live at once. A build must not stop the loop either: no
 garbage collection runs during it (a full one walked every recognizer, seconds with the GIL held)
@@ -83,14 +85,15 @@ class RecognizerPool:
         building = self._building.get(key)
         if building is None:
             loop = asyncio.get_running_loop()
-            building = self._building[key] = loop.run_in_executor(self._executor, self._build_if_wanted, key)
+            base = catalogue.nearest(key, list(self._built.items()))
+            building = self._building[key] = loop.run_in_executor(self._executor, self._build_if_wanted, key, base)
             building.add_done_callback(lambda _: self._building.pop(key, None))
         recognizer = await asyncio.shield(building)
         if recognizer is not None:
             self._built[key] = recognizer
         return recognizer
 
-    def _build_if_wanted(self, key: RecognitionKey) -> ProductRecognizer | None:
+    def _build_if_wanted(self, key: RecognitionKey, base: ProductRecognizer | None) -> ProductRecognizer | None:
         """On the worker thread. A key that no tenant wants any more (changed again while it
         waited) is skipped: a burst of changes to one tenant builds its last state only."""
         if key not in self._wanted_keys:
@@ -100,13 +103,14 @@ class RecognizerPool:
         sys.setswitchinterval(BUILD_SWITCH_INTERVAL)
         gc.disable()
         try:
-            recognizer = catalogue.recognizer_for(key)
+            recognizer = catalogue.recognizer_for(key, base)
         finally:
             gc.freeze()  # long-lived: later full collections need not walk it (the app unfreezes at stop)
             gc.enable()
             sys.setswitchinterval(interval)
         self.builds += 1
-        log.info("recognizer for %d products built in %.0f ms", len(key), (time.perf_counter() - began) * 1000)
+        how = "derived" if recognizer.derived else "built"
+        log.info("recognizer for %d products %s in %.0f ms", len(key), how, (time.perf_counter() - began) * 1000)
         return recognizer
 
     def close(self) -> None:

@@ -20,43 +20,32 @@ the same threshold works for every question.
 from __future__ import annotations
 
 import heapq
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.common.upl import slug
-from services.routing.recognition import splits, typos
+from services.routing.recognition import typos
 from services.routing.recognition.dutch import (
     AFTER_PARTICLE,
     CLAUSE_RE,
-    EXTRA_PARTS,
     MIN_FUZZY,
     MIN_PART,
     PARTICLES,
     STOPWORDS,
-    WEAK_STEMS,
     WEAK_WORDS,
     affix_variants,
-    content_words,
     load_real_words,
     normalize,
     split_compound,
     stem,
 )
+from services.routing.recognition.phrases import CatalogueEntry, PhraseIndex
 
 __all__ = ["CONFIDENCE_THRESHOLD", "CatalogueEntry", "ProductMatch", "ProductRecognizer"]
 
 #: Below this score routing should send the contact to the general queue.
 CONFIDENCE_THRESHOLD = 0.42
 
-#: UPL rows that are placeholders, not products a citizen can ask about.
-PLACEHOLDER_SLUGS = frozenset({"UPL-naam_nog_niet_beschikbaar"})
-
-# Weights: a product's own name is the strongest evidence; lexicon phrases slightly less, so
-# that a phrase that is one product's name and another's synonym favours the former.
-NAME_WEIGHT = 1.0
-SYNONYM_WEIGHT = 0.92
 # How much the explained share of the question counts against plain phrase coverage.
 LAMBDA = 0.25
 # Partly covered phrases count less than proportionally: "aanslag klopt niet" is not half
@@ -67,21 +56,9 @@ FUZZY_WEIGHT = 0.8
 AFFIX_WEIGHT = 0.95
 # Weight, in the question's explained share, of a word the catalogue does not know.
 UNKNOWN_IDF = 1.5
-# Words that say little about *which* product (citizens use them for every product).
-WEAK_WEIGHT = 0.3
 # Credit of the parts of a query compound whose whole is known: "hondenbelasting" is about
 # dogs, not about every "belasting", but "parkeervergunning" still meets "vergunning parkeren".
 QUERY_PART_WEIGHT = 0.6
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    """One product a tenant offers; tenants add their own synonyms and IVR menu codes."""
-
-    uri: str
-    name: str
-    synonyms: tuple[str, ...] = ()
-    ivr_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,14 +68,6 @@ class ProductMatch:
     uri: str
     name: str
     score: float
-
-
-@dataclass
-class _Phrase:
-    entry: int
-    weight: float
-    slot_idf: list[float]
-    total_idf: float
 
 
 @dataclass(frozen=True)
@@ -119,8 +88,14 @@ class ProductRecognizer:
 
     CONFIDENT: float = CONFIDENCE_THRESHOLD
 
-    def __init__(self, entries: Iterable[CatalogueEntry], real_words: frozenset[str] | None = None) -> None:
-        """``real_words``: Dutch words that are never read as typos; the shipped list by default."""
+    def __init__(
+        self,
+        entries: Iterable[CatalogueEntry],
+        real_words: frozenset[str] | None = None,
+        base: ProductRecognizer | None = None,
+    ) -> None:
+        """``real_words``: Dutch words that are never read as typos; the shipped list by default.
+        ``base``: a recognizer of nearly the same catalogue to derive the index from (cheaper)."""
         self._real_words = load_real_words() if real_words is None else real_words
         self._entries: list[CatalogueEntry] = list(entries)
         self._by_uri = {e.uri: e for e in self._entries}
@@ -128,92 +103,19 @@ class ProductRecognizer:
         for e in self._entries:
             for code in e.ivr_codes:
                 self._by_ivr.setdefault(_ivr_key(code), e)
-
-        raw: list[tuple[int, float, list[str]]] = []
-        for i, e in enumerate(self._entries):
-            if slug(e.uri) not in PLACEHOLDER_SLUGS:
-                raw.append((i, NAME_WEIGHT, content_words(e.name)))
-            for s in e.synonyms:
-                words = content_words(s)
-                if words:
-                    raw.append((i, SYNONYM_WEIGHT, words))
-
-        vocab: set[str] = {stem(w) for _, _, ws in raw for w in ws}
-        vocab.update(stem(w) for w in EXTRA_PARTS)
-        self._vocab = vocab
-        self._splits = splits.for_vocabulary(frozenset(vocab))
-
-        # slots: (whole stem, part stems)
-        phrase_slots: list[list[tuple[str, tuple[str, ...]]]] = []
-        for _, _, words in raw:
-            slots = []
-            for w in words:
-                whole = stem(w)
-                parts = self._split(w)
-                slots.append((whole, parts if len(parts) > 1 else ()))
-            phrase_slots.append(slots)
-
-        # document frequency per product (a product counts once however often it says it)
-        df: dict[str, int] = {}
-        seen: dict[int, set[str]] = {}
-        for (entry, _, _), slots in zip(raw, phrase_slots, strict=True):
-            bag = seen.setdefault(entry, set())
-            for whole, parts in slots:
-                bag.add(whole)
-                bag.update(parts)
-        for bag in seen.values():
-            for s in bag:
-                df[s] = df.get(s, 0) + 1
-        n_docs = max(1, len(seen))
-        self._idf: dict[str, float] = {s: math.log(1.0 + (n_docs - d + 0.5) / (d + 0.5)) for s, d in df.items()}
-        self._default_idf = math.log(1.0 + (n_docs + 0.5) / 0.5)
-
-        self._phrases: list[_Phrase] = []
-        # stem -> [(phrase id, slot index, credit)]
-        self._postings: dict[str, list[tuple[int, int, float]]] = {}
-        for (entry, weight, _), slots in zip(raw, phrase_slots, strict=True):
-            pid = len(self._phrases)
-            slot_idf = []
-            raw_idf = 0.0
-            for k, (whole, parts) in enumerate(slots):
-                raw_idf += self._idf.get(whole, self._default_idf)
-                self._postings.setdefault(whole, []).append((pid, k, 1.0))
-                if parts:
-                    part_idf = [self.idf(p) for p in parts]
-                    total = sum(part_idf)
-                    merged: dict[str, float] = {}
-                    for p, pi in zip(parts, part_idf, strict=True):
-                        merged[p] = merged.get(p, 0.0) + pi / total
-                    for p, credit in merged.items():
-                        if p != whole:
-                            self._postings.setdefault(p, []).append((pid, k, credit))
-                slot_idf.append(self.idf(whole) if not parts else max(self.idf(whole), total))
-            total_idf = sum(slot_idf)
-            # a phrase of everyday words ("niet de vader") is weak evidence even when complete
-            strength = math.sqrt(min(1.0, total_idf / raw_idf)) if raw_idf else 1.0
-            self._phrases.append(_Phrase(entry, weight * strength, slot_idf, total_idf))
-
-        # the same postings regrouped for the common case of a question word with one reading:
-        # (phrase, slot) keys with their credit, and the best credit per product
-        self._slot_postings: dict[str, list[tuple[tuple[int, int], float]]] = {}
-        self._entry_credit: dict[str, dict[int, float]] = {}
-        for s, plist in self._postings.items():
-            self._slot_postings[s] = [((pid, k), credit) for pid, k, credit in plist]
-            by_entry: dict[int, float] = {}
-            for pid, _, credit in plist:
-                entry = self._phrases[pid].entry
-                by_entry[entry] = max(by_entry.get(entry, 0.0), credit)
-            self._entry_credit[s] = by_entry
-
-        # one-typo neighbourhoods of stems and of the surface words they come from, since a typo
-        # can change what the stemmer does ("kwijtscheldng"); the deletions are indexed once per
-        # process (services/routing/recognition/typos.py), this recognizer keeps which of its stems each means
-        self._typo_targets: dict[str, frozenset[str]] = {}
-        surface = {w: stem(w) for _, _, words in raw for w in words}
-        for form, target in [(s, s) for s in self._postings] + list(surface.items()):
-            if len(form) >= MIN_FUZZY - 1 and target in self._postings:
-                self._typo_targets[form] = self._typo_targets.get(form, frozenset()) | {target}
-        typos.add(self._typo_targets)
+        derived = base.index.derive(self._entries) if base is not None else None
+        self.index: PhraseIndex = derived if derived is not None else PhraseIndex.build(self._entries)
+        self.derived = derived is not None
+        # the index's tables under short names: recognize() reads them in its inner loops
+        self._vocab = self.index.vocab
+        self._splits = self.index.splits
+        self._idf = self.index.idf_by_stem
+        self._default_idf = self.index.default_idf
+        self._phrases = self.index.phrases
+        self._postings = self.index.postings
+        self._slot_postings = self.index.slot_postings
+        self._entry_credit = self.index.entry_credit
+        self._typo_targets = self.index.typo_targets
         self._word_cache: dict[str, _Word | None] = {}
         self._joined_cache: dict[str, bool] = {}
 
@@ -233,8 +135,7 @@ class ProductRecognizer:
 
     def idf(self, s: str) -> float:
         """Rarer stems say more about which product is meant; everyday words say little."""
-        value = self._idf.get(s, self._default_idf)
-        return value * WEAK_WEIGHT if s in WEAK_STEMS else value
+        return self.index.idf(s)
 
     # -- recognition ----------------------------------------------------------------------
 
