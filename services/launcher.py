@@ -4,8 +4,8 @@
 with its store under var/nats, SQLite files under var/, each service its own process and
 its own NATS user (passwords generated into var/nats-passwords.json, see natsauth.py).
 `kcc up --cluster` runs three nats-server nodes as one cluster (stores under
-var/nats-cluster, R3 streams) and two replicas of each service, the second on its port + 100,
-so failover can be watched on a laptop: it prints every process id to kill.
+var/nats-cluster, R3 streams) and two replicas of each service and of the wallboard, the second
+on its port + 100, so failover can be watched on a laptop: it prints every process id to kill.
 """
 
 from __future__ import annotations
@@ -171,11 +171,15 @@ def _up(args: argparse.Namespace) -> int:
                 wait_healthy(target)
                 started.setdefault(service, []).append(f"{target} (pid {procs[-1].pid})")
         from services.wallboard import cli as wallboard
+        from services.wallboard.app import port as wallboard_port
 
         # the wallboard reads webhook figures only where it is told webhooks runs
         webhooks = {"KCC_WEBHOOKS_TARGET": f"{settings.host}:{settings.port('webhooks')}"}
-        procs.append(wallboard.start_process({**env, **webhooks}, passwords.get("wallboard")))
-        started["wallboard"] = [f"{wallboard.base_url(settings)}/ (pid {procs[-1].pid})"]
+        for replica in range(replicas):
+            port = wallboard_port() + replica * REPLICA_PORT_OFFSET if replica else 0
+            procs.append(wallboard.start_process({**env, **webhooks}, passwords.get("wallboard"), port=port))
+            url = wallboard.base_url(settings, port)
+            started.setdefault("wallboard", []).append(f"{url}/ (pid {procs[-1].pid})")
         print(
             "kcc up: nats-server " + ", ".join(f"{node.url} (pid {node.pid})" for node in nodes),
             *(f"kcc up: {service} " + ", ".join(addresses) for service, addresses in started.items()),

@@ -72,8 +72,8 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
         **os.environ,
         "KCC_DATA_DIR": str(tmp_path / "var"),
         **{f"KCC_{service.upper()}_PORT": str(port) for service, port in ports.items()},
-        "KCC_WALLBOARD_PORT": str(replica_ports()),
     }
+    wallboard_port = env["KCC_WALLBOARD_PORT"] = str(replica_ports())
     launcher = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--cluster", "--no-demo", "--nats-port", "0"],
         env=env,
@@ -99,11 +99,14 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
                 assert f"{HOST}:{replica} (pid" in output
                 wait_healthy(f"{HOST}:{replica}", timeout=5, settings=settings)
         (link,) = re.findall(r"wallboard login \(one-time link\): (http://\S+/login\?token=\S+)", output)
-        with urllib.request.urlopen(link.split("/login")[0] + "/healthz", timeout=5) as reply:
-            assert reply.status == 200
+        assert link.split("/login")[0] == f"http://{HOST}:{wallboard_port}"
+        for replica in (int(wallboard_port), int(wallboard_port) + REPLICA_PORT_OFFSET):
+            assert f"http://{HOST}:{replica}/ (pid" in output
+            with urllib.request.urlopen(f"http://{HOST}:{replica}/healthz", timeout=5) as reply:
+                assert reply.status == 200
         urls = re.findall(r"nats://[\d.]+:\d+", output)
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", output)]
-        assert len(urls) == 3 and len(pids) == 3 + 2 * len(SERVICES) + 1  # and the wallboard
+        assert len(urls) == 3 and len(pids) == 3 + 2 * len(SERVICES) + 2  # and two wallboards
 
         # Each node holds the users: the routing service's own pair reads the stream, on any node.
         password = LocalPasswords(tmp_path / "var").get("routing")

@@ -36,11 +36,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     link.set_defaults(run=_link)
 
 
-def base_url(settings: Settings) -> str:
-    from services.wallboard.app import port
+def base_url(settings: Settings, port: int = 0) -> str:
+    """Where the wallboard answers; with `port`, a second replica on this machine (`kcc up --cluster`)."""
+    from services.wallboard.app import port as configured
 
     scheme = "https" if settings.tls_cert else "http"
-    return os.environ.get("KCC_WALLBOARD_URL") or f"{scheme}://{settings.host}:{port()}"
+    if port:
+        return f"{scheme}://{settings.host}:{port}"
+    return os.environ.get("KCC_WALLBOARD_URL") or f"{scheme}://{settings.host}:{configured()}"
 
 
 def login_url(settings: Settings, viewer: login.Viewer) -> str:
@@ -52,13 +55,21 @@ def trafficer_link(settings: Settings) -> str:
     return login_url(settings, login.viewer_for(login.ViewerRole.TRAFFICER.value, [], "local-trafficer"))
 
 
-def start_process(env: dict[str, str], nats_password: str, timeout: float = 30.0) -> subprocess.Popen[bytes]:
-    """`kcc up`: the wallboard as its own process with its own NATS user, once it answers."""
+def start_process(
+    env: dict[str, str], nats_password: str, timeout: float = 30.0, port: int = 0
+) -> subprocess.Popen[bytes]:
+    """`kcc up`: the wallboard as its own process with its own NATS user, once it answers; on `port`
+    if given (a second replica), else on KCC_WALLBOARD_PORT."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.launcher", "wallboard"],
-        env={**env, "KCC_NATS_USER": "wallboard", "KCC_NATS_PASSWORD": nats_password},
+        env={
+            **env,
+            "KCC_NATS_USER": "wallboard",
+            "KCC_NATS_PASSWORD": nats_password,
+            **({"KCC_WALLBOARD_PORT": str(port)} if port else {}),
+        },
     )
-    url = f"{base_url(Settings()).rstrip('/')}/healthz"
+    url = f"{base_url(Settings(), port).rstrip('/')}/healthz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
