@@ -166,6 +166,7 @@ class Corrections:
             return
         self.next_purge = now + PURGE_EVERY
         if _purge_lock(session):
+            session.flush()  # the batch's own corrections too
             gone = purge(session, now)
             if gone:
                 log.info("purged %d lexicon corrections older than %d days", gone, HORIZON.days)
