@@ -23,7 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kcc.tenancy.v1 import tenancy_pb2, tenancy_pb2_grpc
-from services import cli
+from services import cli, db_cli, launcher
 from services.callbacks.cli import purge_once
 from services.common import auth, client, natsauth, production
 from services.common.config import DEV_SECRET, ROOT, Settings
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.timeout(60)
 
 AUTH = "k2026:" + "a" * 40
 CITIZEN = "c" * 40
+SERVED = [*launcher.SERVICES, "wallboard"]  # every process `kcc serve` runs
 DEVELOPMENT_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("KCC_", "OTEL_"))}
 
 
@@ -108,6 +109,21 @@ def test_a_service_needs_only_the_keys_it_uses(tmp_path: Path) -> None:
     assert production.problems(without) == production.problems(without, "callbacks")
 
 
+@pytest.mark.parametrize("service", SERVED)
+def test_every_service_refuses_the_development_key_and_plaintext_off_loopback(tmp_path: Path, service: str) -> None:
+    """Webhooks and the wallboard too; only the services with a database need KCC_DATABASE_URL."""
+    assert production.KEYS_USED.keys() == set(SERVED)
+    found = "\n".join(
+        production.problems(production_settings(tmp_path, auth_keys="", tls_cert="", tls_key=""), service)
+    )
+    assert "KCC_AUTH_SECRET is the development key" in found and "KCC_HOST=0.0.0.0 serves plaintext" in found
+    without_database = production.problems(production_settings(tmp_path, database_url=""), service)
+    if service in db_cli.APPS:
+        assert any("KCC_DATABASE_URL is empty" in p for p in without_database), without_database
+    else:
+        assert without_database == []
+
+
 def test_the_development_encryption_key_is_refused_too(tmp_path: Path) -> None:
     dev_key = production.development_fernet_key(DEV_SECRET).decode()
     found = production.problems(
@@ -136,11 +152,12 @@ async def test_the_service_refuses_before_binding_its_port(tmp_path: Path) -> No
     assert not (tmp_path / "var").exists()  # and no SQLite file was made
 
 
-def test_kcc_serve_exits_non_zero_with_the_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize("service", ["callbacks", "webhooks", "wallboard"])
+def test_kcc_serve_exits_non_zero_with_the_message(tmp_path: Path, service: str) -> None:
     env = {**DEVELOPMENT_ENV, "KCC_ENV": "production", "KCC_HOST": "0.0.0.0", "KCC_DATA_DIR": str(tmp_path)}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "serve", "callbacks"],
+        [sys.executable, "-m", "services.cli", "serve", service],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -149,8 +166,13 @@ def test_kcc_serve_exits_non_zero_with_the_message(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert time.monotonic() - started < 15
+    assert f"kcc serve {service}: refusing to start" in done.stderr
+    expected = {"KCC_AUTH_SECRET", "KCC_TLS_CERT"} | (
+        {"KCC_ENCRYPTION_KEY", "KCC_DATABASE_URL"} if service == "callbacks" else set()
+    )
     for setting in ("KCC_AUTH_SECRET", "KCC_ENCRYPTION_KEY", "KCC_DATABASE_URL", "KCC_TLS_CERT"):
-        assert setting in done.stderr
+        assert (setting in done.stderr) == (setting in expected), (setting, done.stderr)
+    assert "Traceback" not in done.stderr
     assert DEV_SECRET not in done.stderr + done.stdout
 
 
