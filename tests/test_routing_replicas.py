@@ -350,3 +350,46 @@ async def test_the_desktops_of_a_replica_that_died_are_let_go(
     assert leader.state.router.contacts[reply.contact.name].state == "QUEUED"
     assert leader.state.router.match(time.time()) == []  # the matcher finds nobody to offer it to
     desktop.cancel()
+
+
+class CutOff:
+    """The leader's lease bucket behind a broken link (a partition, a long pause): it cannot renew."""
+
+    async def get(self, key: str) -> None:
+        raise ConnectionError("NATS unreachable")
+
+    async def put(self, key: str, value: bytes) -> None:
+        raise ConnectionError("NATS unreachable")
+
+    async def update(self, key: str, value: bytes, last: int) -> None:
+        raise ConnectionError("NATS unreachable")
+
+
+async def test_a_leader_that_cannot_renew_stops_at_its_own_deadline_and_the_standby_offers(
+    replicas: list[RoutingApp], settings: Settings, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """The leader can still publish, but not renew its lease: it stops deciding once its own deadline
+    passes (no later than one time to live), before the standby may take the lapsed lease; the contact
+    routed meanwhile is offered once, by the new leader."""
+    leader, standby = replicas
+    leader_stub, standby_stub = stub(channel_to(leader)), stub(channel_to(standby))
+    await standby_stub.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    await eventually(lambda: "agents/fatima" in leader.state.router.agents)
+    desktop = leader_stub.ConnectAgent(
+        rt.ConnectAgentRequest(name="agents/fatima"), metadata=agent_md(settings, "fatima")
+    )
+    await desktop.read()
+    loop = asyncio.get_running_loop()
+    leader.matcher.lease.kv = CutOff()  # type: ignore[assignment]
+    cut_off = loop.time()
+    await eventually(lambda: not leader.matcher.leading, within=2 * LEASE_TTL)
+    assert loop.time() - cut_off <= LEASE_TTL + 0.5  # its deadline, give or take a busy event loop
+    passes = leader.matcher.passes
+    reply = await leader_stub.RouteContact(route("while-cut-off"), metadata=partner(settings))
+    offer = await asyncio.wait_for(desktop.read(), 3 * LEASE_TTL)
+    assert offer.offer.contact.name == reply.contact.name
+    assert standby.matcher.leading and leader.matcher.passes == passes
+    assert (await stream_changes(standby, "offered"))[reply.contact.name] == 1
+    desktop.cancel()
