@@ -178,3 +178,21 @@ async def test_a_read_of_the_streams_position_waits_out_the_election(nats_cluste
         assert await bus.last_seq() == 1
     finally:
         await bus.close()
+
+
+async def test_one_event_published_twice_at_once_is_stored_once_and_both_get_its_sequence(
+    nats_cluster: NatsCluster,
+) -> None:
+    """A partner's retry that comes while the first call's event is still being stored (or a publish's
+    own retry after a time-out): the clustered stream answers 'duplicate message id is in process'
+    until the first is stored; the bus asks again, and both get the stored sequence."""
+    bus = await EventBus.connect(Settings(nats_url=nats_cluster.url, stream_replicas=3), "twice")
+    try:
+        for i in range(50):
+            env = envelope("gm0268", event_id=f"twice-{i}")
+            first, second = await asyncio.gather(bus.publish(SUBJECT, env), bus.publish(SUBJECT, env))
+            assert first.seq == second.seq == i + 1
+        ids = await stored_ids(bus, 50)
+        assert max(ids.values()) == 1
+    finally:
+        await bus.close()
