@@ -306,3 +306,17 @@ async def test_purge_with_its_credentials_runs(
     )
     assert await purge_once(settings) == 0
     assert '"total": 0' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["plan", "simulate"])
+def test_planning_from_history_without_nats_credentials_names_them(
+    secured_nats: tuple[NatsServer, natsauth.LocalPasswords], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """It said `cannot reach NATS ... NoServersError()` after retrying, of a server that was there."""
+    server, _ = secured_nats
+    monkeypatch.setenv("KCC_NATS_URL", server.url)
+    monkeypatch.delenv("KCC_NATS_USER", raising=False)
+    started = time.monotonic()
+    with pytest.raises(SystemExit, match=f"kcc {command}: NATS at .* requires a user: set KCC_NATS_USER"):
+        cli.main([command, "--from-history", "--history-days", "7"])
+    assert time.monotonic() - started < 10

@@ -127,7 +127,7 @@ def _plan(args: argparse.Namespace) -> int:
                     "--from-history measures the gemeenten and their day: leave out --tenant,"
                     " --peak-hour-share and --weekday"
                 )
-            history = asyncio.run(_history(args.history_days))
+            history = asyncio.run(_history(args.history_days, "kcc plan"))
             labels, interval, demands = history.labels, history.interval_seconds, history.demands
         else:
             tenants = _tenant_calls(args.tenant)
@@ -176,13 +176,14 @@ def _print_plan(
         print(f"{label:<10} {cells} {total[i]:>8} {pooled[i]:>8} {total[i] - pooled[i]:>8}")
 
 
-async def _history(days: float) -> History:
+async def _history(days: float, command: str) -> History:
     """The contacts of the last `days` in the stream, measured (services/planning/history.py)."""
     from datetime import UTC, datetime, timedelta
 
     import nats
     from nats.js.errors import NotFoundError
 
+    from services.common import nats_preflight
     from services.common.config import Settings
     from services.common.events import STREAM
     from services.planning.history import measure, read_contacts
@@ -190,6 +191,8 @@ async def _history(days: float) -> History:
     if days <= 0:
         raise ValueError("--history-days must be more than 0")
     settings = Settings()
+    # Missing or refused credentials are named at once, not reported as an unreachable server.
+    await nats_preflight.check(settings, command)
     options: dict[str, object] = {"connect_timeout": 5, "max_reconnect_attempts": 2}
     if settings.nats_user:
         options.update(user=settings.nats_user, password=settings.nats_password)
@@ -300,7 +303,7 @@ def _history_loads(args: argparse.Namespace) -> tuple[Profile, list[Load]]:
 
     if args.tenant:
         raise ValueError("--from-history takes the gemeenten from the stream: leave out --tenant")
-    history = asyncio.run(_history(args.history_days))
+    history = asyncio.run(_history(args.history_days, "kcc simulate"))
     totals = [sum(calls) for calls in zip(*(d.calls for d in history.demands), strict=True)]
     profile = checked(
         Profile(
