@@ -109,3 +109,9 @@ async def stored_events(js: JetStreamContext, subject: str) -> list[events_pb2.E
                 return out
     finally:
         await sub.unsubscribe()
+
+
+async def consumers_caught_up(js: JetStreamContext) -> bool:
+    """Whether every consumer of the stream has been given all it asked for and acknowledged it
+    (a durable consumer acks once its database holds the work): the positive sign of a quiet platform."""
+    return all(not c.num_pending and not c.num_ack_pending for c in await js.consumers_info(STREAM))

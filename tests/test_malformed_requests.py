@@ -28,8 +28,10 @@ from sqlalchemy import func, inspect, select, table
 
 from services.common.errors import error_info
 from services.common.events import STREAM
+from services.common.outbox import OutboxEvent
 from services.common.server import MAX_REQUEST_BYTES
 from services.common.validation import MAX_ITEMS, MAX_TEXT
+from tests.builders import consumers_caught_up
 from tests.rpc_table import BROKEN, CASES, Answer, World, call, opened, rpcs
 
 PROPERTY = settings(
@@ -141,15 +143,24 @@ async def fingerprint(world: World) -> tuple[Any, ...]:
 
 
 async def settled(world: World) -> tuple[Any, ...]:
-    """A fingerprint that stays the same for a moment, once the outboxes and consumers are idle."""
-    last = await fingerprint(world)
-    for _ in range(100):
-        await asyncio.sleep(0.2)
-        now = await fingerprint(world)
-        if now == last:
-            return now
-        last = now
-    raise AssertionError("the platform did not settle")
+    """The fingerprint once the platform is quiet by positive signs, not by a moment without change:
+    both outboxes empty, every consumer of the stream caught up, routing's follower at its end."""
+    js = world.apps["tenancy"].bus.js
+
+    async def quiet() -> bool:
+        for app in (world.apps["tenancy"], world.apps["callbacks"]):
+            if await app.db.run(lambda s: s.exec(select(func.count()).select_from(OutboxEvent)).scalar_one()):
+                return False
+        return await consumers_caught_up(js)
+
+    for _ in range(200):
+        if await quiet():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the outboxes did not drain or a consumer did not catch up")
+    await world.apps["routing"].follower.sync()  # type: ignore[attr-defined]
+    return await fingerprint(world)
 
 
 async def seeds(world: World) -> dict[str, Message]:
