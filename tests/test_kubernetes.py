@@ -240,6 +240,9 @@ def test_every_workload_is_hardened_probed_sized_and_budgeted(docs: dict[str, li
     accounts = {a["metadata"]["name"] for a in of_kind(rendered, "ServiceAccount")}
     budgets = of_kind(rendered, "PodDisruptionBudget")
     assert workloads(rendered)
+    # A ServiceAccount each: no two workloads share one.
+    used = [w["spec"]["template"]["spec"]["serviceAccountName"] for w in workloads(rendered)]
+    assert len(set(used)) == len(used), used
     for workload in workloads(rendered):
         name = workload["metadata"]["name"]
         pod = workload["spec"]["template"]["spec"]
