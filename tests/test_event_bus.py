@@ -5,6 +5,7 @@ backend outage reaching a gRPC caller as UNAVAILABLE (BACKEND_UNAVAILABLE), neve
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -28,7 +29,7 @@ from services.common.natsserver import NatsServer, free_ports
 from services.common.server import start_server
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
-from tests.builders import UPL, make_tenant, routable
+from tests.builders import UPL, eventually, make_tenant, routable
 
 SUBJECT = "kcc.gm0268.contact.routed"
 T = TypeVar("T")
@@ -113,12 +114,14 @@ async def test_replicas_that_cannot_be_raised_leave_the_stream_serving_with_a_wa
 
 
 async def test_a_publish_waits_for_a_restarted_server_and_is_stored_once(
-    bus: EventBus, nats_server: NatsServer
+    bus: EventBus, nats_server: NatsServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="services.common.events")
     nats_server.kill()
     env = envelope("gm0268")
     publishing = asyncio.create_task(bus.publish(SUBJECT, env))
-    await asyncio.sleep(0.5)  # the server stays down a while: the publish has to wait, not fail
+    # the server stays down: the publish has failed and waits to try again instead of failing
+    await eventually(lambda: f"publish {env.id}: " in caplog.text)
     assert not publishing.done()
     await asyncio.to_thread(nats_server.start)
     ack = await asyncio.wait_for(publishing, 15)
