@@ -170,13 +170,14 @@ class PhraseIndex:
                 new._surface.update(source.words)
         new.vocab = frozenset(s for s, n in new._word_stems.items() if n > 0) | _EXTRA_STEMS
         new.splits = self.splits if new.vocab == self.vocab else splits.for_vocabulary(new.vocab)
-        # products whose words now split otherwise are changed too
+        # products with a word that now splits otherwise are changed too (a word's phrases
+        # post its stem as a whole slot)
         touched = set(changed)
         if new.splits is not self.splits:
-            for pid, source in enumerate(self._sources):
-                if source and source.entry not in touched and new._slots_of(source.words) != self._slots[pid]:
-                    touched.add(source.entry)
-                    added[source.entry] = _sources(source.entry, new.entries[source.entry])
+            for word, uses in self._surface.items():
+                if uses > 0 and new.splits.get(word) != self.splits.get(word):
+                    touched.update(self.phrases[pid].entry for pid, _, _ in self.postings[stem(word)])
+            added.update({i: _sources(i, new.entries[i]) for i in touched - changed})
         dropped = {pid for i in touched for pid in self._entry_phrases.get(i, ())}
         for pid in dropped:
             new._sources[pid] = None

@@ -2,9 +2,10 @@
 
 Splitting every catalogue word was most of a recognizer's build. A split depends on the word
 and on the vocabulary words the splitter asked about, so each split keeps a fingerprint of
-those (a bit per word's hash): a recognizer whose vocabulary differs from a built one by a few
-words (a tenant's new phrase) reuses every split whose fingerprint misses those words, and
-splits the rest again. Reuse is exact: the splitter's questions get the same answers.
+those (a Bloom filter: three bits per word asked): a recognizer whose vocabulary differs from a
+built one by a few words (a tenant's new phrase) reuses every split whose fingerprint cannot
+hold those words, and splits the rest again. Reuse is exact: a Bloom filter never misses a word
+it holds, so the splitter's questions get the same answers.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from collections import OrderedDict
 
 from services.routing.recognition.dutch import split_compound
 
-BITS = 1024  # fingerprint width: a word's split asks about ~50 keys, so ~5 % of bits per split
+#: Fingerprint width: a split asks about ~50 words, so 1 word in ~3,000 not asked passes for asked
+#: (a 1,024-bit filter of one bit a word let 1 in 20 through: a new word re-split 5 % of the catalogue).
+BITS = 2048
 KEEP = 8  # vocabularies whose splits are kept (the default's and the latest tenants')
 MAX_WORDS = 200_000
+#: Beyond this many changed words they are tested as one filter (any of their bits).
+MAX_CHANGED_ONE_BY_ONE = 64
 
 
-def _bit(key: object) -> int:
-    return 1 << (hash(key) % BITS)
+def _bits(key: object) -> int:
+    h = hash(key)
+    return (1 << (h % BITS)) | (1 << ((h >> 11) % BITS)) | (1 << ((h >> 22) % BITS))
 
 
 class _Probe:
@@ -34,7 +40,7 @@ class _Probe:
         self.mask = 0
 
     def __contains__(self, key: object) -> bool:
-        self.mask |= _bit(key)
+        self.mask |= _bits(key)
         return key in self.vocab
 
 
@@ -45,17 +51,20 @@ class Splits:
         self.vocab = vocab
         self.found: dict[str, tuple[tuple[str, ...], int]] = {}
         self._base = weakref.ref(base) if base is not None else None  # no chain of old vocabularies
-        self._changed = 0  # fingerprint of the words in one vocabulary and not the other
-        if base is not None:
-            for word in vocab ^ base.vocab:
-                self._changed |= _bit(word)
+        # the fingerprints of the words in one vocabulary and not the other
+        self._changed = [_bits(word) for word in vocab ^ base.vocab] if base is not None else []
+        self._any_changed = 0
+        if len(self._changed) > MAX_CHANGED_ONE_BY_ONE:
+            for bits in self._changed:
+                self._any_changed |= bits
+            self._changed = []
 
     def get(self, word: str) -> tuple[str, ...]:
         hit = self.found.get(word)
         base = self._base() if self._base is not None else None
         if hit is None and base is not None:
             old = base.found.get(word)
-            if old is not None and not old[1] & self._changed:
+            if old is not None and not self._may_have_asked(old[1]):
                 hit = old
         if hit is None:
             probe = _Probe(self.vocab)
@@ -63,6 +72,10 @@ class Splits:
         if len(self.found) < MAX_WORDS:
             self.found[word] = hit
         return hit[0]
+
+    def _may_have_asked(self, mask: int) -> bool:
+        """Whether a split with this fingerprint may have asked about a changed word."""
+        return bool(mask & self._any_changed) or any(bits & mask == bits for bits in self._changed)
 
 
 _RECENT: OrderedDict[frozenset[str], Splits] = OrderedDict()
