@@ -18,7 +18,7 @@ from services.common import events
 from services.common.config import Settings
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
-from tests.builders import UPL, make_tenant, routable
+from tests.builders import UPL, consumers_caught_up, make_tenant, routable
 from tests.test_callbacks_kit import running, settings_for
 
 
@@ -63,10 +63,14 @@ async def test_contacts_are_counted_once_across_redelivery_and_restart(
             env.SerializeToString(),
             headers={"Nats-Msg-Id": "another-id"},
         )
+        # both copies stored, then handed to the consumer and acknowledged: the second was seen, and not counted
         for _ in range(200):
-            if (await counts(callbacks))["burgerzaken"][0] == 4:
+            if await consumers_caught_up(callbacks.bus.js):
                 break
             await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the consumer did not take both copies")
+        assert (await counts(callbacks))["burgerzaken"] == (4, 0, 1)
     finally:
         await callbacks.stop()
     restarted = CallbacksApp(settings)
