@@ -1,9 +1,10 @@
 """A fault run that counts every id, like the NATS server's own chaos tests.
 
 Starts a 3-node JetStream cluster on random loopback ports (R3 stream and buckets), an
-embedded PostgreSQL, tenancy, two routing replicas and two callbacks replicas, each its own
-process. Routes contacts for several gemeenten while agents accept and complete them, and
-creates callbacks with deadlines that fall during the run, while it kills -9 random NATS nodes
+embedded PostgreSQL, two replicas each of tenancy (onboarding alternates between them, their
+outbox relays claiming rows on one database), routing and callbacks, each its own process.
+Routes contacts for several gemeenten while agents accept and complete them, and creates
+callbacks with deadlines that fall during the run, while it kills -9 random NATS nodes
 (restarting them on the same store), the routing replica that holds the matcher lease and the
 callbacks replica that holds the scheduler lease, each at least once; killed services come
 back as a new process, as Kubernetes would bring them. Clients retry with the same
@@ -92,7 +93,7 @@ class Platform:
         self.database_url = ""
         self.replicas: dict[str, list[Replica]] = {
             service: [Replica(service, free_port(), workdir / f"{service}-{i}.log") for i in range(count)]
-            for service, count in (("tenancy", 1), ("routing", 2), ("callbacks", 2))
+            for service, count in (("tenancy", 2), ("routing", 2), ("callbacks", 2))
         }
 
     def start(self) -> None:
@@ -551,8 +552,9 @@ async def run(
                 service: [await stack.enter_async_context(grpc.aio.insecure_channel(r.target)) for r in replicas]
                 for service, replicas in platform.replicas.items()
             }
-            for tenant in tenants:
-                await make_tenant(channels["tenancy"][0], ADMIN, tenant, f"Gemeente {tenant}", PRODUCTS)
+            for i, tenant in enumerate(tenants):
+                tenancy = channels["tenancy"][i % len(channels["tenancy"])]
+                await make_tenant(tenancy, ADMIN, tenant, f"Gemeente {tenant}", PRODUCTS)
                 for channel in channels["routing"]:
                     await routable(channel, ADMIN, tenant)
             routing = [routing_pb2_grpc.RoutingServiceStub(c) for c in channels["routing"]]
