@@ -292,6 +292,16 @@ def test_replicas(docs: dict[str, list[Doc]], overlay: str, routing: int) -> Non
         assert {n for n, r in deployments.items() if r != 1} == {"kcc-routing"}
 
 
+def test_production_replicas_of_a_service_never_share_a_node(docs: dict[str, list[Doc]]) -> None:
+    """A node lost takes one replica of each service with it, never all of them (NATS likewise)."""
+    for name in [*(f"kcc-{s}" for s in SERVICES), "nats"]:
+        (workload,) = [w for w in workloads(docs["production"]) if w["metadata"]["name"] == name]
+        spread = workload["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        nodes = [c for c in spread if c["topologyKey"] == "kubernetes.io/hostname"]
+        assert [c["whenUnsatisfiable"] for c in nodes] == ["DoNotSchedule"], name
+        assert selects(nodes[0]["labelSelector"], workload), name
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_one_image_runs_every_service_and_the_cli(docs: dict[str, list[Doc]], overlay: str) -> None:
     """Each kcc container (serve, db upgrade) runs the one kcc-router image, at one tag."""
