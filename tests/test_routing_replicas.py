@@ -393,3 +393,33 @@ async def test_a_leader_that_cannot_renew_stops_at_its_own_deadline_and_the_stan
     assert standby.matcher.leading and leader.matcher.passes == passes
     assert (await stream_changes(standby, "offered"))[reply.contact.name] == 1
     desktop.cancel()
+
+
+async def test_a_desktop_that_reconnects_to_another_replica_gets_the_offer_it_holds(
+    replicas: list[RoutingApp], settings: Settings, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """The replica holding an agent's desktop dies with an offer out: the desktop connects to the other
+    replica, is offered the same contact there once, and accepts it."""
+    leader, doomed = replicas
+    leader_stub = stub(channel_to(leader))
+    await leader_stub.CreateAgent(
+        rt.CreateAgentRequest(agent_id="fatima", agent=rt.Agent(tenants=["tenants/gm0268"])), metadata=admin
+    )
+    await eventually(lambda: "agents/fatima" in doomed.state.router.agents)
+    md = agent_md(settings, "fatima")
+    first = stub(channel_to(doomed)).ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)
+    await first.read()
+    reply = await leader_stub.RouteContact(route("held"), metadata=partner(settings))
+    assert (await asyncio.wait_for(first.read(), 10)).offer.contact.name == reply.contact.name
+    await crash(doomed)
+
+    again = leader_stub.ConnectAgent(rt.ConnectAgentRequest(name="agents/fatima"), metadata=md)
+    assert (await again.read()).agent.name == "agents/fatima"
+    offer = await asyncio.wait_for(again.read(), 5)
+    assert offer.offer.contact.name == reply.contact.name
+    accepted = await leader_stub.AcceptOffer(
+        rt.AcceptOfferRequest(agent="agents/fatima", contact=reply.contact.name), metadata=md
+    )
+    assert accepted.state == rt.Contact.STATE_CONNECTED
+    assert (await stream_changes(leader, "offered"))[reply.contact.name] == 1
+    again.cancel()
