@@ -252,8 +252,7 @@ async def test_reject_and_timeout_move_the_offer_on(stubs, settings, admin, rout
         desktops[name] = stub.ConnectAgent(
             rt.ConnectAgentRequest(name=f"agents/{name}"), metadata=agent_md(settings, name, ["gm0268"])
         )
-        await desktops[name].read()
-        await asyncio.sleep(0.01)  # anna has been idle longest
+        await desktops[name].read()  # connected: anna's event is stored before bert's, so she is idle longest
     routed = await stub.RouteContact(
         rt.RouteContactRequest(tenant="tenants/gm0268", channel=common_pb2.CHANNEL_PHONE, product_uri=UPL + "paspoort"),
         metadata=integration(settings, "gm0268"),
