@@ -411,8 +411,10 @@ class Pod:
     ip: str = "10.42.0.7"  # pods have cluster (private) addresses; hosts outside name theirs
 
 
-SERVICE = Pod({"kcc-router/role": "service", "app.kubernetes.io/name": "kcc-routing"})
-OTHER_SERVICE = Pod({"kcc-router/role": "service", "app.kubernetes.io/name": "kcc-callbacks"})
+SERVICE = Pod({"kcc-router/role": "service", "app.kubernetes.io/name": "kcc-routing", "kcc-router/database": "true"})
+OTHER_SERVICE = Pod(
+    {"kcc-router/role": "service", "app.kubernetes.io/name": "kcc-callbacks", "kcc-router/database": "true"}
+)
 NATS = Pod({"app.kubernetes.io/name": "nats"})
 POSTGRES = Pod({"cnpg.io/cluster": "kcc-db", "cnpg.io/podRole": "instance"})
 COLLECTOR = Pod({"app.kubernetes.io/name": "otel-collector"})
@@ -526,6 +528,7 @@ REFUSED = [
     (WEBHOOKS, PRIVATE_HOST, 443),
     (WEBHOOKS, STRANGER, 443),
     (WEBHOOKS, NATS, 6222),
+    (WEBHOOKS, POSTGRES, 5432),
 ]
 
 
@@ -545,6 +548,17 @@ def test_network_policies_allow_exactly_the_needed_flows(docs: dict[str, list[Do
             and not p["spec"].get("egress")
         ]
         assert deny, f"namespace {namespace} has no default-deny policy"
+    # The pods above are the rendered ones (the labels kustomize adds to all aside).
+    pods = [
+        (SERVICE, "kcc-routing"),
+        (OTHER_SERVICE, "kcc-callbacks"),
+        (WEBHOOKS, "kcc-webhooks"),
+        (WALLBOARD, "kcc-wallboard"),
+    ]
+    for pod, name in pods:
+        (workload,) = [w for w in workloads(docs[overlay]) if w["metadata"]["name"] == name]
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert pod.labels == {k: v for k, v in labels.items() if k != "app.kubernetes.io/part-of"}, name
     for source, target, port in NEEDED:
         assert flows(policies, source, target, port), f"{source} -> {target}:{port} is blocked"
     for source, target, port in REFUSED:
