@@ -113,3 +113,11 @@ def test_the_production_overlay_holds_the_sizing_table(production: list[Doc]) ->
     probe = routing["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
     replay = float(table_value("routing replay at start").removesuffix(" s").replace(",", ""))
     assert replay <= probe["periodSeconds"] * probe["failureThreshold"]
+
+
+def test_schema_commands_run_in_the_pod_of_the_service_they_name() -> None:
+    """Each pod holds its own database's URL only: `kcc db` there must name that service."""
+    found = re.findall(r"exec deploy/kcc-([$<>\w]+) -- kcc db (?:current|upgrade)([^`\n]*)", RUNBOOK)
+    assert found
+    for service, arguments in found:
+        assert f"--service {service}" in arguments, (service, arguments)
