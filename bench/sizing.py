@@ -18,7 +18,9 @@ Assumed (no figure in the project measures them; change them on the command line
   - events are kept KCC_STREAM_MAX_AGE_SECONDS (366 days) and closed callbacks one year.
 
 Run: .venv/bin/python bench/sizing.py [--contacts 500 --callbacks 500 --replay-events 50000]
-Prints a Markdown table for deploy/README.md and, with --json, the raw figures.
+Prints a Markdown table for deploy/README.md and, with --json, the raw figures; the figures of
+the table there are kept in deploy/sizing-figures.json, and `--figures deploy/sizing-figures.json`
+computes the table from them again without measuring (tests/test_runbook.py does).
 """
 
 from __future__ import annotations
@@ -383,7 +385,7 @@ def table(m: dict[str, float], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=500, help="contacts in the measured sample")
     parser.add_argument("--callbacks", type=int, default=500, help="callbacks in the measured sample")
@@ -394,10 +396,16 @@ def main() -> int:
     parser.add_argument("--peak-factor", type=float, default=1.5)
     parser.add_argument("--headroom", type=float, default=1.5)
     parser.add_argument("--json", action="store_true", help="also print the measured figures as JSON")
+    parser.add_argument("--figures", type=Path, help="the table from figures saved with --json; measures nothing")
+    return parser
+
+
+def main() -> int:
+    parser = arguments()
     args = parser.parse_args()
     if min(args.contacts, args.callbacks) < 1 or args.replay_events < 0:
         parser.error("--contacts and --callbacks must be at least 1, --replay-events not negative")
-    figures = asyncio.run(measure(args))
+    figures = json.loads(args.figures.read_text()) if args.figures else asyncio.run(measure(args))
     if args.json:
         print(json.dumps(figures, indent=2, sort_keys=True))
     print(table(figures, args))

@@ -4,6 +4,8 @@ production overlay's volumes and stream cap hold the sizing table's figures."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -95,6 +97,17 @@ def table_value(figure: str) -> str:
 def in_bytes(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.,]+) ?([KMGT]?i?B?|Ki|Mi|Gi)", value).groups()  # type: ignore[union-attr]
     return float(number.replace(",", "")) * UNITS[unit or "B"]
+
+
+def test_the_sizing_table_is_the_scripts_output_for_the_recorded_figures() -> None:
+    """The table is computed by bench/sizing.py from what it measured, not edited by hand."""
+    spec = importlib.util.spec_from_file_location("sizing", ROOT / "bench" / "sizing.py")
+    assert spec and spec.loader
+    sizing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sizing)
+    figures = json.loads((ROOT / "deploy" / "sizing-figures.json").read_text())
+    table = sizing.table(figures, sizing.arguments().parse_args([]))
+    assert table in section("## Sizing"), table
 
 
 def test_the_production_overlay_holds_the_sizing_table(production: list[Doc]) -> None:
