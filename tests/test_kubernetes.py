@@ -350,32 +350,46 @@ def test_each_service_configuration_passes_the_production_check(
     rendered = docs[overlay]
     users = {u.name for u in natsauth.users([])}
     for service in SERVICES:
-        for name, env, _container in container_env(rendered, service):
+        for name, env, container in container_env(rendered, service):
             for key in [k for k in os.environ if k.startswith(("KCC_", "OTEL_"))]:
                 monkeypatch.delenv(key)
             for key, value in env.items():
                 monkeypatch.setenv(key, value)
             settings = Settings()
             assert settings.env == ("production" if overlay == "production" else "development")
+            if name == "migrate":
+                # `kcc db upgrade` needs its database and nothing else: no token, NATS or personal-data key.
+                secrets = {i["valueFrom"]["secretKeyRef"]["name"] for i in container["env"] if "valueFrom" in i}
+                assert secrets == {f"kcc-db-{service}"} and settings.database_url == url_of(rendered, service)
+                continue
             # Judged as production, also the local overlay (which runs in development mode).
             assert production.problems(replace(settings, env="production"), service) == [], (service, name)
             assert settings.nats_user == service and service in users
             if service in production.WITHOUT_DATABASE:
                 assert not settings.database_url and name == service  # no migration init container either
             else:
-                url = settings.database_url
-                assert url.startswith(f"postgresql://{service}:") and f"/{service}?" in url
+                assert settings.database_url == url_of(rendered, service)
             assert len(settings.nats_servers) == (3 if overlay == "production" else 1)
             assert settings.telemetry_exporter == "otlp"
             collector = named(rendered, "Service", "otel-collector")["spec"]["ports"][0]["port"]
             assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://otel-collector:{collector}"
 
 
+def url_of(rendered: list[Doc], service: str) -> str:
+    """The service's own role and database, checked against the cluster's CA (stand-in password)."""
+    (cluster,) = of_kind(rendered, "Cluster")
+    host = f"{cluster['metadata']['name']}-rw:5432"
+    return f"postgresql://{service}:{stand_in('password')}@{host}/{service}?sslmode=verify-full&sslrootcert=/etc/kcc/db-ca/ca.crt"
+
+
 def test_only_callbacks_holds_the_personal_data_keys(docs: dict[str, list[Doc]]) -> None:
     for service in SERVICES:
-        for _name, env, _container in container_env(docs["production"], service):
+        for name, env, _container in container_env(docs["production"], service):
             holds = {"KCC_CITIZEN_KEY_SECRET", "KCC_ENCRYPTION_KEY"} & env.keys()
-            assert holds == (set() if service != "callbacks" else {"KCC_CITIZEN_KEY_SECRET", "KCC_ENCRYPTION_KEY"})
+            keys = (
+                {"KCC_CITIZEN_KEY_SECRET", "KCC_ENCRYPTION_KEY"} if (service, name) == ("callbacks", service) else set()
+            )
+            assert holds == keys, (service, name)
 
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEYS?$", re.I)
