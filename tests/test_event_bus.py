@@ -26,7 +26,7 @@ from services.common.config import Settings
 from services.common.errors import error_info
 from services.common.events import STREAM, EventBus, EventBusUnavailable, envelope
 from services.common.natsserver import NatsServer, free_ports
-from services.common.server import start_server
+from services.common.server import OPEN, start_server
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
@@ -181,7 +181,8 @@ async def test_the_guard_turns_an_outage_into_unavailable_and_a_bug_into_interna
     async def unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         raise failure
 
-    async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
+        yield OPEN
         yield b"first"
         raise failure
 
