@@ -29,7 +29,7 @@ from services.common import natsauth, production
 from services.common.config import DEFAULT_PORTS, ROOT, Settings
 from services.common.natsserver import NatsServerError, find_nats_server
 from tests.conftest import unavailable
-from tests.support.kubernetes import Doc, of_kind, render, tool
+from tests.support.kubernetes import Doc, of_kind, quantity, render, tool
 
 OVERLAYS = ("local", "production")
 KUBERNETES_VERSIONS = ("1.30", "1.37")  # the oldest supported and the newest the validator knows
@@ -201,6 +201,13 @@ def test_nats_statefulset_config_and_disruption_budget(
     assert named(rendered, "Service", "nats-headless")["spec"]["clusterIP"] == "None"
     stream_replicas = int(named(rendered, "ConfigMap", "kcc-config")["data"]["KCC_STREAM_REPLICAS"])
     assert stream_replicas == nodes
+    # JetStream's store is set, below the volume and above the stream's cap: left to nats-server,
+    # it is 75 % of the free disk and a cap near the volume's size is refused.
+    values = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    assert re.search(r"^\s*max_file_store:\s*\$NATS_MAX_FILE_STORE\s*$", conf, re.M)
+    store, volume = int(values["NATS_MAX_FILE_STORE"]), quantity(claim["spec"]["resources"]["requests"]["storage"])
+    stream_cap = int(named(rendered, "ConfigMap", "kcc-config")["data"]["KCC_STREAM_MAX_BYTES"])
+    assert stream_cap < store < 0.95 * volume
 
     (budget,) = [b for b in of_kind(rendered, "PodDisruptionBudget") if b["metadata"]["name"] == "nats"]
     assert budget["spec"]["maxUnavailable"] == 1 and selects(budget["spec"]["selector"], nats)
@@ -215,7 +222,7 @@ def test_nats_statefulset_config_and_disruption_budget(
         unavailable(str(exc))
     for key, text in config.items():
         (tmp_path / key).write_text(text)
-    env = {"POD_NAME": "nats-0"} | {natsauth.password_variable(u.name): "x" for u in natsauth.users(tenants)}
+    env = {"POD_NAME": "nats-0", **values} | {natsauth.password_variable(u.name): "x" for u in natsauth.users(tenants)}
     checked = subprocess.run(
         [binary, "-t", "-c", str(tmp_path / "nats.conf")], env=env, capture_output=True, text=True, cwd=tmp_path
     )

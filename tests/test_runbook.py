@@ -118,7 +118,10 @@ def test_the_production_overlay_holds_the_sizing_table(production: list[Doc]) ->
     stream_cap = int(config["data"]["KCC_STREAM_MAX_BYTES"])
     (cluster,) = of_kind(production, "Cluster")
 
-    assert int(table_value("KCC_STREAM_MAX_BYTES")) <= stream_cap < nats_volume
+    store = next(
+        e for e in nats["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "NATS_MAX_FILE_STORE"
+    )
+    assert int(table_value("KCC_STREAM_MAX_BYTES")) <= stream_cap < int(store["value"]) < nats_volume
     assert in_bytes(table_value("NATS volume per node")) <= nats_volume
     assert in_bytes(table_value("PostgreSQL volume per instance")) <= in_bytes(cluster["spec"]["storage"]["size"])
     # A new routing replica replays before it is ready: its startup probe must wait that long.

@@ -41,3 +41,10 @@ def documents(overlay: str) -> list[Doc]:
 
 def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def quantity(value: str) -> int:
+    """A Kubernetes storage quantity (10Gi, 512Mi, 1G) in bytes."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    number = value.rstrip("KMGTi")
+    return int(float(number) * units.get(value[len(number) :], 1))
