@@ -67,12 +67,13 @@ def route(request_id: str, question: str = "", product: str = "paspoort") -> rt.
 
 
 async def crash(app: RoutingApp) -> None:
-    """Like kill -9: no lease release, no goodbye events, the connection just drops."""
+    """Like kill -9: no lease release, no goodbye events, the connection just drops. The connection goes
+    first: the desktop streams the server then cancels would otherwise still publish `disconnected`."""
+    await app.bus.nc.close()
     for task in app.tasks:
         task.cancel()
     assert app.server is not None
     await app.server.stop(0)
-    await app.bus.nc.close()
 
 
 async def stream_changes(app: RoutingApp, change: str) -> Counter[str]:
