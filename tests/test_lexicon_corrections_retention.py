@@ -113,7 +113,7 @@ async def test_an_unknown_word_is_kept_in_clear_only_once_three_questions_share_
     assert len(stored) == len(said)
 
     def hidden(word: str) -> str:
-        return corrections.HIDDEN + corrections.word_hash(tenancy_app.settings.citizen_key_secret, "gm0268", word)
+        return corrections.HIDDEN + corrections.word_hash(tenancy_app.settings.question_key_secret, "gm0268", word)
 
     # The first two questions hold "rolbak" as its hash; the third (q-d) made it shared, in clear.
     assert stored["c0"] == [hidden("rolbak"), hidden("buurjongen")]

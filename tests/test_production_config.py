@@ -52,6 +52,7 @@ def production_settings(tmp_path: Path, **changes: object) -> Settings:
         "auth_keys": AUTH,
         "citizen_key_secret": CITIZEN,
         "citizen_key_version": "c1",
+        "question_key_secret": "q" * 40,
         "encryption_key": Fernet.generate_key().decode(),
     }
     values.update(changes)
@@ -71,6 +72,7 @@ def test_development_defaults_are_refused_all_at_once(tmp_path: Path) -> None:
         "KCC_AUTH_SECRET is the development key",
         "KCC_CITIZEN_KEY_SECRET is the development key",
         "KCC_CITIZEN_KEY_VERSION is empty",
+        "KCC_QUESTION_KEY_SECRET is the development key",
         "KCC_ENCRYPTION_KEY is empty",
         "KCC_DATABASE_URL is empty",
         "KCC_HOST=0.0.0.0 serves plaintext gRPC off loopback",
@@ -89,6 +91,8 @@ def test_development_defaults_are_refused_all_at_once(tmp_path: Path) -> None:
         ({"auth_keys": f"k:{'a' * 40},k:{'b' * 40}"}, "KCC_AUTH_KEYS names key id k twice"),
         ({"citizen_key_secret": DEV_SECRET + "-citizen"}, "KCC_CITIZEN_KEY_SECRET is the development key"),
         ({"citizen_key_version": "v 2"}, "KCC_CITIZEN_KEY_VERSION must be"),
+        ({"question_key_secret": DEV_SECRET + "-question"}, "KCC_QUESTION_KEY_SECRET is the development key"),
+        ({"question_key_secret": "short"}, "KCC_QUESTION_KEY_SECRET is shorter than 32"),
         ({"encryption_key": "not-a-fernet-key"}, "KCC_ENCRYPTION_KEY key 1 is not a Fernet key"),
         ({"database_url": "sqlite:////tmp/x.db"}, "KCC_DATABASE_URL must be a postgresql:// URL"),
         ({"tls_key": ""}, "KCC_TLS_CERT and KCC_TLS_KEY go together"),
@@ -107,6 +111,14 @@ def test_a_service_needs_only_the_keys_it_uses(tmp_path: Path) -> None:
     found = "\n".join(production.problems(without, "callbacks"))
     assert "KCC_CITIZEN_KEY_SECRET" in found and "KCC_ENCRYPTION_KEY" in found
     assert production.problems(without) == production.problems(without, "callbacks")
+
+    # the question key is routing's and tenancy's (partners hold the citizen key's secret)
+    no_question_key = production_settings(tmp_path, question_key_secret=DEV_SECRET + "-question")
+    for service in ("tenancy", "routing"):
+        assert production.problems(no_question_key, service) == [
+            "KCC_QUESTION_KEY_SECRET is the development key (or unset)"
+        ]
+    assert production.problems(no_question_key, "callbacks") == []
 
 
 @pytest.mark.parametrize("service", SERVED)

@@ -68,6 +68,11 @@ class Settings:
     citizen_key_secret: str = field(
         default_factory=lambda: os.environ.get("KCC_CITIZEN_KEY_SECRET", DEV_SECRET + "-citizen")
     )
+    # Keyed hash of a question's text and of a word a tenant's corrections keep hashed: a key only
+    # routing and tenancy hold (partners know the citizen key's secret, so it cannot be that one).
+    question_key_secret: str = field(
+        default_factory=lambda: os.environ.get("KCC_QUESTION_KEY_SECRET", DEV_SECRET + "-question")
+    )
     # Fernet keys (urlsafe base64, 32 bytes) for personal data at rest, comma-separated, newest first:
     # new writes use the newest, older ones still read (`kcc callbacks reencrypt` moves rows on).
     encryption_key: str = field(default_factory=lambda: os.environ.get("KCC_ENCRYPTION_KEY", ""))

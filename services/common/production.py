@@ -20,11 +20,11 @@ KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 DEFAULT_KEY_ID = "default"
 # The keys each service reads: a service is not refused for a key it never uses, so each holds
 # only its own (deploy/ gives the personal-data keys to callbacks alone).
-ALL_KEYS = frozenset({"auth", "citizen", "encryption"})
+ALL_KEYS = frozenset({"auth", "citizen", "encryption", "question"})
 KEYS_USED = {
-    "tenancy": frozenset({"auth"}),
-    "routing": frozenset({"auth"}),
-    "callbacks": ALL_KEYS,
+    "tenancy": frozenset({"auth", "question"}),  # keeps unknown correction words hashed
+    "routing": frozenset({"auth", "question"}),  # hashes the questions agents correct
+    "callbacks": frozenset({"auth", "citizen", "encryption"}),
     "webhooks": frozenset({"auth"}),
     "wallboard": frozenset({"auth"}),  # mints its service token and signs login links
 }
@@ -120,6 +120,11 @@ def problems(settings: Settings, service: str = "") -> list[str]:
             found.append(f"KCC_CITIZEN_KEY_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
         if not settings.citizen_key_version:
             found.append("KCC_CITIZEN_KEY_VERSION is empty: citizen keys must carry their secret's version")
+    if "question" in used:
+        if DEV_SECRET in settings.question_key_secret:
+            found.append("KCC_QUESTION_KEY_SECRET is the development key (or unset)")
+        elif len(settings.question_key_secret) < MIN_SECRET_LENGTH:
+            found.append(f"KCC_QUESTION_KEY_SECRET is shorter than {MIN_SECRET_LENGTH} characters")
     if "encryption" in used:
         if not settings.encryption_key.strip():
             found.append("KCC_ENCRYPTION_KEY is empty: personal data would be encrypted with a development key")

@@ -74,7 +74,7 @@ class RoutingApp(ServiceApp):
             self.agents_kv,
             self.settings.recognition_cache,
             self.replica,
-            question_secret=self.settings.citizen_key_secret,
+            question_secret=self.settings.question_key_secret,
         )
         self._register_metrics()
         # Catalogues and replayed contacts are long-lived: keep them out of every later full

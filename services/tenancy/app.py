@@ -32,7 +32,7 @@ class TenancyApp(ServiceApp):
         self.snapshots = SnapshotPublisher(self.db, self.bus)
         await self.snapshots.republish_all()
         # agents' corrections of recognition; unknown words hashed with the key of routing's question hash
-        self.corrections = corrections.consumer(self.bus, self.db, self.settings.citizen_key_secret)
+        self.corrections = corrections.consumer(self.bus, self.db, self.settings.question_key_secret)
         return [self.snapshots.run, self.corrections.run]
 
     def register(self, server: grpc.aio.Server) -> None:
