@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
 import logging
 import os
 import socket
@@ -12,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from opentelemetry.metrics import CallbackOptions, Observation
 
@@ -23,7 +26,7 @@ from services.common.lease import Lease
 from services.common.snapshots import SnapshotFollower, TenantSnapshot
 from services.routing import catalogue
 from services.routing.follower import StreamFollower
-from services.routing.leader import LEASE_BUCKET, LEASE_KEY, LEASE_TTL_SECONDS, Matcher
+from services.routing.leader import LEASE_BUCKET, LEASE_KEY, LEASE_TTL_SECONDS, REPLAY_FROM_KEY, Matcher
 from services.routing.recognition import ProductRecognizer
 from services.routing.recognizers import RecognizerPool
 from services.routing.service import RoutingService
@@ -35,16 +38,19 @@ AGENTS_BUCKET = "routing-agents"
 # Callbacks still open after this long (weeks past any deadline) no longer mark repeat contacts;
 # reading a year of callback events would make a national replica's start take many minutes.
 CALLBACK_WINDOW = timedelta(days=62)
+# The stream's clock and the replicas' may differ a little: read a minute before the mark.
+REPLAY_MARGIN_SECONDS = 60.0
 
 
 class RoutingApp(ServiceApp):
     name = "routing"
     service_names = (pb.DESCRIPTOR.services_by_name["RoutingService"].full_name,)
     lease_ttl = LEASE_TTL_SECONDS
+    replay_window = REPLAY_WINDOW
 
     async def prepare(self) -> list[Loop]:
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder
-        self.state = RoutingState()
+        self.state = RoutingState(replay_window=self.replay_window)
         self.recognizers = RecognizerPool()
         self.followers = SnapshotFollower(self._on_snapshot)
         await self.followers.start(self.bus)
@@ -58,14 +64,15 @@ class RoutingApp(ServiceApp):
         callbacks = StreamFollower(self.bus, self.state.apply, "kcc.*.callback.>")
         await callbacks.start(datetime.now(UTC) - CALLBACK_WINDOW)
         await callbacks.stop()
+        leases = await self.bus.key_value(LEASE_BUCKET)
         self.follower = StreamFollower(self.bus, self.state.apply)
-        await self.follower.start(datetime.now(UTC) - REPLAY_WINDOW)
+        await self.follower.start(await self._replay_from(leases))
         log.info(
             "routing: %d events applied from the stream in %.1f s",
             self.follower.applied_events,
             time.perf_counter() - started,
         )
-        lease = Lease(await self.bus.key_value(LEASE_BUCKET), LEASE_KEY, self.lease_ttl, f"routing-{self.replica}")
+        lease = Lease(leases, LEASE_KEY, self.lease_ttl, f"routing-{self.replica}")
         self.matcher = Matcher(self.state, self.bus, self.follower, lease, self.replica)
         self.servicer = RoutingService(
             self.state,
@@ -82,6 +89,15 @@ class RoutingApp(ServiceApp):
         gc.collect()
         gc.freeze()
         return [self.matcher.keep_lease, self.matcher.tick, self.matcher.run]
+
+    async def _replay_from(self, leases: KeyValue) -> datetime:
+        """The window, or further back where the leader says a contact, desktop or term began."""
+        start = datetime.now(UTC) - self.replay_window
+        with contextlib.suppress(KeyNotFoundError):
+            mark = json.loads((await leases.get(REPLAY_FROM_KEY)).value or b"{}")
+            if "at" in mark:
+                start = min(start, datetime.fromtimestamp(float(mark["at"]) - REPLAY_MARGIN_SECONDS, UTC))
+        return start
 
     def register(self, server: grpc.aio.Server) -> None:
         routing_pb2_grpc.add_RoutingServiceServicer_to_server(self.servicer, server)

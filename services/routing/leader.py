@@ -10,6 +10,10 @@ renewal; a standby takes over once the lease lapses in the bucket.
 Every replica also beats in the same bucket (`replicas.<replica>`). A desktop session held by a
 replica whose beat has stopped (killed, or the whole platform restarted) is ended by the leader
 with a `disconnected` event, so no offer goes to a desktop that nobody holds any more.
+
+The leader also keeps `replay-from` there: how far back a replica that starts must read the
+stream (a day, or further for a contact still open or a desktop still connected), so that it
+knows everything the running ones know.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LEASE_BUCKET = "routing-leases"
 LEASE_KEY = "matcher"
+REPLAY_FROM_KEY = "replay-from"
 LEASE_TTL_SECONDS = 10.0
 TICK_SECONDS = 0.5  # offer time-outs and overflow thresholds are checked this often
 
@@ -65,6 +70,9 @@ class Matcher:
                 await self.lease.kv.put(f"replicas.{self.replica}", json.dumps({"at": time.time()}).encode())
                 if await self.lease.acquire() and not was_leading:
                     await self._open_term()
+                if self.leading:
+                    since = self.state.replay_from(time.time())
+                    await self.lease.kv.put(REPLAY_FROM_KEY, json.dumps({"at": since}).encode())
             except Exception:  # noqa: BLE001 - NATS electing or away: the lease lapses by itself
                 log.warning("matcher lease: renewal failed", exc_info=True)
             # the holder renews five times per time to live; a standby tries ten times

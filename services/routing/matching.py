@@ -19,6 +19,7 @@ from services.routing.repeats import OpenCallback
 # counted apart and left out of the service level and the abandonment rate.
 SHORT_ABANDON_SECONDS = 5.0
 OFFER_TIMEOUT_SECONDS = 15.0
+FINISHED = frozenset({"COMPLETED", "ABANDONED"})  # contact states nothing changes any more
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class AgentState:
     offer: str = ""  # contact currently offered to this agent
     session: str = ""  # the desktop stream that is connected
     replica: str = ""  # the routing replica that holds it
+    connected_at: float = 0.0  # when that stream opened: a replica starting later replays from there
 
     def free_on(self, channel: str) -> bool:
         used = sum(1 for c in self.active.values() if c == channel)
@@ -199,7 +201,7 @@ class Router:
         for name, contact in self.contacts.items():
             if contact.enqueued_at >= before:
                 break
-            if contact.state in ("COMPLETED", "ABANDONED"):
+            if contact.state in FINISHED:
                 finished.append(name)
         for name in finished:
             del self.contacts[name]
@@ -211,7 +213,7 @@ class Router:
         if existing is not None:
             agent.state, agent.state_since, agent.idle_since = existing.state, existing.state_since, existing.idle_since
             agent.connected, agent.active, agent.offer = existing.connected, existing.active, existing.offer
-            agent.session, agent.replica = existing.session, existing.replica
+            agent.session, agent.replica, agent.connected_at = existing.session, existing.replica, existing.connected_at
         self.agents[agent.name] = agent
 
     def connect(self, name: str, session: str, now: float, replica: str = "") -> str:
@@ -220,7 +222,7 @@ class Router:
         if agent is None:
             return ""
         replaced = agent.session if agent.connected and agent.session != session else ""
-        agent.connected, agent.session, agent.replica = True, session, replica
+        agent.connected, agent.session, agent.replica, agent.connected_at = True, session, replica, now
         self.set_state(name, "AVAILABLE", now)
         return replaced
 

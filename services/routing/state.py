@@ -22,12 +22,13 @@ from kcc.routing.v1 import routing_pb2 as pb
 from services.common.enums import AGENT_STATES, CHANNELS, CONTACT_STATES
 from services.routing.catalogue import TenantCatalogue
 from services.routing.days import DEFAULT_ZONE, LocalDays
-from services.routing.matching import OFFER_TIMEOUT_SECONDS, AgentState, Candidate, ContactState, Router
+from services.routing.matching import FINISHED, OFFER_TIMEOUT_SECONDS, AgentState, Candidate, ContactState, Router
 from services.routing.repeats import OpenCallback, RepeatIndex
 
-# Contacts older than this are not replayed, and finished ones are forgotten: nobody waits
-# on the phone that long. 25 hours is the longest local day (the autumn clock change), so a
-# replica that starts replays every contact of today, which the queue figures count.
+# Finished contacts older than this are forgotten, and a replica that starts replays at least
+# this far back: 25 hours is the longest local day (the autumn clock change), so it replays every
+# contact of today, which the queue figures count. It replays further back when a contact is
+# still open, a desktop still connected or the matcher's term began before (`replay_from`).
 REPLAY_WINDOW = timedelta(hours=25)
 FORGET_EVERY_SECONDS = 60.0
 
@@ -62,7 +63,8 @@ class RoutingState:
     """What a replica knows: catalogues by tenant, entry points, the router, open callbacks, and
     the desktops connected here (the only part that differs between replicas)."""
 
-    def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS) -> None:
+    def __init__(self, offer_timeout: float = OFFER_TIMEOUT_SECONDS, replay_window: timedelta = REPLAY_WINDOW) -> None:
+        self.replay_window = replay_window.total_seconds()
         self.catalogues: dict[str, TenantCatalogue] = {}
         self.entry_points: dict[tuple[str, str], str] = {}
         self.router = Router(offer_timeout, LocalDays(self.zone_of).day_of)
@@ -71,6 +73,7 @@ class RoutingState:
         self.desktops: dict[str, Desktop] = {}
         # The fence of the matcher's current term: decisions stamped lower come from a stale leader.
         self.fence = 0
+        self.term_began = 0.0
         self.refused_decisions = 0
         self._forgotten_at = 0.0
         # tenant -> (seconds, until): an overflow threshold set for the rest of a day
@@ -89,19 +92,33 @@ class RoutingState:
         if kind == "contact_routed":
             self._routed(env.contact_routed)
             if at - self._forgotten_at > FORGET_EVERY_SECONDS:
-                self.router.forget_finished(at - REPLAY_WINDOW.total_seconds())
+                self.router.forget_finished(at - self.replay_window)
                 self._forgotten_at = at
         elif kind == "contact_changed":
             self._contact_changed(env.contact_changed, at)
         elif kind == "agent_changed":
             self._agent_changed(env.agent_changed, at)
         elif kind == "matcher_elected":
-            self.fence = env.matcher_elected.fence
+            self.fence, self.term_began = env.matcher_elected.fence, at
         elif kind == "callback_changed":
             self.repeats.apply(env.tenant, env.callback_changed)
         elif kind == "overflow_threshold_set":
             self._threshold_set(env.tenant, env.overflow_threshold_set)
         self.changed.set()
+
+    def replay_from(self, now: float) -> float:
+        """How far back a replica starting at `now` must read the stream to know all this one
+        knows: the window, or the routing of a contact still open, the opening of a desktop still
+        connected, or the start of the matcher's term, whichever is earliest."""
+        start = now - self.replay_window
+        for contact in self.router.contacts.values():  # in routing order; the old finished are forgotten
+            if contact.enqueued_at >= start:
+                break
+            if contact.state not in FINISHED:
+                start = contact.enqueued_at
+                break
+        connected = [a.connected_at for a in self.router.agents.values() if a.connected]
+        return min(start, *connected, self.term_began or start)
 
     def _routed(self, e: events_pb2.ContactRouted) -> None:
         target = e.service_level_target
