@@ -176,7 +176,8 @@ async def test_corrections_become_suggestions_accuracy_and_adopted_phrases(apps,
     kept = " ".join(w for w in words if not w.startswith(corrections.HIDDEN))  # hashes are hex: could hold "6512"
     assert "flodder" in kept and "blijft" not in kept  # one question's unknown word: only its hash
     assert (
-        corrections.HIDDEN + corrections.word_hash(tenancy_app.settings.question_key_secret, "gm0268", "blijft") in words
+        corrections.HIDDEN + corrections.word_hash(tenancy_app.settings.question_key_secret, "gm0268", "blijft")
+        in words
     )
     assert not [p for p in PERSONAL if p in kept]
     assert {r.tenant for r in rows} == {"gm0268"}
