@@ -183,20 +183,20 @@ class EventBus:
         operator's R3 or byte limit survives every start. Safe for replicas starting together."""
         wanted = stream_config(self.settings)
         try:
-            info = await self._at_start("stream info", lambda: self._api.stream_info(STREAM))
+            info = await self.at_start("stream info", lambda: self._api.stream_info(STREAM))
         except NotFoundError:
             try:
-                await self._at_start("stream create", lambda: self._api.add_stream(wanted))
+                await self.at_start("stream create", lambda: self._api.add_stream(wanted))
                 return
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-            info = await self._at_start("stream info", lambda: self._api.stream_info(STREAM))
+            info = await self.at_start("stream info", lambda: self._api.stream_info(STREAM))
         changes = changes_at_start(info.config, wanted)
         if not changes:
             return
         try:
-            await self._at_start("stream update", lambda: self._api.update_stream(info.config.evolve(**changes)))
+            await self.at_start("stream update", lambda: self._api.update_stream(info.config.evolve(**changes)))
             log.info("stream %s raised to %s", STREAM, changes)
         except APIError as exc:
             # E.g. R3 asked while too few nodes run: the stream serves as it is; say so loudly.
@@ -242,7 +242,7 @@ class EventBus:
         NATS user may not edit it: an operator raises a bucket made before a move to a cluster)."""
         settings = self.settings
         try:
-            await self._at_start(f"bucket {bucket}", lambda: self._api.stream_info(f"KV_{bucket}"))
+            await self.at_start(f"bucket {bucket}", lambda: self._api.stream_info(f"KV_{bucket}"))
         except NotFoundError:
             config = KeyValueConfig(
                 bucket=bucket,
@@ -253,13 +253,13 @@ class EventBus:
                 ttl=settings.kv_max_age_seconds or None,
             )
             try:
-                await self._at_start(f"bucket {bucket} create", lambda: self._api.create_key_value(config))
+                await self.at_start(f"bucket {bucket} create", lambda: self._api.create_key_value(config))
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-        return await self._at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
+        return await self.at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
 
-    async def _at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """A JetStream API call made at start, retried through an election for `start_budget`."""
         try:
             return await call()

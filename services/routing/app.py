@@ -94,7 +94,8 @@ class RoutingApp(ServiceApp):
         """The window, or further back where the leader says a contact, desktop or term began."""
         start = datetime.now(UTC) - self.replay_window
         with contextlib.suppress(KeyNotFoundError):
-            mark = json.loads((await leases.get(REPLAY_FROM_KEY)).value or b"{}")
+            entry = await self.bus.at_start("replay mark", lambda: leases.get(REPLAY_FROM_KEY))
+            mark = json.loads(entry.value or b"{}")
             if "at" in mark:
                 start = min(start, datetime.fromtimestamp(float(mark["at"]) - REPLAY_MARGIN_SECONDS, UTC))
         return start
