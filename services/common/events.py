@@ -80,8 +80,11 @@ class EventBusUnavailable(BackendUnavailable):
 
 
 def _transient(exc: Exception) -> bool:
-    if isinstance(exc, APIError):
-        return exc.code == 503 or exc.err_code in (STREAM_OFFLINE, DUPLICATE_IN_PROCESS)
+    if isinstance(exc, APIError):  # KeyNotFoundError is one, without a code: an answer, not a pause
+        return getattr(exc, "code", None) == 503 or getattr(exc, "err_code", None) in (
+            STREAM_OFFLINE,
+            DUPLICATE_IN_PROCESS,
+        )
     return isinstance(exc, TRANSIENT)
 
 
