@@ -20,6 +20,7 @@ from tests.test_callbacks_kit import (
     changes,
     create,
     local,
+    new_callback,
     published,
     put_snapshots,
     reason,
@@ -56,6 +57,26 @@ async def test_create_get_and_requested_event(tmp_path: Path, nats_url: str, dat
         with pytest.raises(grpc.RpcError) as err:
             await create(stub, md, department=f"tenants/{NIJMEGEN}/departments/nope")
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and reason(err.value) == "DEPARTMENT_UNKNOWN"
+
+
+async def test_a_retry_after_its_requested_deadline_passed_returns_the_stored_callback(
+    tmp_path: Path, nats_url: str, database_url: str
+) -> None:
+    """A partner whose first answer was lost retries with the same request_id once the deadline it
+    asked for has passed: the callback was stored, so the retry gets it; a new request is refused."""
+    settings = settings_for(tmp_path, nats_url, database_url)
+    await put_snapshots(settings, tenant_snapshot())
+    clock = Clock(local(2026, 3, 6, 10, 0))
+    md = token(settings)
+    async with running(settings, clock) as app, stub_for(app) as stub:
+        request = cb.CreateCallbackRequest(parent=f"tenants/{NIJMEGEN}", callback=new_callback(), request_id="r-late")
+        request.requested_deadline.FromDatetime(local(2026, 3, 6, 10, 30))
+        made = await stub.CreateCallback(request, metadata=md)
+        clock.advance(hours=1)
+        again = await stub.CreateCallback(request, metadata=md)
+        assert again.name == made.name and again.deadline == made.deadline
+        request.request_id = "r-new"
+        await expect_error(stub.CreateCallback(request, metadata=md), grpc.StatusCode.INVALID_ARGUMENT)
 
 
 NOT_REACHED = cb.RecordAttemptRequest.RESULT_NOT_REACHED

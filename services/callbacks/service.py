@@ -155,13 +155,13 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
             raise invalid_argument("callback.contact", "must be a contact of the same tenant")
         now = self.clock()
         requested = request.requested_deadline.ToDatetime(UTC) if request.HasField("requested_deadline") else None
-        if requested is not None and requested <= now:
-            raise invalid_argument("requested_deadline", "must be in the future")
+        # refused below unless it is a retry of a stored request, whose deadline may have passed since
+        past = requested is not None and requested <= now
         snapshot = await self._snapshot(tenant, department)
         product = next((p for p in snapshot.products if p.uri == given.product_uri), None)
         channel = CHANNELS.name(given.channel)
         sla = snapshot.sla_for(channel, department, product.slug if product else "")
-        timing = deadlines.compute(deadlines.calendar_of(snapshot), sla, now, requested)
+        timing = deadlines.compute(deadlines.calendar_of(snapshot), sla, now, None if past else requested)
         sealed_phone = self.vault.seal(phone)
         sealed_note = self.vault.seal(given.note)
         key = current_key(self.settings, phone)
@@ -171,6 +171,8 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
                 seen = session.get(CreateRequestRow, (tenant, request_id))
                 if seen is not None:
                     return repository.load(session, tenant, seen.callback_id), False
+            if past:
+                raise invalid_argument("requested_deadline", "must be in the future")
             row = CallbackRow(
                 tenant=tenant,
                 id=uuid.uuid4().hex,
