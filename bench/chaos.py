@@ -294,7 +294,13 @@ async def create_callbacks(
         )
         request.requested_deadline.FromDatetime(deadline)
         md = metadata(auth.Role.TENANT_INTEGRATION, f"{tenant}-kcc", [tenant])
-        reply = await call(stubs, "CreateCallback", request, md, tally, rng)
+        try:
+            reply = await call(stubs, "CreateCallback", request, md, tally, rng)
+        except grpc.aio.AioRpcError as err:  # the deadline asked for passed before any replica stored it
+            if err.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            request.ClearField("requested_deadline")  # as a partner would: the norm's deadline, then
+            reply = await call(stubs, "CreateCallback", request, md, tally, rng)
         tally.callbacks[request.request_id] = (reply.name, reply.deadline.ToDatetime(UTC))  # type: ignore[attr-defined]
 
     pending = set()

@@ -3,7 +3,8 @@ each change is live in routing.
 
 Loads the 342 gemeenten's catalogues (the 450 UPL gemeente products each, so all share the
 default recognizer) as snapshots in JetStream KV, starts routing as its own process, and keeps 16
-callers routing citizen questions to the gemeenten that do not change. Then, in turn:
+callers routing citizen questions to the gemeenten that do not change, flat out (or, with --rate,
+a steady number of calls a second: a national KCC's peak is a few a second). Then, in turn:
 
 - ``ivr``: 20 gemeenten each change an IVR code (no phrase changes: they stay on the shared
   recognizer, nothing is built);
@@ -65,20 +66,38 @@ class Load:
         self.samples: list[tuple[float, float]] = []  # (end time, latency ms)
         self.running = True
 
+    async def call(self, i: int, began: float) -> None:
+        tenant, question = self.work[i % len(self.work)]
+        await self.stub.RouteContact(
+            rt.RouteContactRequest(
+                tenant=f"tenants/{tenant}", channel=common_pb2.CHANNEL_PHONE, question=question, citizen_key=f"k{i}"
+            ),
+            metadata=self.md,
+        )
+        now = time.perf_counter()
+        self.samples.append((now, (now - began) * 1000))
+
     async def caller(self, n: int) -> None:
+        """Closed loop: the next call once the last is answered, so routing runs flat out."""
         for i in itertools.count(n * 1_000_000):
             if not self.running:
                 return
-            tenant, question = self.work[i % len(self.work)]
-            began = time.perf_counter()
-            await self.stub.RouteContact(
-                rt.RouteContactRequest(
-                    tenant=f"tenants/{tenant}", channel=common_pb2.CHANNEL_PHONE, question=question, citizen_key=f"k{i}"
-                ),
-                metadata=self.md,
-            )
-            now = time.perf_counter()
-            self.samples.append((now, (now - began) * 1000))
+            await self.call(i, time.perf_counter())
+
+    async def at_rate(self, rate: float) -> None:
+        """Open loop: calls at a steady rate whatever routing does, each timed from when it was
+        due (a stalled server cannot hide its stall by slowing the callers down)."""
+        calls: set[asyncio.Task[None]] = set()
+        start = time.perf_counter()
+        for i in itertools.count():
+            if not self.running:
+                break
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            task = asyncio.create_task(self.call(i, due))
+            calls.add(task)
+            task.add_done_callback(calls.discard)
+        await asyncio.gather(*calls)
 
     def between(self, start: float, end: float) -> list[float]:
         return [ms for at, ms in self.samples if start <= at <= end]
@@ -133,7 +152,7 @@ def changes(
     return out
 
 
-async def bench(gap: float, quiet: float) -> None:
+async def bench(gap: float, quiet: float, rate: float) -> None:
     with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "nats") as nats_server:
         _, work = await load_catalogues(nats_server.url)
         tenants = sorted({t for t, _ in work})
@@ -159,7 +178,10 @@ async def bench(gap: float, quiet: float) -> None:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
                 stub = routing_pb2_grpc.RoutingServiceStub(ch)
                 load = Load(stub, md, work)
-                callers = [asyncio.create_task(load.caller(n)) for n in range(CALLERS)]
+                if rate:
+                    callers = [asyncio.create_task(load.at_rate(rate))]
+                else:
+                    callers = [asyncio.create_task(load.caller(n)) for n in range(CALLERS)]
                 await asyncio.sleep(quiet)  # warm-up
                 round_ = 0
                 for kind in ("ivr", "known", "new"):
@@ -202,5 +224,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between staggered changes")
     parser.add_argument("--quiet", type=float, default=5.0, help="seconds of quiet load before each round")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="RouteContact calls a second, open loop (default: 16 callers flat out)"
+    )
     args = parser.parse_args()
-    asyncio.run(bench(args.gap, args.quiet))
+    asyncio.run(bench(args.gap, args.quiet, args.rate))
