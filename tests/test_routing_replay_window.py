@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
@@ -85,3 +85,20 @@ async def test_a_contact_and_a_desktop_older_than_the_window_are_known_to_a_repl
             if app is not None:
                 with contextlib.suppress(Exception):
                     await app.stop(0.5)
+
+
+async def test_a_replica_never_replays_further_back_than_its_limit(settings: Settings, tenancy: TenancyApp) -> None:  # type: ignore[no-untyped-def]
+    """A contact left open for a month must not make every start read a month of the stream."""
+    app = replica(settings)
+    await app.start(0)
+    try:
+        leases = await app.bus.key_value("test-replay-marks")  # not the leader's own, which it rewrites
+        await leases.put(REPLAY_FROM_KEY, json.dumps({"at": time.time() - 30 * 86400}).encode())
+        start = await app._replay_from(leases)
+        assert abs((datetime.now(UTC) - start) - app.replay_limit) < timedelta(seconds=5)
+        await leases.put(REPLAY_FROM_KEY, json.dumps({"at": time.time() - 3600}).encode())
+        assert abs((datetime.now(UTC) - await app._replay_from(leases)) - timedelta(seconds=3660)) < timedelta(
+            seconds=5
+        )
+    finally:
+        await app.stop(0.5)

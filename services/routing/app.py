@@ -40,6 +40,8 @@ AGENTS_BUCKET = "routing-agents"
 CALLBACK_WINDOW = timedelta(days=62)
 # The stream's clock and the replicas' may differ a little: read a minute before the mark.
 REPLAY_MARGIN_SECONDS = 60.0
+# Contacts still open after this long (an e-mail forgotten for weeks) are not replayed: withdraw them.
+REPLAY_LIMIT = timedelta(days=14)
 
 
 class RoutingApp(ServiceApp):
@@ -47,6 +49,7 @@ class RoutingApp(ServiceApp):
     service_names = (pb.DESCRIPTOR.services_by_name["RoutingService"].full_name,)
     lease_ttl = LEASE_TTL_SECONDS
     replay_window = REPLAY_WINDOW
+    replay_limit = REPLAY_LIMIT
 
     async def prepare(self) -> list[Loop]:
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder
@@ -91,13 +94,21 @@ class RoutingApp(ServiceApp):
         return [self.matcher.keep_lease, self.matcher.tick, self.matcher.run]
 
     async def _replay_from(self, leases: KeyValue) -> datetime:
-        """The window, or further back where the leader says a contact, desktop or term began."""
-        start = datetime.now(UTC) - self.replay_window
+        """The window, or further back where the leader says a contact, desktop or term began, but
+        never more than `replay_limit` back: a contact left open for months must not make every
+        start read months of the stream."""
+        now = datetime.now(UTC)
+        start = now - self.replay_window
         with contextlib.suppress(KeyNotFoundError):
             entry = await self.bus.at_start("replay mark", lambda: leases.get(REPLAY_FROM_KEY))
             mark = json.loads(entry.value or b"{}")
             if "at" in mark:
                 start = min(start, datetime.fromtimestamp(float(mark["at"]) - REPLAY_MARGIN_SECONDS, UTC))
+        if start < now - self.replay_limit:
+            log.warning(
+                "routing: something opened %s ago is still open; replaying %s only", now - start, self.replay_limit
+            )
+            start = now - self.replay_limit
         return start
 
     def register(self, server: grpc.aio.Server) -> None:
