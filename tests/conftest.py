@@ -166,6 +166,20 @@ async def routing(settings: Settings, tenancy: TenancyApp) -> AsyncIterator[Rout
 
 
 @pytest.fixture
+async def tenancy_on_database(
+    tmp_path: Path, nats_url: str, database_url: str
+) -> AsyncIterator[tuple[TenancyApp, RoutingApp]]:
+    """Tenancy on the database under test; routing on its own SQLite file, on the same nats-server."""
+    tenancy = TenancyApp(Settings(data_dir=tmp_path / "tenancy", nats_url=nats_url, database_url=database_url))
+    await tenancy.start(0)
+    routing = RoutingApp(Settings(data_dir=tmp_path / "routing", nats_url=nats_url))
+    await routing.start(0)
+    yield tenancy, routing
+    await routing.stop()
+    await tenancy.stop()
+
+
+@pytest.fixture
 async def channel_to() -> AsyncIterator[Callable[[ServiceApp], grpc.aio.Channel]]:
     """Opens insecure channels to in-process apps and closes them after the test."""
     channels: list[grpc.aio.Channel] = []

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import pytest
@@ -24,9 +22,7 @@ from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import auth, client, events
 from services.common.config import Settings
 from services.common.errors import error_info
-from services.routing.app import RoutingApp
 from services.tenancy import corrections
-from services.tenancy.app import TenancyApp
 from services.tenancy.models import LexiconCorrectionRow
 from tests.builders import UPL, eventually, make_tenant, routable, stored_events
 
@@ -37,18 +33,6 @@ PRODUCTS = [
 ]
 CONTAINER = "tenants/gm0268/products/afvalcontainer/lexicon"
 PERSONAL = ("jansen", "0612345678", "12345678", "example", "6512", "pietersen")
-
-
-@pytest.fixture
-async def apps(tmp_path: Path, nats_url: str, database_url: str) -> AsyncIterator[tuple[TenancyApp, RoutingApp]]:
-    """Tenancy on the database under test; routing on its own SQLite file, on the same nats-server."""
-    tenancy = TenancyApp(Settings(data_dir=tmp_path / "tenancy", nats_url=nats_url, database_url=database_url))
-    await tenancy.start(0)
-    routing = RoutingApp(Settings(data_dir=tmp_path / "routing", nats_url=nats_url))
-    await routing.start(0)
-    yield tenancy, routing
-    await routing.stop()
-    await tenancy.stop()
 
 
 def token(settings: Settings, subject: str, role: auth.Role, tenants: list[str]):  # type: ignore[no-untyped-def]
@@ -98,8 +82,10 @@ class Desk:
         return err.value.code(), info.reason, err.value.details() or ""
 
 
-async def test_corrections_become_suggestions_accuracy_and_adopted_phrases(apps, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
-    tenancy_app, routing_app = apps
+async def test_corrections_become_suggestions_accuracy_and_adopted_phrases(  # type: ignore[no-untyped-def]
+    tenancy_on_database, channel_to, admin
+) -> None:
+    tenancy_app, routing_app = tenancy_on_database
     for tenant, name in (("gm0268", "Nijmegen"), ("gm0202", "Arnhem")):
         await make_tenant(channel_to(tenancy_app), admin, tenant, name, PRODUCTS)
         await routable(channel_to(routing_app), admin, tenant)
@@ -244,8 +230,10 @@ async def test_corrections_become_suggestions_accuracy_and_adopted_phrases(apps,
     assert await top() == UPL + "afvalcontainer"
 
 
-async def test_a_correction_with_more_words_than_routing_keeps_still_fits(apps, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
-    tenancy_app, _ = apps
+async def test_a_correction_with_more_words_than_routing_keeps_still_fits(  # type: ignore[no-untyped-def]
+    tenancy_on_database, channel_to, admin
+) -> None:
+    tenancy_app, _ = tenancy_on_database
     await make_tenant(channel_to(tenancy_app), admin, "gm0268", "Nijmegen", PRODUCTS)
     correction = events_pb2.RecognitionCorrection(
         product_uri=UPL + "paspoort", question_words=[f"{n:02d}" + "w" * 40 for n in range(40)], question_hash="h"

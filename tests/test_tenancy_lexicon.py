@@ -4,8 +4,6 @@ phrases, carried in its snapshot and live in routing (SQLite and PostgreSQL, rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -15,29 +13,14 @@ from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.common import lexicon
-from services.common.config import Settings
-from services.routing.app import RoutingApp
-from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
 
 PRODUCTS = [("paspoort", "paspoort", "burgerzaken"), ("rijbewijs", "rijbewijs", "burgerzaken")]
 PASPOORT = "tenants/gm0268/products/paspoort/lexicon"
 
 
-@pytest.fixture
-async def apps(tmp_path: Path, nats_url: str, database_url: str) -> AsyncIterator[tuple[TenancyApp, RoutingApp]]:
-    """Tenancy on the database under test; routing on its own SQLite file, on the same nats-server."""
-    tenancy = TenancyApp(Settings(data_dir=tmp_path / "tenancy", nats_url=nats_url, database_url=database_url))
-    await tenancy.start(0)
-    routing = RoutingApp(Settings(data_dir=tmp_path / "routing", nats_url=nats_url))
-    await routing.start(0)
-    yield tenancy, routing
-    await routing.stop()
-    await tenancy.stop()
-
-
-async def test_a_tenants_added_and_suppressed_phrases_reach_routing(apps, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
-    tenancy_app, routing_app = apps
+async def test_a_tenants_added_and_suppressed_phrases_reach_routing(tenancy_on_database, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
+    tenancy_app, routing_app = tenancy_on_database
     for tenant, name in (("gm0268", "Nijmegen"), ("gm0202", "Arnhem")):
         await make_tenant(channel_to(tenancy_app), admin, tenant, name, PRODUCTS)
         await routable(channel_to(routing_app), admin, tenant)
@@ -89,8 +72,8 @@ async def test_a_tenants_added_and_suppressed_phrases_reach_routing(apps, channe
     await eventually(lambda: routing_app.state.catalogues["gm0268"].recognizer is shared)
 
 
-async def test_only_a_default_phrase_can_be_suppressed(apps, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
-    tenancy_app, _ = apps
+async def test_only_a_default_phrase_can_be_suppressed(tenancy_on_database, channel_to, admin) -> None:  # type: ignore[no-untyped-def]
+    tenancy_app, _ = tenancy_on_database
     await make_tenant(channel_to(tenancy_app), admin, "gm0268", "Nijmegen", PRODUCTS)
     tenancy = tenancy_pb2_grpc.TenancyServiceStub(channel_to(tenancy_app))
     with pytest.raises(grpc.aio.AioRpcError) as err:
