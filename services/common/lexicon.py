@@ -6,6 +6,8 @@ Tenancy owns it (each tenant adds and suppresses phrases, and its snapshot carri
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources.abc import Traversable
@@ -14,6 +16,18 @@ from services.common.config import DATA
 
 DEFAULT_PATH = DATA / "upl" / "synonyms.tsv"
 VERSION_MARK = "# version:"
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_APOSTROPHE_RE = re.compile(r"['\u2019`][a-z]{1,3}\b")
+
+
+def normalize(text: str) -> list[str]:
+    """Lower-case, accent-free word tokens; clitics such as ``auto's`` and ``zzp'er`` lose
+    their tail so they meet the bare word. Routing reads questions and phrases with it, and
+    tenancy the words of corrections: the two must split alike."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _APOSTROPHE_RE.sub("", text)
+    return _TOKEN_RE.findall(text)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
-import unicodedata
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -40,6 +38,7 @@ from services.common.consumer import IdempotentConsumer
 from services.common.db import Database
 from services.common.errors import invalid_argument
 from services.common.events import EventBus
+from services.common.lexicon import normalize
 from services.tenancy import lexicon
 from services.tenancy.models import LexiconCorrectionRow, LexiconWordRow, ProductRow
 from services.tenancy.store import Store, tenant_row
@@ -59,7 +58,6 @@ HIDDEN = "#"  # marks a word kept as its keyed hash; routing's words are [a-z0-9
 PURGE_EVERY = timedelta(minutes=10)
 PURGE_LOCK = zlib.crc32(b"kcc-tenancy:lexicon-corrections-purge")
 READERS = (auth.Role.PLATFORM_ADMIN, auth.Role.SERVICE, auth.Role.TENANT_INTEGRATION)
-_TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 
 def iso_week(when: datetime) -> str:
@@ -72,19 +70,13 @@ def word_hash(secret: str, tenant: str, word: str) -> str:
     return hmac.new(secret.encode(), f"{tenant}:{word}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def tokens(text_: str) -> list[str]:
-    """Lower-case, accent-free words, as routing splits a question."""
-    folded = unicodedata.normalize("NFKD", text_.casefold())
-    return _TOKEN_RE.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
-
-
 def vocabulary(session: Session, tenant: str) -> set[str]:
     """The words of the tenant's product names and phrases: safe to keep in clear at once."""
     changes = lexicon.changes(session, tenant)
     out: set[str] = set()
     for product in session.exec(select(ProductRow).where(ProductRow.tenant == tenant)):
         for phrase in (product.display_name, *lexicon.product_phrases(product, changes.get(product.id))):
-            out.update(tokens(phrase))
+            out.update(normalize(phrase))
     return out
 
 

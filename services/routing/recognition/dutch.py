@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from collections.abc import Container, Iterator
 from functools import lru_cache
 from importlib.resources.abc import Traversable
 
 from services.common.config import DATA
+from services.common.lexicon import normalize
 
 
 def _words(text: str) -> frozenset[str]:
@@ -45,18 +45,7 @@ AFTER_PARTICLE = _words(_TABLES["after_particle"])
 # A separable particle closes its clause, or is followed by a preposition or conjunction.
 PARTICLES = frozenset(SEPARABLE)
 CLAUSE_RE = re.compile(r"[.,;:!?()]+")
-_TOKEN_RE = re.compile(r"[a-z0-9]+")
-_APOSTROPHE_RE = re.compile(r"['\u2019`][a-z]{1,3}\b")
 _VOWEL_PAIR_RE = re.compile(r"(aa|ee|oo|uu)")
-
-
-def normalize(text: str) -> list[str]:
-    """Lower-case, accent-free word tokens; clitics such as ``auto's`` and ``zzp'er`` lose
-    their tail so they meet the bare word."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _APOSTROPHE_RE.sub("", text)
-    return _TOKEN_RE.findall(text)
 
 
 @lru_cache(maxsize=65536)
