@@ -13,7 +13,7 @@ from services.routing import referral
 from services.routing.recognition import CatalogueEntry, ProductRecognizer
 from services.routing.recognition.dutch import content_words
 from services.routing.recognition.lexicon import default_catalogue
-from services.routing.recognition.phrases import MAX_DERIVED_CHANGES, PhraseIndex
+from services.routing.recognition.phrases import MAX_DERIVED_CHANGES, STEP, PhraseIndex
 
 QUESTIONS = [
     line.split("\t", 1)[0]
@@ -52,6 +52,17 @@ def comparable(index: PhraseIndex) -> dict[str, object]:
     }
 
 
+def derive(base: ProductRecognizer, entries: list[CatalogueEntry]) -> ProductRecognizer:
+    """Step by step, as routing runs a derivation between calls."""
+    steps = base.index.derive_in_steps(entries)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            assert done.value is not None, "derivable"
+            return ProductRecognizer(entries, index=done.value)
+
+
 def lexicon_changes(catalogue: list[CatalogueEntry], rng: random.Random, products: int) -> list[CatalogueEntry]:
     """Phrases added (of known words, of new words, of words that split catalogue compounds
     anew) and default phrases suppressed, on `products` random products."""
@@ -77,7 +88,7 @@ def lexicon_changes(catalogue: list[CatalogueEntry], rng: random.Random, product
 def test_a_derived_recognizer_equals_a_full_build(base: ProductRecognizer, seed: int) -> None:
     rng = random.Random(seed)
     changed = lexicon_changes(base.index.entries, rng, products=rng.choice([1, 3, 12]))
-    derived = ProductRecognizer(changed, base=base)
+    derived = derive(base, changed)
     full = ProductRecognizer(changed)
     assert derived.derived and not full.derived
     assert comparable(derived.index) == comparable(full.index)
@@ -85,22 +96,42 @@ def test_a_derived_recognizer_equals_a_full_build(base: ProductRecognizer, seed:
         assert derived.recognize(question) == full.recognize(question), question
     # and a derivation of a derivation (a tenant changing its lexicon again)
     again = lexicon_changes(changed, rng, products=2)
-    assert comparable(ProductRecognizer(again, base=derived).index) == comparable(ProductRecognizer(again).index)
+    assert comparable(derive(derived, again).index) == comparable(ProductRecognizer(again).index)
 
 
 def test_the_base_is_left_as_it_was(base: ProductRecognizer) -> None:
     before = comparable(base.index)
-    ProductRecognizer(lexicon_changes(base.index.entries, random.Random(9), products=5), base=base)
+    derive(base, lexicon_changes(base.index.entries, random.Random(9), products=5))
     assert comparable(base.index) == before
 
 
 def test_other_products_or_many_changes_are_built_in_full(base: ProductRecognizer) -> None:
     entries = base.index.entries
-    assert not ProductRecognizer(entries[1:], base=base).derived
+    assert base.index.derive(entries[1:]) is None
     renamed = [replace(entries[0], name="iets anders"), *entries[1:]]
-    assert not ProductRecognizer(renamed, base=base).derived
+    assert base.index.derive(renamed) is None
     many = [
         replace(e, synonyms=(*e.synonyms, "paspoort kwijt")) if i <= MAX_DERIVED_CHANGES else e
         for i, e in enumerate(entries)
     ]
-    assert not ProductRecognizer(many, base=base).derived
+    assert base.index.derive(many) is None
+
+
+def test_a_long_derivation_pauses_every_few_dozen_phrases(base: ProductRecognizer) -> None:
+    """Routing runs derivations on its event loop: one that never paused would stall every call."""
+    entries = list(base.index.entries)
+    paspoort = next(i for i, e in enumerate(entries) if e.uri.endswith("/paspoort"))
+    entries[paspoort] = replace(entries[paspoort], synonyms=("groene loper",))  # its defaults suppressed
+    steps = base.index.derive_in_steps(entries)
+    pauses = 0
+    while True:
+        try:
+            next(steps)
+            pauses += 1
+        except StopIteration as done:
+            new = done.value
+            break
+    assert new is not None
+    redone = sum(1 for old, now in zip(base.index.phrases, new.phrases, strict=False) if old is not now)
+    assert redone > 500, "a change whose words many phrases share"
+    assert pauses >= redone // STEP

@@ -1,5 +1,5 @@
-"""Recognizers in routing: shared by tenants with the same products and phrases, built off the
-event loop, swapped in when ready (tenancy, routing and nats-server real)."""
+"""Recognizers in routing: shared by tenants with the same products and phrases, derived between
+calls or built on a thread, swapped in when ready (tenancy, routing and nats-server real)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from kcc.tenancy.v1 import tenancy_pb2 as tp
 from kcc.tenancy.v1 import tenancy_pb2_grpc
-from services.routing import catalogue
+from services.routing import recognizers
 from services.routing.app import RoutingApp
-from services.routing.recognition import ProductRecognizer
+from services.routing.recognition import CatalogueEntry, ProductRecognizer
+from services.routing.recognition.phrases import PhraseIndex
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
 
@@ -82,24 +83,25 @@ async def test_tenants_with_the_same_products_and_phrases_share_a_recognizer(two
     assert routing.recognizers.builds == builds + 1
 
 
-async def test_a_build_never_stalls_calls_and_the_old_recognizer_serves_until_it_is_done(  # type: ignore[no-untyped-def]
+async def test_a_derivation_runs_between_calls_and_the_old_recognizer_serves_until_it_is_done(  # type: ignore[no-untyped-def]
     two, routing, admin, monkeypatch
 ) -> None:
     tenancy, stub = two
-    started, release = threading.Event(), threading.Event()
-    build = catalogue.recognizer_for
+    started, release = asyncio.Event(), asyncio.Event()
+    derive = PhraseIndex.derive_in_steps
 
-    def held(key: catalogue.RecognitionKey, base: ProductRecognizer | None) -> ProductRecognizer:
+    def held(index: PhraseIndex, entries):  # type: ignore[no-untyped-def]
         started.set()
-        release.wait(60)
-        return build(key, base)
+        while not release.is_set():  # a derivation that takes as long as the test wants
+            yield
+        return (yield from derive(index, entries))
 
-    monkeypatch.setattr(catalogue, "recognizer_for", held)
+    monkeypatch.setattr(PhraseIndex, "derive_in_steps", held)
     old = recognizer(routing, "gm0268")
     await tenancy.UpdateProduct(update("synonyms", synonyms=["groene loper"]), metadata=admin)
     try:
-        assert await asyncio.to_thread(started.wait, 30), "the build never started"
-        # the build is held on its thread: both tenants are served meanwhile, Nijmegen by its old recognizer
+        await asyncio.wait_for(started.wait(), 30)
+        # the derivation is running on the loop: both tenants are served meanwhile, Nijmegen by its old recognizer
         assert await top(stub, admin, "gm0202", "mijn paspoort is verlopen") == UPL + "paspoort"
         assert await top(stub, admin, "gm0268", "mijn paspoort is verlopen") == UPL + "paspoort"
         assert await top(stub, admin, "gm0268", "de groene loper graag") == ""
@@ -107,5 +109,47 @@ async def test_a_build_never_stalls_calls_and_the_old_recognizer_serves_until_it
     finally:
         release.set()
     await eventually(lambda: recognizer(routing, "gm0268") is not old)
+    assert recognizer(routing, "gm0268").derived
     assert await top(stub, admin, "gm0268", "de groene loper graag") == UPL + "paspoort"
     assert await top(stub, admin, "gm0202", "de groene loper graag") == ""
+
+
+async def test_a_full_build_runs_on_its_thread_and_the_old_recognizer_serves_until_it_is_done(  # type: ignore[no-untyped-def]
+    two, routing, admin, monkeypatch
+) -> None:
+    tenancy, stub = two
+    started, release = threading.Event(), threading.Event()
+    build = recognizers.build_in_full
+
+    def held(entries: list[CatalogueEntry]) -> ProductRecognizer:
+        started.set()
+        release.wait(60)
+        return build(entries)
+
+    monkeypatch.setattr(recognizers, "build_in_full", held)
+    old = recognizer(routing, "gm0268")
+    # another product: no recognizer of the same products to derive from
+    await tenancy.CreateProduct(
+        tp.CreateProductRequest(
+            parent="tenants/gm0268",
+            product_id="afvalcontainer",
+            product=tp.Product(
+                upl_uri=UPL + "afvalcontainer",
+                display_name="Afvalcontainer",
+                department="tenants/gm0268/departments/burgerzaken",
+                handling=common_pb2.HANDLING_FIRST_LINE,
+                enabled=True,
+            ),
+        ),
+        metadata=admin,
+    )
+    try:
+        assert await asyncio.to_thread(started.wait, 30), "the build never started"
+        assert await top(stub, admin, "gm0202", "mijn paspoort is verlopen") == UPL + "paspoort"
+        assert await top(stub, admin, "gm0268", "mijn paspoort is verlopen") == UPL + "paspoort"
+        assert recognizer(routing, "gm0268") is old
+    finally:
+        release.set()
+    await eventually(lambda: recognizer(routing, "gm0268") is not old)
+    assert not recognizer(routing, "gm0268").derived
+    assert await top(stub, admin, "gm0268", "mijn afvalcontainer is kapot") == UPL + "afvalcontainer"

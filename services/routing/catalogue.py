@@ -33,11 +33,10 @@ def recognition_key(products: list[ProductSnapshot]) -> RecognitionKey:
     return tuple((p.uri, names.get(p.uri, p.name), p.synonyms) for p in sorted(products, key=lambda p: p.uri))
 
 
-def recognizer_for(key: RecognitionKey, base: ProductRecognizer | None = None) -> ProductRecognizer:
-    """Builds a recognizer, from `base` when that is a recognizer of nearly the same catalogue
-    (milliseconds), else in full (hundreds of milliseconds): never on the event loop."""
+def entries(key: RecognitionKey) -> list[CatalogueEntry]:
+    """What a recognizer for `key` indexes: the products and the referral topics."""
     products = [CatalogueEntry(uri=uri, name=name, synonyms=phrases) for uri, name, phrases in key]
-    return ProductRecognizer([*products, *referral.topic_entries()], base=base)
+    return [*products, *referral.topic_entries()]
 
 
 def nearest(key: RecognitionKey, built: Iterable[tuple[RecognitionKey, ProductRecognizer]]) -> ProductRecognizer | None:

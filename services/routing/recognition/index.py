@@ -92,10 +92,11 @@ class ProductRecognizer:
         self,
         entries: Iterable[CatalogueEntry],
         real_words: frozenset[str] | None = None,
-        base: ProductRecognizer | None = None,
+        index: PhraseIndex | None = None,
     ) -> None:
         """``real_words``: Dutch words that are never read as typos; the shipped list by default.
-        ``base``: a recognizer of nearly the same catalogue to derive the index from (cheaper)."""
+        ``index``: these entries' index derived from a recognizer of nearly the same catalogue
+        (``PhraseIndex.derive``); built in full when None."""
         self._real_words = load_real_words() if real_words is None else real_words
         self._entries: list[CatalogueEntry] = list(entries)
         self._by_uri = {e.uri: e for e in self._entries}
@@ -103,9 +104,8 @@ class ProductRecognizer:
         for e in self._entries:
             for code in e.ivr_codes:
                 self._by_ivr.setdefault(_ivr_key(code), e)
-        derived = base.index.derive(self._entries) if base is not None else None
-        self.index: PhraseIndex = derived if derived is not None else PhraseIndex.build(self._entries)
-        self.derived = derived is not None
+        self.index: PhraseIndex = index if index is not None else PhraseIndex.build(self._entries)
+        self.derived = index is not None
         # the index's tables under short names: recognize() reads them in its inner loops
         self._vocab = self.index.vocab
         self._splits = self.index.splits

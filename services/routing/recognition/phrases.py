@@ -7,16 +7,20 @@ twenty gemeenten changing their lexicon at once queued for seconds. :meth:`Phras
 redoes only what the changed products touch: their phrases, the phrases that use a word whose
 document frequency or compound split changed, and those words' postings. Everything else is
 shared with the index it derives from (which is never changed), and the result equals a full
-build of the same catalogue (tests/test_recognition_derive.py compares them).
+build of the same catalogue (tests/test_recognition_derive.py compares them). A derivation
+is a generator that pauses every few dozen phrases, so that routing can run it on its event loop
+between calls (services/routing/recognizers.py): on a thread, the loop and the thread handed
+the interpreter lock to each other thousands of times a second and both crawled.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 from services.common.upl import slug
 from services.routing.recognition import splits, typos
@@ -36,6 +40,10 @@ MAX_DERIVED_CHANGES = 40
 
 _EXTRA_STEMS = frozenset(stem(w) for w in EXTRA_PARTS)
 
+#: Phrases or stems handled between two pauses of a derivation (~0.1-0.5 ms of work).
+STEP = 8
+
+T = TypeVar("T")
 Slot = tuple[str, tuple[str, ...]]  # a content word's stem, and its compound parts' stems
 Posting = tuple[int, int, float]  # phrase id, slot index, credit
 
@@ -135,7 +143,7 @@ class PhraseIndex:
                 self.postings.setdefault(s, []).append(posting)
         self.slot_postings = {}
         self.entry_credit = {}
-        self._regroup(self.postings)
+        finish(self._regroup(self.postings))
         self.typo_targets = {}
         self._retarget(list(self.postings) + list(self._surface))
         return self
@@ -143,6 +151,11 @@ class PhraseIndex:
     def derive(self, entries: Sequence[CatalogueEntry]) -> PhraseIndex | None:
         """The index of `entries`, made from this one, or None when a full build is as cheap
         (other products, too many changed, a product gaining or losing its last phrase)."""
+        return finish(self.derive_in_steps(entries))
+
+    def derive_in_steps(self, entries: Sequence[CatalogueEntry]) -> Generator[None, None, PhraseIndex | None]:
+        """`derive`, pausing every `STEP` phrases or stems: whoever drives it decides what runs
+        in between. The index it starts from is never changed, so pausing is safe."""
         if len(entries) != len(self.entries):
             return None
         pairs = list(zip(entries, self.entries, strict=True))
@@ -173,10 +186,13 @@ class PhraseIndex:
         # products with a word that now splits otherwise are changed too (a word's phrases
         # post its stem as a whole slot)
         touched = set(changed)
+        yield
         if new.splits is not self.splits:
-            for word, uses in self._surface.items():
+            for n, (word, uses) in enumerate(self._surface.items()):
                 if uses > 0 and new.splits.get(word) != self.splits.get(word):
                     touched.update(self.phrases[pid].entry for pid, _, _ in self.postings[stem(word)])
+                if n % (STEP * 8) == 0:
+                    yield
             added.update({i: _sources(i, new.entries[i]) for i in touched - changed})
         dropped = {pid for i in touched for pid in self._entry_phrases.get(i, ())}
         for pid in dropped:
@@ -213,7 +229,10 @@ class PhraseIndex:
         stale = {s for pid in gone if pid < len(self._slots) for s in _stems_of(self._slots[pid])}
         new.phrases = list(self.phrases)
         fresh: dict[str, list[Posting]] = {}
-        for pid in sorted(redo):
+        yield
+        for n, pid in enumerate(sorted(redo)):
+            if n % STEP == 0:
+                yield
             phrase, postings = new._phrase(pid)
             if pid < len(new.phrases):
                 new.phrases[pid] = phrase
@@ -223,7 +242,9 @@ class PhraseIndex:
                 fresh.setdefault(s, []).append(posting)
         new.postings = dict(self.postings)
         redone: dict[str, list[Posting]] = {}
-        for s in stale | set(fresh):
+        for n, s in enumerate(stale | set(fresh)):
+            if n % STEP == 0:
+                yield
             kept = [p for p in self.postings.get(s, ()) if p[0] not in gone]
             merged = sorted(kept + fresh.get(s, []))
             if merged:
@@ -235,7 +256,7 @@ class PhraseIndex:
         for s in stale - set(redone):
             new.slot_postings.pop(s, None)
             new.entry_credit.pop(s, None)
-        new._regroup(redone)
+        yield from new._regroup(redone)
         new.typo_targets = dict(self.typo_targets)
         came_or_went = set(new.postings).symmetric_difference(self.postings)
         came_or_went.update(w for w in new._surface if (new._surface[w] > 0) != (self._surface[w] > 0))
@@ -288,9 +309,11 @@ class PhraseIndex:
         strength = math.sqrt(min(1.0, total_idf / raw_idf)) if raw_idf else 1.0
         return Phrase(source.entry, source.weight * strength, tuple(slot_idf), total_idf), postings
 
-    def _regroup(self, postings: dict[str, list[Posting]]) -> None:
+    def _regroup(self, postings: dict[str, list[Posting]]) -> Generator[None, None, None]:
         """The postings regrouped for the common case of a question word with one reading."""
-        for s, plist in postings.items():
+        for n, (s, plist) in enumerate(postings.items()):
+            if n % STEP == 0:
+                yield
             self.slot_postings[s] = [((pid, k), credit) for pid, k, credit in plist]
             by_entry: dict[int, float] = {}
             for pid, _, credit in plist:
@@ -315,6 +338,15 @@ class PhraseIndex:
             else:
                 self.typo_targets.pop(form, None)
         typos.add(changed)
+
+
+def finish(steps: Generator[None, None, T]) -> T:
+    """Runs a derivation (or any of its steps) to the end without pausing."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _stems_of(slots: Iterable[Slot]) -> set[str]:
