@@ -7,14 +7,16 @@ callers routing citizen questions to the gemeenten that do not change, flat out 
 a steady number of calls a second: a national KCC's peak is a few a second). Then, in turn:
 
 - ``ivr``: 20 gemeenten each change an IVR code (no phrase changes: they stay on the shared
-  recognizer, nothing is built);
-- ``known``: 20 gemeenten each add a phrase of words the catalogue already knows (a recognizer
-  of their own, built on the worker thread, reusing the default's compound splits);
-- ``new``: 20 gemeenten each add a phrase with a word the catalogue does not know (a full build).
+  recognizer, nothing is made);
+- ``known``: 20 gemeenten each add a phrase of words the catalogue already knows to paspoort
+  (``kcc tenancy lexicon update --add``: a recognizer of their own, derived from the default's);
+- ``new``: the same with a word the catalogue does not know;
+- ``replace``: 20 gemeenten each suppress paspoort's 47 default phrases and add one of known words
+  (the words of the suppressed phrases change weight: ~1,300 phrases are indexed again).
 
 Each kind runs twice: the 20 changes ``staggered`` (one every --gap seconds) and as a ``burst`` (all
-at once). A change is live when ClassifyQuestion of the tenant answers it (polled every 5 ms from
-the moment the snapshot is written). The quiet rounds between kinds give the baseline in the same run.
+at once). A change is live when ClassifyQuestion of the tenant answers it (see Liveness). The quiet
+rounds between kinds give the baseline in the same run.
 Run: .venv/bin/python bench/lexicon_changes.py
 """
 
@@ -163,12 +165,13 @@ def changes(
         if kind == "ivr":
             code, probe = f"9{round_}{i:02d}", f"9{round_}{i:02d}"
             products[k] = replace(products[k], ivr_codes=(code,))
-        elif kind == "known":
+        elif kind in ("known", "replace"):
             probe = " ".join(pairs[(i + round_ * CHANGERS) % len(pairs)])
-            products[k] = replace(products[k], synonyms=(probe,))
+            kept = products[k].synonyms if kind == "known" else ()
+            products[k] = replace(products[k], synonyms=(*kept, probe))
         else:  # letters only and far apart: no probe is a typo of another (the old recognizer would answer it)
             probe = "".join(random.Random(f"{round_}-{i}").choices(string.ascii_lowercase, k=9))
-            products[k] = replace(products[k], synonyms=(probe,))
+            products[k] = replace(products[k], synonyms=(*products[k].synonyms, probe))
         snapshot = replace(base, tenant=tenant, version=base.version + 1 + round_, products=products)
         out.append((tenant, snapshot.to_json(), probe))
     return out
@@ -252,7 +255,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rate", type=float, default=0.0, help="RouteContact calls a second, open loop (default: 16 callers flat out)"
     )
-    parser.add_argument("--kinds", default="ivr,known,new", help="which changes, comma-separated")
+    parser.add_argument("--kinds", default="ivr,known,new,replace", help="which changes, comma-separated")
     parser.add_argument("--modes", default="staggered,burst", help="staggered, burst or both")
     args = parser.parse_args()
     asyncio.run(bench(args.gap, args.quiet, args.rate, args.kinds.split(","), args.modes.split(",")))
