@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter, ne
 from typing import NamedTuple
 
 from services.common.snapshots import ProductSnapshot, TenantSnapshot
@@ -43,10 +44,11 @@ def nearest(key: RecognitionKey, built: Iterable[tuple[RecognitionKey, ProductRe
     """The built recognizer whose products are the same as `key`'s with the fewest phrases
     changed: a tenant's new lexicon is derived from it."""
     best: tuple[int, ProductRecognizer] | None = None
-    for other, recognizer in built:
-        if len(other) != len(key) or any(a[0] != b[0] for a, b in zip(other, key, strict=True)):
+    uris = list(map(itemgetter(0), key))
+    for other, recognizer in built:  # compared in C: it runs on the event loop
+        if len(other) != len(key) or list(map(itemgetter(0), other)) != uris:
             continue
-        changed = sum(1 for a, b in zip(other, key, strict=True) if a != b)
+        changed = sum(map(ne, other, key))
         if best is None or changed < best[0]:
             best = (changed, recognizer)
     return best[1] if best is not None else None

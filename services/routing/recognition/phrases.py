@@ -171,18 +171,25 @@ class PhraseIndex:
         new._entry_phrases = dict(self._entry_phrases)
         new._word_stems = self._word_stems.copy()
         new._surface = self._surface.copy()
+        yield
         added: dict[int, list[_Source]] = {i: _sources(i, new.entries[i]) for i in changed}
+        words: set[str] = set()  # the words whose use changed: only they can join or leave the vocabulary
         for i in changed:
             for pid in self._entry_phrases.get(i, ()):
                 source = self._sources[pid]
                 assert source is not None
                 new._word_stems.subtract(stem(w) for w in source.words)
                 new._surface.subtract(source.words)
+                words.update(source.words)
             for source in added[i]:
                 new._word_stems.update(stem(w) for w in source.words)
                 new._surface.update(source.words)
-        new.vocab = frozenset(s for s, n in new._word_stems.items() if n > 0) | _EXTRA_STEMS
-        new.splits = self.splits if new.vocab == self.vocab else splits.for_vocabulary(new.vocab)
+                words.update(source.words)
+        stems = {stem(w) for w in words}
+        left = {s for s in stems if new._word_stems[s] <= 0 and s not in _EXTRA_STEMS}
+        came = {s for s in stems if new._word_stems[s] > 0} - self.vocab
+        new.vocab = (self.vocab - left) | came if left & self.vocab or came else self.vocab
+        new.splits = self.splits if new.vocab is self.vocab else splits.for_vocabulary(new.vocab)
         # products with a word that now splits otherwise are changed too (a word's phrases
         # post its stem as a whole slot)
         touched = set(changed)
@@ -191,7 +198,7 @@ class PhraseIndex:
             for n, (word, uses) in enumerate(self._surface.items()):
                 if uses > 0 and new.splits.get(word) != self.splits.get(word):
                     touched.update(self.phrases[pid].entry for pid, _, _ in self.postings[stem(word)])
-                if n % (STEP * 8) == 0:
+                if n % (STEP * 16) == 0:
                     yield
             added.update({i: _sources(i, new.entries[i]) for i in touched - changed})
         dropped = {pid for i in touched for pid in self._entry_phrases.get(i, ())}
@@ -210,12 +217,16 @@ class PhraseIndex:
         new._n_docs = max(1, len(new._entry_phrases))
         if new._n_docs != self._n_docs:
             return None  # every idf changes
+        yield
         new.default_idf = self.default_idf
         new._df = dict(self._df)
+        bags: set[str] = set()  # the stems whose document frequency may have changed
         for i in touched:
-            new._df.update({s: new._df.get(s, 0) - 1 for s in self._bag(self._entry_phrases.get(i, ()))})
-            new._df.update({s: new._df.get(s, 0) + 1 for s in new._bag(new._entry_phrases.get(i, ()))})
-        reweighed = {s for s, d in new._df.items() if d != self._df.get(s, 0)}
+            before, after = self._bag(self._entry_phrases.get(i, ())), new._bag(new._entry_phrases.get(i, ()))
+            new._df.update({s: new._df.get(s, 0) - 1 for s in before})
+            new._df.update({s: new._df.get(s, 0) + 1 for s in after})
+            bags |= before | after
+        reweighed = {s for s in bags if new._df.get(s, 0) != self._df.get(s, 0)}
         new.idf_by_stem = dict(self.idf_by_stem)
         for s in reweighed:
             if new._df[s] > 0:
@@ -226,7 +237,13 @@ class PhraseIndex:
         redo = {pid for s in reweighed for pid, _, _ in self.postings.get(s, ()) if pid not in dropped}
         redo.update(range(len(self.phrases), len(new._sources)))
         gone = dropped | redo
-        stale = {s for pid in gone if pid < len(self._slots) for s in _stems_of(self._slots[pid])}
+        yield
+        stale: set[str] = set()  # the stems the gone phrases posted
+        for n, pid in enumerate(gone):
+            if pid < len(self._slots):
+                stale |= _stems_of(self._slots[pid])
+            if n % (STEP * 4) == 0:
+                yield
         new.phrases = list(self.phrases)
         fresh: dict[str, list[Posting]] = {}
         yield
@@ -259,9 +276,10 @@ class PhraseIndex:
             new.slot_postings.pop(s, None)
             new.entry_credit.pop(s, None)
         yield from new._regroup(redone)
+        yield
         new.typo_targets = dict(self.typo_targets)
-        came_or_went = set(new.postings).symmetric_difference(self.postings)
-        came_or_went.update(w for w in new._surface if (new._surface[w] > 0) != (self._surface[w] > 0))
+        came_or_went = {s for s in fresh if s not in self.postings}.union(emptied)
+        came_or_went.update(w for w in words if (new._surface[w] > 0) != (self._surface[w] > 0))
         new._retarget(came_or_went)
         return new
 
