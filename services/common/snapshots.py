@@ -7,10 +7,10 @@ so neither calls tenancy on its hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from nats.js.kv import KeyValue
 
 from services.common.events import EventBus
+from services.common.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,10 @@ class SnapshotFollower:
     taken, as tests and a re-import may rewrite a version.
     """
 
-    def __init__(self, on_change: Callable[[TenantSnapshot], None] | None = None) -> None:
+    def __init__(self, on_change: Callable[[TenantSnapshot], None] | None = None, pacer: Pacer | None = None) -> None:
         self.snapshots: dict[str, TenantSnapshot] = {}
         self.on_change = on_change
+        self.pacer = pacer or Pacer()  # routing shares its own with the recognizers
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -151,23 +153,22 @@ class SnapshotFollower:
             if entry.value is None or entry.operation in ("DEL", "PURGE"):
                 self.snapshots.pop(entry.key, None)
                 continue
-            # A few milliseconds for a snapshot with every phrase, then a rest as long, so that
-            # twenty tenants changing at once neither stall calls nor keep the process busy. (On a
-            # thread, the loop and the thread fought over the interpreter lock: calls stalled.)
-            began = time.perf_counter()
-            snapshot = TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key))
-            held = self.snapshots.get(snapshot.tenant)
-            if held is not None and snapshot.version < held.version:
-                log.warning("snapshot %s v%d ignored: v%d held", snapshot.tenant, snapshot.version, held.version)
-                continue
-            self.snapshots[snapshot.tenant] = snapshot
-            if self.on_change is not None:
-                try:
-                    self.on_change(snapshot)
-                except Exception:  # noqa: BLE001 - one bad snapshot must not stop the follower
-                    log.exception("snapshot handler failed for %s", snapshot.tenant)
-            if self.ready.is_set():
-                await asyncio.sleep(time.perf_counter() - began)
+            # A few milliseconds for a snapshot with every phrase, so once serving each is a turn
+            # of background work: twenty tenants changing at once must not stall calls
+            async with self.pacer.turn() if self.ready.is_set() else contextlib.nullcontext():
+                self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
+
+    def _take(self, snapshot: TenantSnapshot) -> None:
+        held = self.snapshots.get(snapshot.tenant)
+        if held is not None and snapshot.version < held.version:
+            log.warning("snapshot %s v%d ignored: v%d held", snapshot.tenant, snapshot.version, held.version)
+            return
+        self.snapshots[snapshot.tenant] = snapshot
+        if self.on_change is not None:
+            try:
+                self.on_change(snapshot)
+            except Exception:  # noqa: BLE001 - one bad snapshot must not stop the follower
+                log.exception("snapshot handler failed for %s", snapshot.tenant)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -23,6 +23,7 @@ from kcc.routing.v1 import routing_pb2_grpc
 from services.common import telemetry
 from services.common.app import Loop, ServiceApp
 from services.common.lease import Lease
+from services.common.pacing import Pacer
 from services.common.snapshots import SnapshotFollower, TenantSnapshot
 from services.routing import catalogue
 from services.routing.follower import StreamFollower
@@ -54,8 +55,9 @@ class RoutingApp(ServiceApp):
     async def prepare(self) -> list[Loop]:
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder
         self.state = RoutingState(replay_window=self.replay_window)
-        self.recognizers = RecognizerPool()
-        self.followers = SnapshotFollower(self._on_snapshot)
+        background = Pacer()  # snapshot reading and recognizer derivation share the loop's spare time
+        self.recognizers = RecognizerPool(background)
+        self.followers = SnapshotFollower(self._on_snapshot, background)
         await self.followers.start(self.bus)
         await self.recognizers.idle()
         self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)

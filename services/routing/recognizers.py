@@ -3,15 +3,16 @@
 Tenants whose products and phrases are equal share one recognizer, so a change that leaves a
 tenant on a recognizer that is already made (most gemeenten keep the default lexicon) is live at
 once. A tenant's own lexicon differs from a made one (the default's, mostly) by a few phrases,
-so its recognizer is derived from the nearest made one: tens of milliseconds of work, run here on
-the event loop in slices of about a millisecond, calls taking their turn in between
-(services/routing/recognition/phrases.py). Not on a thread: a thread holding the interpreter lock
-made the loop wait for it after every network read, thousands of times a second, and twenty
-gemeenten changing their lexicon at once stalled calls for up to a second and took seconds to
-go live (bench/lexicon_changes.py). A recognizer that cannot be derived (other products: a new
-tenant's first, a catalogue change) is built in full on the worker thread, rare and hundreds of
-milliseconds. Recognizers are made one at a time, in the order their snapshots came, and a
-tenant keeps the one it has until its new one is ready.
+so its recognizer is derived from the nearest made one (services/routing/recognition/phrases.py):
+tens of milliseconds of work, run here on the event loop in slices of about a millisecond, each
+a turn of background work followed by a rest as long (services/common/pacing.py). Not on a
+thread: a thread holding the interpreter lock made the loop wait for it after every network
+read, thousands of times a second, and twenty gemeenten changing their lexicon at once stalled
+calls for up to a second and took seconds to go live (bench/lexicon_changes.py). A recognizer
+that cannot be derived (other products: a new tenant's first, a catalogue change) is built in
+full on the worker thread, rare and hundreds of milliseconds. Recognizers are made one at a
+time, in the order their snapshots came, and a tenant keeps the one it has until its new one is
+ready.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from services.common.pacing import Pacer
 from services.routing import catalogue
 from services.routing.catalogue import RecognitionKey
 from services.routing.recognition import CatalogueEntry, ProductRecognizer
@@ -44,17 +46,16 @@ T = TypeVar("T")
 Ready = Callable[[ProductRecognizer], None]
 
 
-async def in_slices(steps: Generator[None, None, T]) -> T:
-    """Runs `steps` on the event loop `SLICE_SECONDS` at a time, resting as long after each
-    slice: calls go first, and the process is never kept busy by recognizers alone."""
+async def in_slices(steps: Generator[None, None, T], pacer: Pacer) -> T:
+    """Runs `steps` on the event loop `SLICE_SECONDS` at a time, each slice a turn of `pacer`."""
     while True:
-        ends = time.perf_counter() + SLICE_SECONDS
-        try:
-            while time.perf_counter() < ends:
-                next(steps)
-        except StopIteration as done:
-            return done.value
-        await asyncio.sleep(SLICE_SECONDS)
+        async with pacer.turn():
+            ends = time.perf_counter() + SLICE_SECONDS
+            try:
+                while time.perf_counter() < ends:
+                    next(steps)
+            except StopIteration as done:
+                return done.value
 
 
 def build_in_full(entries: list[CatalogueEntry]) -> ProductRecognizer:
@@ -72,7 +73,8 @@ def build_in_full(entries: list[CatalogueEntry]) -> ProductRecognizer:
 
 
 class RecognizerPool:
-    def __init__(self) -> None:
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
         self._made: weakref.WeakValueDictionary[RecognitionKey, ProductRecognizer] = weakref.WeakValueDictionary()
         self._making: dict[RecognitionKey, asyncio.Future[ProductRecognizer | None]] = {}
         self._wanted: dict[str, RecognitionKey] = {}  # tenant -> the key of its newest snapshot
@@ -128,7 +130,7 @@ class RecognizerPool:
             began = time.perf_counter()
             entries = catalogue.entries(key)
             base = catalogue.nearest(key, list(self._made.items()))
-            index = await in_slices(base.index.derive_in_steps(entries)) if base is not None else None
+            index = await in_slices(base.index.derive_in_steps(entries), self._pacer) if base is not None else None
             if index is not None:
                 recognizer = ProductRecognizer(entries, index=index)
                 gc.freeze()  # as after a full build
