@@ -8,7 +8,7 @@ redoes only what the changed products touch: their phrases, the phrases that use
 document frequency or compound split changed, and those words' postings. Everything else is
 shared with the index it derives from (which is never changed), and the result equals a full
 build of the same catalogue (tests/test_recognition_derive.py compares them). A derivation
-is a generator that pauses every few dozen phrases, so that routing can run it on its event loop
+is a generator that pauses every few phrases, so that routing can run it on its event loop
 between calls (services/routing/recognizers.py): on a thread, the loop and the thread handed
 the interpreter lock to each other thousands of times a second and both crawled.
 """
