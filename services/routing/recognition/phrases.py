@@ -195,11 +195,11 @@ class PhraseIndex:
         touched = set(changed)
         yield
         if new.splits is not self.splits:
-            for n, (word, uses) in enumerate(self._surface.items()):
-                if uses > 0 and new.splits.get(word) != self.splits.get(word):
+            used = [word for word, uses in self._surface.items() if uses > 0]
+            for n in range(0, len(used), STEP * 64):
+                for word in new.splits.differing(used[n : n + STEP * 64], self.splits):
                     touched.update(self.phrases[pid].entry for pid, _, _ in self.postings[stem(word)])
-                if n % (STEP * 16) == 0:
-                    yield
+                yield
             added.update({i: _sources(i, new.entries[i]) for i in touched - changed})
         dropped = {pid for i in touched for pid in self._entry_phrases.get(i, ())}
         for pid in dropped:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from services.routing.recognition.dutch import split_compound
 
@@ -72,6 +73,21 @@ class Splits:
         if len(self.found) < MAX_WORDS:
             self.found[word] = hit
         return hit[0]
+
+    def differing(self, words: Iterable[str], base: Splits) -> list[str]:
+        """The words that split otherwise here than in `base`: only those whose split in `base`
+        may have asked about a word in one vocabulary and not the other are split again."""
+        changed = [_bits(word) for word in self.vocab ^ base.vocab]
+        if len(changed) > MAX_CHANGED_ONE_BY_ONE:
+            return [word for word in words if self.get(word) != base.get(word)]
+        out = []
+        for word in words:
+            old = base.found.get(word)
+            if old is not None and not any(bits & old[1] == bits for bits in changed):
+                continue
+            if self.get(word) != base.get(word):
+                out.append(word)
+        return out
 
     def _may_have_asked(self, mask: int) -> bool:
         """Whether a split with this fingerprint may have asked about a changed word."""
