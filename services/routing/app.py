@@ -60,6 +60,7 @@ class RoutingApp(ServiceApp):
         self.followers = SnapshotFollower(self._on_snapshot, background)
         await self.followers.start(self.bus)
         await self.recognizers.idle()
+        self.recognizers.paced = True
         self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)
         await self._follow_agents(self.agents_kv)
         started = time.perf_counter()

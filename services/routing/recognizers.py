@@ -32,6 +32,7 @@ from services.common.pacing import Pacer
 from services.routing import catalogue
 from services.routing.catalogue import RecognitionKey
 from services.routing.recognition import CatalogueEntry, ProductRecognizer
+from services.routing.recognition.phrases import finish
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,11 @@ T = TypeVar("T")
 Ready = Callable[[ProductRecognizer], None]
 
 
-async def in_slices(steps: Generator[None, None, T], pacer: Pacer) -> T:
-    """Runs `steps` on the event loop `SLICE_SECONDS` at a time, each slice a turn of `pacer`."""
+async def in_slices(steps: Generator[None, None, T], pacer: Pacer | None) -> T:
+    """Runs `steps` on the event loop `SLICE_SECONDS` at a time, each slice a turn of `pacer`;
+    at once without one."""
+    if pacer is None:
+        return finish(steps)
     while True:
         async with pacer.turn():
             ends = time.perf_counter() + SLICE_SECONDS
@@ -75,6 +79,7 @@ def build_in_full(entries: list[CatalogueEntry]) -> ProductRecognizer:
 class RecognizerPool:
     def __init__(self, pacer: Pacer) -> None:
         self._pacer = pacer
+        self.paced = False  # until the replica serves: nothing to make room for
         self._made: weakref.WeakValueDictionary[RecognitionKey, ProductRecognizer] = weakref.WeakValueDictionary()
         self._making: dict[RecognitionKey, asyncio.Future[ProductRecognizer | None]] = {}
         self._wanted: dict[str, RecognitionKey] = {}  # tenant -> the key of its newest snapshot
@@ -130,7 +135,8 @@ class RecognizerPool:
             began = time.perf_counter()
             entries = catalogue.entries(key)
             base = catalogue.nearest(key, list(self._made.items()))
-            index = await in_slices(base.index.derive_in_steps(entries), self._pacer) if base is not None else None
+            pacer = self._pacer if self.paced else None
+            index = await in_slices(base.index.derive_in_steps(entries), pacer) if base is not None else None
             if index is not None:
                 recognizer = ProductRecognizer(entries, index=index)
                 gc.freeze()  # as after a full build
