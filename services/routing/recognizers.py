@@ -103,9 +103,9 @@ class RecognizerPool:
         if found is not None:
             return found
         making = self._making.get(key)
-        if making is None:
+        if making is None or making.done():  # done: skipped while no tenant wanted it
             making = self._making[key] = asyncio.ensure_future(self._make(key))
-            making.add_done_callback(lambda _: self._making.pop(key, None))
+            making.add_done_callback(self._forget)
 
         def done(fut: asyncio.Future[ProductRecognizer | None]) -> None:
             if fut.cancelled():
@@ -119,6 +119,11 @@ class RecognizerPool:
 
         making.add_done_callback(done)
         return None
+
+    def _forget(self, making: asyncio.Future[ProductRecognizer | None]) -> None:
+        for key, pending in list(self._making.items()):
+            if pending is making:
+                del self._making[key]
 
     async def idle(self) -> None:
         """Returns once every recognizer asked for so far is made: a replica starts serving each
