@@ -91,7 +91,7 @@ class Platform:
         self.postgres = EmbeddedPostgres()  # a directory of its own, which `nobody` can enter as root
         self.database_url = ""
         self.replicas: dict[str, list[Replica]] = {
-            service: [Replica(service, free_port(), workdir / f"{service}-{i}.log") for i in range(count)]
+            service: [Replica(service, 0, workdir / f"{service}-{i}.log") for i in range(count)]
             for service, count in (("tenancy", 2), ("routing", 2), ("callbacks", 2))
         }
 
@@ -101,6 +101,9 @@ class Platform:
         self.database_url = self.postgres.create_database("kcc")
         for service in ("tenancy", "routing", "callbacks"):
             for replica in self.replicas[service]:
+                # chosen just before use: one chosen before the NATS nodes and PostgreSQL started was
+                # once taken by one of their own connections, and the replica could not bind it
+                replica.port = free_port()
                 self.spawn(replica)
             for replica in self.replicas[service]:
                 wait_healthy(replica.target, 120)
