@@ -4,7 +4,7 @@ The typo fallback of recognition leaves these words alone ("nicht" is not a typo
 real Dutch words one typo away from a word of the recognizer as routing builds it for a tenant
 with the default lexicon (the 450 UPL gemeente products and the referral topics). Regenerate
 after a change of the lexicon, the referral topics or services/data/nl/words.toml; the test
-tests/test_real_words.py fails while the file is not current. Takes about two minutes.
+tests/test_real_words.py fails while the file is not current. Takes about ten seconds.
 
     .venv/bin/python scripts/real_words_near_catalogue.py [--word-list /usr/share/dict/dutch] [--check]
 

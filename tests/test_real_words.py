@@ -1,5 +1,5 @@
 """services/data/nl/real-words-near-catalogue.txt is what scripts/real_words_near_catalogue.py makes
-of the word list today (about two minutes)."""
+of the word list today (about ten seconds)."""
 
 from __future__ import annotations
 

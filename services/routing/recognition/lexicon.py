@@ -36,12 +36,13 @@ def real_words_near(recognizer: ProductRecognizer, words: Iterable[str]) -> list
         (w,) = tokens
         if len(w) < MIN_FUZZY or w in STOPWORDS or w in WEAK_WORDS:
             continue
-        if recognizer._before_fuzzy(w) is not None:
-            continue
         cands = recognizer._fuzzy(w)
         s = stem(w)
         # an inflection the stemmer misses ("aanbouwde") is better read as its catalogue word
-        if cands and not any(w.startswith(c) or s.startswith(c) for c in cands):
+        if not cands or any(w.startswith(c) or s.startswith(c) for c in cands):
+            continue
+        # asked last: an exact reading (a compound split above all) costs ten times a typo lookup
+        if recognizer._before_fuzzy(w) is None:
             out.add(w)
     return sorted(out)
 
