@@ -17,7 +17,6 @@ dies) and the others stand by.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import json
 import logging
@@ -32,6 +31,7 @@ from kcc.events.v1 import events_pb2
 from services.common import telemetry
 from services.common.db import Database
 from services.common.events import EventBus
+from services.common.resting import rest
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,9 @@ class OutboxRelay:
                 except Exception:  # noqa: BLE001 - NATS down or DB busy: retry after a pause
                     log.warning("outbox relay: publish failed, retrying", exc_info=True)
                     published = 0
-                    await asyncio.sleep(self.idle_seconds)
+                    await rest(self.idle_seconds, stop)
                 if published < self.batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                    await rest(self.idle_seconds, self._wake, stop)
         finally:
             self.close()
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from services.common import snapshots
 from services.common.db import Database
 from services.common.events import EventBus
+from services.common.resting import rest
 from services.common.snapshots import ProductSnapshot, SlaSnapshot, TenantSnapshot
 from services.tenancy import lexicon
 from services.tenancy.models import (
@@ -136,10 +137,8 @@ class SnapshotPublisher:
             if not self._dirty:
                 self._idle.set()
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
-                except TimeoutError:
-                    continue
+                await rest(1.0, self._wake, stop)
+                continue
             # Debounce: a burst of changes to one tenant (onboarding: tenant, departments,
             # catalogue, entry point) costs one compile and one KV write, not one per commit.
             await asyncio.sleep(self.debounce_seconds)
