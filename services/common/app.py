@@ -45,6 +45,9 @@ class ServiceApp:
         self.server: grpc.aio.Server | None = None
         self.health_server: grpc.aio.Server | None = None
         self.port = 0
+        # True when this app is its process's one service (serve_forever): it may then tune the
+        # whole process, e.g. freeze its heap after start; a test or bench may host several apps.
+        self.owns_process = False
         self.bus: EventBus
         self.db: Database
         self.outbox: OutboxRelay
@@ -111,6 +114,7 @@ class ServiceApp:
 
     async def serve_forever(self) -> None:
         """Runs until SIGINT or SIGTERM, then drains calls and stops."""
+        self.owns_process = True
         await self.start()
         done = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -90,10 +90,12 @@ class RoutingApp(ServiceApp):
             question_secret=self.settings.question_key_secret,
         )
         self._register_metrics()
-        # Catalogues and replayed contacts are long-lived: keep them out of every later full
-        # collection, which otherwise walks them all again and again (pauses show up at p99).
-        gc.collect()
-        gc.freeze()
+        if self.owns_process:
+            # Catalogues and replayed contacts are long-lived: keep them out of every later full
+            # collection, which otherwise walks them all again and again (pauses show up at p99).
+            # Not in a process hosting several apps: it would walk that whole heap at every start.
+            gc.collect()
+            gc.freeze()
         return [self.matcher.keep_lease, self.matcher.tick, self.matcher.run]
 
     async def _replay_from(self, leases: KeyValue) -> datetime:
