@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf.json_format import MessageToDict
@@ -33,6 +34,7 @@ from kcc.tenancy.v1 import tenancy_pb2_grpc
 from kcc.webhooks.v1 import webhooks_pb2 as wh
 from kcc.webhooks.v1 import webhooks_pb2_grpc
 from services.common import auth, client
+from services.common.calendar import DEFAULT_CALENDAR
 from services.common.config import Settings
 from services.common.enums import AGENT_STATES
 
@@ -71,8 +73,10 @@ class Board:
 
 
 class Feed:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        """`clock` is injectable so that a test can put "now" just after a tenant's midnight."""
         self.settings = settings
+        self.clock = clock
         self.keys = auth.KeyRing.of(settings)
         self.board = Board()
         self.version = 0
@@ -84,6 +88,7 @@ class Feed:
         self._wake_callbacks = asyncio.Event()
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._repeats: dict[str, int] = {}
+        self._zones: dict[str, ZoneInfo] = {}  # read again with the gemeente names
 
     def metadata(self, subject: str = "wallboard", role: auth.Role = auth.Role.SERVICE) -> tuple[tuple[str, str], ...]:
         """A short-lived token minted from the platform's key; actions carry the viewer as subject."""
@@ -229,6 +234,7 @@ class Feed:
             token = reply.next_page_token
             if not token:
                 break
+        self._zones.clear()  # a changed time zone shows within one read of the names
         if names != self.board.tenant_names:
             self.board.tenant_names = names
             await self._bump()
@@ -275,7 +281,7 @@ class Feed:
             MessageToDict(d, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
             for d in stats.departments
         ]
-        today = datetime.now(UTC).date()
+        today = self.clock().astimezone(await self._zone(tenant)).date()
         report = await self.callbacks.GetAccountabilityReport(
             cb.GetAccountabilityReportRequest(
                 parent=parent,
@@ -289,6 +295,18 @@ class Feed:
             MessageToDict(r, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
             for r in report.rows
         ]
+
+    async def _zone(self, tenant: str) -> ZoneInfo:
+        """The gemeente's time zone: its accountability days are its own (at 00:30 in Nijmegen the
+        UTC date is still yesterday's, and today's callbacks would be left out)."""
+        if tenant not in self._zones:
+            calendar = await self.tenancy.GetBusinessCalendar(
+                tp.GetBusinessCalendarRequest(name=f"tenants/{tenant}/businessCalendar"),
+                metadata=self.metadata(),
+                timeout=5,
+            )
+            self._zones[tenant] = ZoneInfo(calendar.time_zone or DEFAULT_CALENDAR.timezone)
+        return self._zones[tenant]
 
     async def _webhook_figures(self) -> None:
         """Every few seconds, because webhooks has no watch stream; a webhooks service that does not
