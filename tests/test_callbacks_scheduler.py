@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlmodel import func, select
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
@@ -119,6 +120,7 @@ async def test_events_committed_while_nats_is_down_are_published_once_it_is_back
     assert changes(envs, made.name) == ["requested"]
 
 
+@pytest.mark.long
 async def test_standby_scheduler_takes_over_within_15_s_of_a_crash_with_the_production_lease(
     tmp_path: Path, nats_url: str
 ) -> None:

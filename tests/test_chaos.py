@@ -13,6 +13,7 @@ from tests.conftest import unavailable
 from tests.support.postgres import PostgresError
 
 
+@pytest.mark.long
 @pytest.mark.timeout(600)
 async def test_a_fault_run_loses_duplicates_and_double_offers_nothing(tmp_path: Path) -> None:
     try:

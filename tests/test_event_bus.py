@@ -255,6 +255,7 @@ async def test_route_contact_during_a_nats_outage_is_unavailable_and_its_retry_r
     assert (stored.state.subjects or {}).get(SUBJECT) == 1
 
 
+@pytest.mark.long
 async def test_every_call_that_publishes_is_unavailable_during_an_outage_and_its_retry_succeeds(
     settings: Settings,
     nats_server: NatsServer,

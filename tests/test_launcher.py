@@ -62,6 +62,7 @@ async def stream_replicas(url: str, password: str) -> int:
         await nc.close()
 
 
+@pytest.mark.long
 def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp_path: Path) -> None:
     try:
         find_nats_server()

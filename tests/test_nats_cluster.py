@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
 
 from services.common.config import Settings
@@ -37,6 +38,7 @@ async def stored_ids(bus: EventBus, expected: int) -> Counter[str]:
     return ids
 
 
+@pytest.mark.long
 async def test_publishes_ride_out_the_loss_of_the_stream_leader_and_of_their_own_node(
     nats_cluster: NatsCluster, record_property: Callable[[str, object], None]
 ) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from services.routing.recognition.dutch import DEFAULT_REAL_WORDS_PATH
 from tests.conftest import unavailable
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "real_words_near_catalogue.py"
 
 
+@pytest.mark.long
 def test_the_real_words_list_is_current() -> None:
     spec = importlib.util.spec_from_file_location("real_words_near_catalogue", SCRIPT)
     assert spec is not None and spec.loader is not None

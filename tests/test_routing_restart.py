@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kcc.common.v1 import common_pb2
@@ -46,6 +47,7 @@ async def serve_offers(
     return seen
 
 
+@pytest.mark.long
 async def test_killed_routing_loses_no_contact_and_offers_none_twice(
     settings, tenancy: TenancyApp, channel_to, admin
 ) -> None:  # type: ignore[no-untyped-def]

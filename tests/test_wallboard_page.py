@@ -366,6 +366,7 @@ async def test_the_page_recovers_after_the_wallboard_restarts(
         await restarted.stop()
 
 
+@pytest.mark.long
 async def test_an_expired_session_ends_the_stream_and_the_page_says_so(
     browser: Any, settings: Settings, wallboard: WallboardApp
 ) -> None:
