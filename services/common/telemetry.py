@@ -5,6 +5,7 @@ Span attributes carry ids and resource names only, never phone numbers, names or
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
@@ -20,10 +21,30 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 _configured = False
 _recording = False  # whether spans go anywhere; see span()
 _NO_CONTEXT = Context()
+
+
+class OwnRandomIds(IdGenerator):
+    """Trace and span ids from a generator of their own. OpenTelemetry's default draws from the
+    shared `random`, whose sequence a seeded caller (a simulation, Hypothesis) needs to itself."""
+
+    def __init__(self) -> None:
+        self._random = random.Random()  # seeded from the operating system
+
+    def generate_span_id(self) -> int:
+        return self._nonzero(64)
+
+    def generate_trace_id(self) -> int:
+        return self._nonzero(128)
+
+    def _nonzero(self, bits: int) -> int:
+        while not (value := self._random.getrandbits(bits)):
+            pass
+        return value
 
 
 def setup(service: str, exporter: str, span_exporter: SpanExporter | None = None) -> None:
@@ -49,7 +70,7 @@ def setup(service: str, exporter: str, span_exporter: SpanExporter | None = None
     elif exporter != "none":
         raise ValueError(f"KCC_TELEMETRY must be none, console or otlp, not {exporter!r}")
     if processor is not None:
-        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider = TracerProvider(resource=resource, id_generator=OwnRandomIds())
         tracer_provider.add_span_processor(processor)
         trace.set_tracer_provider(tracer_provider)
         _recording = True
