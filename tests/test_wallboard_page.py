@@ -329,8 +329,11 @@ async def test_a_trafficer_action_changes_the_agent(
         await route(platform, admin, ARNHEM, "citizen-peak")
         card = page.locator(f'section[data-tenant="{ARNHEM}"]')
         await card.locator('input[type="number"]').fill("7")
-        await card.locator('button[data-action="threshold"]').click()
-        await expect(card.locator(".threshold")).to_contain_text("7 s", timeout=5 * SECONDS)
+        async with page.expect_response("**/actions/overflow-threshold", timeout=15 * SECONDS) as answered:
+            await card.locator('button[data-action="threshold"]').click()
+        reply = await answered.value
+        assert reply.ok and json.loads(reply.request.post_data or "{}") == {"tenant": ARNHEM, "seconds": 7}
+        await expect(card.locator(".threshold")).to_contain_text("7 s", timeout=10 * SECONDS)
         stats = await platform.GetQueueStats(rt.GetQueueStatsRequest(tenant=f"tenants/{ARNHEM}"), metadata=admin)
         assert {q.overflow_threshold_seconds for q in stats.queues} == {7}
     finally:
