@@ -6,24 +6,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.natsserver import NatsCluster
+from services.common.natsserver import NatsCluster, free_port
 from services.launcher import wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.support.postgres import EmbeddedPostgres  # noqa: E402 - test support, not in the package
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import nats
 import pytest
@@ -10,7 +11,7 @@ from nats.aio.client import Client
 from nats.js.api import StorageType
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select
 
-from services.common.natsserver import NatsServer, NatsServerError
+from services.common.natsserver import NatsServer, NatsServerError, free_ports
 from tests.support.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.timeout(60)
@@ -24,6 +25,17 @@ async def _connect(url: str, **options: object) -> Client:
 
 
 # -- NATS ---------------------------------------------------------------------------------------
+
+
+def test_chosen_ports_are_never_ones_the_system_hands_out_meanwhile() -> None:
+    """Below the ephemeral range, so a test beside this one binding port 0 cannot take one before
+    its server binds it (a `kcc up --cluster` replica once could not bind its port in a full run)."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if not ephemeral.is_file():
+        pytest.skip("no Linux ephemeral port range here: ports come from the system")
+    low = int(ephemeral.read_text().split()[0])
+    ports = free_ports(50)
+    assert len(set(ports)) == 50 and all(port < low for port in ports)
 
 
 async def test_nats_server_is_ours_on_loopback(nats_server: NatsServer, nats_url: str) -> None:

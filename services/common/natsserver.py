@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -316,13 +317,37 @@ def free_port() -> int:
 
 
 def free_ports(count: int) -> list[int]:
-    """Distinct loopback ports free right now. Only for route ports, which every node must know
-    before any of them starts; client and monitoring ports are picked by the server itself."""
+    """Distinct loopback ports free right now. Only for ports that must be known before their
+    server starts (a cluster's route ports); client and monitoring ports are picked by the server.
+
+    Chosen below the range the system hands out for port 0 and for outgoing connections, so that
+    between the choice and the server's bind no other process (a test running beside, a client
+    connecting) is given the port by accident; where that range is unknown, from it."""
+    low, high = _chosen_port_range()
+    chooser = random.Random()  # seeded from the operating system, not the shared sequence
+    ports: list[int] = []
     with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind((HOST, 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
+        while len(ports) < count:
+            sock = stack.enter_context(socket.socket())
+            port = chooser.randrange(low, high) if high else 0
+            try:
+                sock.bind((HOST, port))
+            except OSError:  # taken: try another
+                continue
+            port = int(sock.getsockname()[1])
+            if port not in ports:
+                ports.append(port)
+    return ports
+
+
+def _chosen_port_range() -> tuple[int, int]:
+    """[low, high) below Linux's ephemeral range, or (0, 0): let the system choose."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    low = 20000
+    return (low, ephemeral_low) if ephemeral_low - low >= 4000 else (0, 0)
 
 
 class NatsCluster:
