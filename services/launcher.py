@@ -105,8 +105,11 @@ def nats_port(given: int | None) -> int:
     return parts.port or 4222
 
 
-def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None = None) -> None:
-    """Blocks until a service answers SERVING on the standard health check (over TLS if configured)."""
+def wait_healthy(
+    target: str, timeout: float = 60.0, settings: Settings | None = None, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Blocks until a service answers SERVING on the standard health check (over TLS if configured);
+    stops at once if its `process` exits (its own message, e.g. a port taken, is on stderr)."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -115,6 +118,8 @@ def wait_healthy(target: str, timeout: float = 60.0, settings: Settings | None =
     settings = settings or Settings()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"service at {target} exited with code {process.returncode} before it became healthy")
         try:
             with client.blocking_channel(settings, target) as channel:
                 reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -168,7 +173,7 @@ def _up(args: argparse.Namespace) -> int:
                         env={**env, **credentials, f"KCC_{service.upper()}_PORT": str(port)},
                     )
                 )
-                wait_healthy(target)
+                wait_healthy(target, process=procs[-1])
                 started.setdefault(service, []).append(f"{target} (pid {procs[-1].pid})")
         from services.wallboard import cli as wallboard
         from services.wallboard.app import port as wallboard_port

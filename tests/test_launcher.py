@@ -146,3 +146,11 @@ def test_kcc_up_refuses_a_kcc_nats_url_off_this_machine(monkeypatch: pytest.Monk
     monkeypatch.setenv("KCC_NATS_URL", "nats://nats.example.nl:4222")
     with pytest.raises(SystemExit, match="another host"):
         nats_port(None)
+
+
+def test_waiting_for_a_service_whose_process_exited_stops_at_once() -> None:
+    """`kcc up` says which service died (a port taken, a bad setting) instead of waiting a minute for it."""
+    died = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    died.wait(30)
+    with pytest.raises(SystemExit, match="exited with code 3 before it became healthy"):
+        wait_healthy(f"{HOST}:{free_port()}", timeout=30, process=died)
