@@ -159,6 +159,7 @@ def _up(args: argparse.Namespace) -> int:
         env.setdefault("KCC_STREAM_REPLICAS", "3")
     replicas = 2 if args.cluster else 1
     procs: list[subprocess.Popen[bytes]] = []
+    wallboards: list[subprocess.Popen[bytes]] = []  # readers of the services: stopped before them
     started: dict[str, list[str]] = {}
     try:
         for service in SERVICES:
@@ -182,9 +183,9 @@ def _up(args: argparse.Namespace) -> int:
         webhooks = {"KCC_WEBHOOKS_TARGET": f"{settings.host}:{settings.port('webhooks')}"}
         for replica in range(replicas):
             port = wallboard_port() + replica * REPLICA_PORT_OFFSET if replica else 0
-            procs.append(wallboard.start_process({**env, **webhooks}, passwords.get("wallboard"), port=port))
+            wallboards.append(wallboard.start_process({**env, **webhooks}, passwords.get("wallboard"), port=port))
             url = wallboard.base_url(settings, port)
-            started.setdefault("wallboard", []).append(f"{url}/ (pid {procs[-1].pid})")
+            started.setdefault("wallboard", []).append(f"{url}/ (pid {wallboards[-1].pid})")
         print(
             "kcc up: nats-server " + ", ".join(f"{node.url} (pid {node.pid})" for node in nodes),
             *(f"kcc up: {service} " + ", ".join(addresses) for service, addresses in started.items()),
@@ -199,20 +200,25 @@ def _up(args: argparse.Namespace) -> int:
             return 0
         print(f"wallboard login (one-time link): {wallboard.trafficer_link(settings)}", flush=True)
         print("serving; press Ctrl-C to stop", flush=True)
-        while all(p.poll() is None for p in procs):
+        while all(p.poll() is None for p in procs + wallboards):
             time.sleep(0.5)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(wallboards)  # else they log every service going away
+        _stop(procs)
         nats.close()
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":
