@@ -317,7 +317,7 @@ async def faults(platform: Platform, nc: nats.NATS, tally: Tally, rng: random.Ra
                     tally.scheduler_takeovers.append(seconds)
             for replicas in platform.replicas.values():  # wait for restarted services before the next fault
                 for replica in replicas:
-                    await asyncio.to_thread(wait_healthy, replica.target, 120)
+                    await asyncio.to_thread(wait_healthy, replica.target, 120, process=replica.proc)
         if load_done.is_set() and tally.routing_takeovers and tally.scheduler_takeovers:
             return
 

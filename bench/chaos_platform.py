@@ -55,7 +55,7 @@ class Platform:
                 replica.port = free_port()
                 self.spawn(replica)
             for replica in self.replicas[service]:
-                wait_healthy(replica.target, 120)
+                wait_healthy(replica.target, 120, process=replica.proc)
 
     def spawn(self, replica: Replica) -> None:
         env = {

@@ -202,7 +202,7 @@ async def bench(gap: float, quiet: float, rate: float, kinds: list[str], modes: 
         plan = [(kind, mode) for kind in kinds for mode in modes]
         rounds = [(kind, mode, changes(kind, changers, base, r, pairs)) for r, (kind, mode) in enumerate(plan)]
         try:
-            wait_healthy(f"127.0.0.1:{port}", 300)
+            wait_healthy(f"127.0.0.1:{port}", 300, process=proc)
             md = client.metadata(auth.issue_token(settings.auth_secret, "bench", auth.Role.SERVICE))
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
                 stub = routing_pb2_grpc.RoutingServiceStub(ch)

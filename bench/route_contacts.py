@@ -166,7 +166,7 @@ async def bench(requests: int, concurrency: int, rounds: int, recognition_cache:
         sides: dict[str, list[tuple[float, list[float], float, float]]] = {"route": [], "bare": []}
         try:
             began = time.perf_counter()
-            wait_healthy(f"127.0.0.1:{routing_port}", 300)
+            wait_healthy(f"127.0.0.1:{routing_port}", 300, process=procs[0])
             print(f"routing ready in {time.perf_counter() - began:.1f} s (all catalogues indexed)")
             md = client.metadata(auth.issue_token(settings.auth_secret, "bench", auth.Role.SERVICE))
             async with (

@@ -25,5 +25,5 @@ async def start_routing(
     proc = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
         [sys.executable, "-m", "services.launcher", "routing"], env=env, stderr=subprocess.DEVNULL
     )
-    await asyncio.to_thread(wait_healthy, f"127.0.0.1:{port}", 60)
+    await asyncio.to_thread(wait_healthy, f"127.0.0.1:{port}", 60, process=proc)
     return proc
