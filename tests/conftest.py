@@ -39,9 +39,9 @@ def unavailable(reason: str) -> NoReturn:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks every test that uses PostgreSQL `postgres`, so `-m "not postgres"` leaves them out.
 
-    Puts the `long` tests first: handed out one at a time (`--maxschedchunk 1`), each starts on a
-    worker of its own at once and the rest of the suite runs beside them, instead of one of them
-    starting last and the others waiting for it."""
+    Puts the `long` tests first: xdist gives each worker two tests to begin with and then one at a
+    time (`--maxschedchunk 1`), so the long ones run beside the rest of the suite instead of one of
+    them starting last and the others waiting for it."""
     for item in items:
         if "postgres_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
