@@ -136,7 +136,7 @@ async def test_a_publish_gives_up_after_its_budget_with_event_bus_unavailable(
     started = time.monotonic()
     with pytest.raises(EventBusUnavailable):
         await bus.publish(SUBJECT, envelope("gm0268"))
-    assert time.monotonic() - started < 1.0 + 2.5  # the budget, plus at most one attempt's timeout
+    assert time.monotonic() - started < 1.0 + 0.5  # the budget, counted from the first try
 
 
 async def test_a_start_without_any_reachable_server_fails_within_its_budget(tmp_path: Path) -> None:

@@ -209,7 +209,9 @@ class EventBus:
         self, subject: str, env: events_pb2.Envelope, trace_headers: dict[str, str] | None = None
     ) -> PubAck:
         """Publishes and waits for JetStream's ack, retrying a pause (see module doc) under the same
-        `Nats-Msg-Id`; raises EventBusUnavailable after the budget."""
+        `Nats-Msg-Id`; raises EventBusUnavailable when the budget, counted from the first try, is spent."""
+        budget = self.publish_budget
+        started = asyncio.get_running_loop().time()
         parent = telemetry.extract(trace_headers) if trace_headers else None
         with telemetry.span(self._tracer, f"{subject} publish", SpanKind.PRODUCER, parent) as span:
             span.set_attribute("messaging.system", "nats")
@@ -218,14 +220,16 @@ class EventBus:
             headers = {"Nats-Msg-Id": env.id, **telemetry.inject()}
             payload = env.SerializeToString()
             try:
-                return await self.js.publish(subject, payload, timeout=PUBLISH_ATTEMPT_SECONDS, headers=headers)
+                attempt = min(PUBLISH_ATTEMPT_SECONDS, budget)
+                return await self.js.publish(subject, payload, timeout=attempt, headers=headers)
             except Exception as exc:  # noqa: BLE001 - sorted by _retry; the first try stays lean
                 first = exc
             return await self._retry(
                 f"publish {env.id}",
                 lambda timeout: self.js.publish(subject, payload, timeout=timeout, headers=headers),
-                self.publish_budget,
+                budget,
                 first,
+                started,
             )
 
     async def last_seq(self) -> int:
@@ -270,11 +274,19 @@ class EventBus:
             first = exc
         return await self._retry(what, lambda _timeout: call(), self.start_budget, first)
 
-    async def _retry(self, what: str, attempt: Callable[[float], Awaitable[T]], budget: float, first: Exception) -> T:
+    async def _retry(
+        self,
+        what: str,
+        attempt: Callable[[float], Awaitable[T]],
+        budget: float,
+        first: Exception,
+        started: float | None = None,
+    ) -> T:
         """Tries again after `first` failed, with exponential backoff, until `budget` seconds have
-        passed since; each attempt is given at most PUBLISH_ATTEMPT_SECONDS and what is left."""
+        passed since `started` (the loop's time; by default now); each attempt is given at most
+        PUBLISH_ATTEMPT_SECONDS and what is left."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + budget
+        deadline = (loop.time() if started is None else started) + budget
         delay = FIRST_BACKOFF_SECONDS
         failure = first
         while True:
