@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from kcc.callbacks.v1 import callbacks_pb2 as cb
+from services.callbacks import service
 from services.common import auth
 from tests.test_callbacks_kit import (
     ARNHEM,
@@ -57,6 +58,34 @@ async def test_create_get_and_requested_event(tmp_path: Path, nats_url: str, dat
         with pytest.raises(grpc.RpcError) as err:
             await create(stub, md, department=f"tenants/{NIJMEGEN}/departments/nope")
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and reason(err.value) == "DEPARTMENT_UNKNOWN"
+
+
+async def test_an_unknown_department_is_said_so_at_once_and_a_new_one_is_found(
+    tmp_path: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the bucket's newest snapshot of the tenant is held, nothing is on its way: an unknown
+    department or tenant is answered at once, not after the wait for a snapshot (made a minute here,
+    beyond the call's deadline); a snapshot written a moment ago is waited for and found."""
+    monkeypatch.setattr(service, "SNAPSHOT_WAIT_SECONDS", 60.0)
+    settings = settings_for(tmp_path, nats_url, f"sqlite:///{tmp_path / 'callbacks.db'}")
+    await put_snapshots(settings, tenant_snapshot())
+    md = token(settings, tenants=(NIJMEGEN, ARNHEM))
+    async with running(settings) as app, stub_for(app) as stub:
+        for tenant, department, expected in (
+            (NIJMEGEN, "sport", "DEPARTMENT_UNKNOWN"),
+            (ARNHEM, "burgerzaken", "TENANT_UNKNOWN"),
+        ):
+            callback = new_callback(department=f"tenants/{tenant}/departments/{department}")
+            request = cb.CreateCallbackRequest(parent=f"tenants/{tenant}", callback=callback)
+            with pytest.raises(grpc.RpcError) as err:
+                await stub.CreateCallback(request, metadata=md, timeout=10)
+            assert (err.value.code(), reason(err.value)) == (grpc.StatusCode.FAILED_PRECONDITION, expected)
+
+        sport = tenant_snapshot()
+        sport.departments["sport"] = "Sport"
+        await put_snapshots(settings, sport)  # the call below may reach the service before the watcher has it
+        made = await create(stub, md, department=f"tenants/{NIJMEGEN}/departments/sport")
+        assert made.department == f"tenants/{NIJMEGEN}/departments/sport"
 
 
 async def test_a_retry_after_its_requested_deadline_passed_returns_the_stored_callback(

@@ -7,7 +7,6 @@ wakes the outbox relay and this process's worklist watchers.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ def system_clock() -> datetime:
 
 class Snapshots(Protocol):
     def get(self, tenant: str) -> TenantSnapshot | None: ...
+
+    async def caught_up(self, tenant: str, within: float) -> None: ...
 
 
 @dataclass
@@ -91,15 +92,13 @@ class CallbackService(callbacks_pb2_grpc.CallbackServiceServicer):
 
     async def _snapshot(self, tenant: str, department: str) -> TenantSnapshot:
         """The tenant's snapshot with `department`; waits briefly for one that is still on its way."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + SNAPSHOT_WAIT_SECONDS
-        while True:
-            snapshot = self.snapshots.get(tenant)
-            if snapshot is not None and department in snapshot.departments:
-                return snapshot
-            if loop.time() >= until:
-                break
-            await asyncio.sleep(0.05)
+        snapshot = self.snapshots.get(tenant)
+        if snapshot is not None and department in snapshot.departments:
+            return snapshot
+        await self.snapshots.caught_up(tenant, SNAPSHOT_WAIT_SECONDS)
+        snapshot = self.snapshots.get(tenant)
+        if snapshot is not None and department in snapshot.departments:
+            return snapshot
         if snapshot is None:
             raise failed_precondition("TENANT_UNKNOWN", f"tenants/{tenant} has no published configuration")
         raise failed_precondition("DEPARTMENT_UNKNOWN", f"tenants/{tenant}/departments/{department} does not exist")

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import nats.errors
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from services.common.events import EventBus
@@ -137,10 +139,13 @@ class SnapshotFollower:
         self.on_change = on_change
         self.pacer = pacer or Pacer()  # routing shares its own with the recognizers
         self.ready = asyncio.Event()
+        self.revisions: dict[str, int] = {}  # per tenant: the bucket's revision last taken
+        self._taken = asyncio.Condition()
+        self._kv: KeyValue | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, bus: EventBus) -> None:
-        kv = await bucket(bus)
+        self._kv = kv = await bucket(bus)
         watcher = await kv.watchall()
         self._task = asyncio.create_task(self._follow(watcher))
         await asyncio.wait_for(self.ready.wait(), 30)
@@ -152,11 +157,31 @@ class SnapshotFollower:
                 continue
             if entry.value is None or entry.operation in ("DEL", "PURGE"):
                 self.snapshots.pop(entry.key, None)
-                continue
-            # A few milliseconds for a snapshot with every phrase, so once serving each is a turn
-            # of background work: twenty tenants changing at once must not stall calls
-            async with self.pacer.turn() if self.ready.is_set() else contextlib.nullcontext():
-                self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
+            else:
+                # A few milliseconds for a snapshot with every phrase, so once serving each is a turn
+                # of background work: twenty tenants changing at once must not stall calls
+                async with self.pacer.turn() if self.ready.is_set() else contextlib.nullcontext():
+                    self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
+            async with self._taken:
+                self.revisions[entry.key] = entry.revision or 0
+                self._taken.notify_all()
+
+    async def caught_up(self, tenant: str, within: float) -> None:
+        """Waits, at most `within` seconds, until the tenant's newest snapshot in the bucket is the one
+        held: a department made a moment ago is found, and one that does not exist is said so at once
+        instead of after the whole wait."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                newest: int | None = None
+                try:
+                    assert self._kv is not None, "start() first"
+                    newest = (await self._kv.get(tenant)).revision or 0
+                except NotFoundError:  # no snapshot, or a deleted one: nothing on its way
+                    return
+                except nats.errors.Error:  # the bucket cannot say (an outage): wait out the window
+                    pass
+                async with self._taken:
+                    await self._taken.wait_for(lambda: newest is not None and self.revisions.get(tenant, 0) >= newest)
 
     def _take(self, snapshot: TenantSnapshot) -> None:
         held = self.snapshots.get(snapshot.tenant)
