@@ -133,6 +133,8 @@ async def test_the_server_span_lasts_as_long_as_the_stream(
 ) -> None:
     SPANS.clear()
     await run(channel, ending)
+    # the caller may hear the status before the server's handler has finished unwinding
+    await eventually(lambda: [s for s in SPANS.get_finished_spans() if s.name == WATCH.lstrip("/")])
     server = [s for s in SPANS.get_finished_spans() if s.name == WATCH.lstrip("/")]
     inside = [s for s in SPANS.get_finished_spans() if s.name == "inside-the-stream"]
     assert len(server) == 1 and len(inside) == 1
