@@ -95,14 +95,18 @@ async def test_a_follower_fed_an_older_version_keeps_the_newer(bus: EventBus) ->
     follower = SnapshotFollower(on_change=lambda s: changes.append((s.tenant, s.version)))
     await follower.start(bus)
     try:
+        # The bucket keeps one revision per key: each is read before the next is written, or the
+        # server may deliver only the newer one.
         await kv.put(TENANT, version(6).to_json())
+        await eventually(lambda: changes == [(TENANT, 6)])
         await kv.put(TENANT, version(5).to_json())  # a stale writer that skips the compare-and-set
-        await kv.put("gm0202", version(1, "gm0202").to_json())  # arrives after both: the follower saw them
+        await kv.put("gm0202", version(1, "gm0202").to_json())  # another key: read after the stale one
         await eventually(lambda: follower.get("gm0202") is not None)
         held = follower.get(TENANT)
         assert held is not None and held.version == 6
         assert changes == [(TENANT, 6), ("gm0202", 1)]
         await kv.put(TENANT, version(6).to_json())  # the same version again is taken
+        await eventually(lambda: len(changes) == 3)
         await kv.put(TENANT, version(7).to_json())
         await eventually(lambda: changes[-1] == (TENANT, 7))
         assert changes == [(TENANT, 6), ("gm0202", 1), (TENANT, 6), (TENANT, 7)]
