@@ -154,3 +154,23 @@ async def test_the_consumer_loop_prunes_on_its_own(bus: EventBus, database_url: 
         stop.set()
         await running
     db.engine.dispose()
+
+
+async def test_a_stop_ends_the_wait_for_a_batch_and_another_replica_gets_what_comes_after(
+    bus: EventBus, database_url: str
+) -> None:
+    """A service stops in milliseconds, not at the end of a fetch's wait (a minute here); an event
+    published once it has stopped goes to the replica still running, at once."""
+    db = open_database(database_url, ContactTally, ProcessedEvent)
+    stopping, running = usage_consumer(bus, db), usage_consumer(bus, db)
+    await drain(stopping)  # the durable exists
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(stopping.run_once(wait_seconds=60, stop=stop))
+    await asyncio.sleep(0.2)  # its pull request is with the server
+    stop.set()
+    assert await asyncio.wait_for(waiting, 10) == 0
+    await stopping.close()
+    await publish(bus, routed("burgerzaken"))
+    assert await running.run_once(wait_seconds=10) == 1
+    await running.close()
+    assert tallies(db) == {"burgerzaken": (1, 0, 0)}

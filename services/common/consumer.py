@@ -97,7 +97,7 @@ class IdempotentConsumer:
         try:
             while not stop.is_set():
                 try:
-                    await self.run_once()
+                    await self.run_once(stop=stop)
                 except Exception:  # noqa: BLE001 - server restarting or database busy: keep trying
                     log.warning("consumer %s: round failed, retrying", self.durable, exc_info=True)
                     await self.close()
@@ -114,8 +114,9 @@ class IdempotentConsumer:
         finally:
             await self.close()
 
-    async def run_once(self, wait_seconds: float = 0.5) -> int:
-        """Fetches one batch (waiting up to `wait_seconds`), applies it, acks it; returns how many were fetched."""
+    async def run_once(self, wait_seconds: float = 0.5, stop: asyncio.Event | None = None) -> int:
+        """Fetches one batch (waiting up to `wait_seconds`, or until `stop`), applies it, acks it;
+        returns how many were fetched."""
         if self._sub is None:
             config = ConsumerConfig(
                 durable_name=self.durable,
@@ -129,7 +130,7 @@ class IdempotentConsumer:
                 self.filter_subject, durable=self.durable, stream=STREAM, config=config
             )
         try:
-            msgs = await self._sub.fetch(self.batch, timeout=wait_seconds)
+            msgs = await self._fetch(wait_seconds, stop)
         except (nats.errors.TimeoutError, TimeoutError):
             return 0
         deliveries: list[Delivery] = []
@@ -150,6 +151,27 @@ class IdempotentConsumer:
         for msg, _env in deliveries:
             await self._ack(msg)
         return len(msgs)
+
+    async def _fetch(self, wait_seconds: float, stop: asyncio.Event | None) -> list[Msg]:
+        """A stop ends the wait for a batch at once, so that a service stops in milliseconds rather
+        than at the end of the wait. The server drops the pull request once `close` has ended the
+        subscription, so a message published after goes to another replica's request; one already
+        on its way to this replica comes again after ACK_WAIT."""
+        assert self._sub is not None
+        fetching = asyncio.ensure_future(self._sub.fetch(self.batch, timeout=wait_seconds))
+        if stop is None:
+            return await fetching
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not fetching.done():
+            fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetching
+            return []
+        return fetching.result()
 
     async def prune(self, now: datetime | None = None) -> int:
         """Deletes this consumer's processed-event rows older than the horizon; returns how many."""
