@@ -232,6 +232,14 @@ class EventBus:
                 started,
             )
 
+    async def bounded(self, what: str, call: Awaitable[T]) -> T:
+        """A key-value read or write on a call's path, given no longer than a publish: an outage
+        answers UNAVAILABLE after the same budget."""
+        try:
+            return await asyncio.wait_for(call, self.publish_budget)
+        except TimeoutError as exc:
+            raise EventBusUnavailable(f"{what}: no answer from JetStream within {self.publish_budget:.0f} s") from exc
+
     async def last_seq(self) -> int:
         """The stream's last sequence; asked again through an election like a publish, so that a
         handler reading its own writes pauses instead of failing."""
