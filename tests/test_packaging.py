@@ -12,6 +12,7 @@ the services import; and the Dockerfile is checked by reading it (no Docker engi
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import os
 import re
@@ -63,8 +64,24 @@ def source_copy(dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv with the wheel installed; returns its bin directory."""
-    tmp = tmp_path_factory.mktemp("packaging")
+    """A fresh virtualenv with the wheel installed; returns its bin directory. Made once per run:
+    the first xdist worker to need it builds it under a lock in the run's temp dir, the others wait."""
+    run_dir = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        run_dir = run_dir.parent  # the workers' dirs sit in the run's own
+    tmp = run_dir / "packaging"
+    with (run_dir / "packaging.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (tmp / "installed").exists():
+            shutil.rmtree(tmp, ignore_errors=True)  # what a failed build left
+            tmp.mkdir()
+            install_wheel(tmp)
+            (tmp / "installed").touch()
+    return tmp / "venv" / "bin"
+
+
+def install_wheel(tmp: Path) -> None:
+    """Builds the wheel from a copy of the sources and installs it into `tmp`/venv."""
     sources = source_copy(tmp / "src")
     built = run(
         [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-w", tmp / "dist"],
@@ -90,7 +107,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (Path(site) / "kcc-router-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     pip = run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel], cwd=tmp)
     assert pip.returncode == 0, pip.stdout + pip.stderr
-    return venv / "bin"
 
 
 def test_the_installed_wheel_recognises_a_question_from_another_directory(installed: Path, tmp_path: Path) -> None:
