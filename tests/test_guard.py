@@ -15,6 +15,7 @@ import grpc
 import pytest
 from google.protobuf import wrappers_pb2
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from services.common import auth, client
@@ -127,6 +128,10 @@ async def test_a_stream_ends_like_a_unary_call(
     assert (await call(channel, ending))[1:] == (code, reason)
 
 
+def finished(name: str) -> list[ReadableSpan]:
+    return [s for s in SPANS.get_finished_spans() if s.name == name]
+
+
 @pytest.mark.parametrize(("ending", "status"), [("ok", StatusCode.UNSET), ("bug", StatusCode.ERROR)])
 async def test_the_server_span_lasts_as_long_as_the_stream(
     channel: grpc.aio.Channel, ending: str, status: StatusCode
@@ -134,9 +139,8 @@ async def test_the_server_span_lasts_as_long_as_the_stream(
     SPANS.clear()
     await run(channel, ending)
     # the caller may hear the status before the server's handler has finished unwinding
-    await eventually(lambda: [s for s in SPANS.get_finished_spans() if s.name == WATCH.lstrip("/")])
-    server = [s for s in SPANS.get_finished_spans() if s.name == WATCH.lstrip("/")]
-    inside = [s for s in SPANS.get_finished_spans() if s.name == "inside-the-stream"]
+    await eventually(lambda: finished(WATCH.lstrip("/")))
+    server, inside = finished(WATCH.lstrip("/")), finished("inside-the-stream")
     assert len(server) == 1 and len(inside) == 1
     assert inside[0].parent is not None and inside[0].parent.span_id == server[0].context.span_id
     assert (server[0].end_time or 0) >= (inside[0].end_time or 0) > 0
@@ -151,7 +155,7 @@ async def test_a_stream_the_caller_cancels_ends_its_span_without_an_error(
     stream = channel.unary_stream(WATCH, **CODEC)(wrappers_pb2.StringValue(value="hold"), metadata=admin())
     assert (await stream.read()).value == "first"
     stream.cancel()
-    await eventually(lambda: [s for s in SPANS.get_finished_spans() if s.name == WATCH.lstrip("/")])
+    await eventually(lambda: finished(WATCH.lstrip("/")))
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
