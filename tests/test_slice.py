@@ -15,6 +15,8 @@ from kcc.common.v1 import common_pb2
 from kcc.events.v1 import events_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
+from kcc.tenancy.v1 import tenancy_pb2 as tp
+from kcc.tenancy.v1 import tenancy_pb2_grpc
 from services.callbacks.app import CallbacksApp
 from services.common import auth, client
 from services.common.config import Settings
@@ -131,3 +133,26 @@ async def test_a_service_that_exports_no_spans_still_carries_the_callers_trace(
         proc.wait()
     assert events_pb2.Envelope.FromString(msg.data).contact_routed.contact == reply.contact.name
     assert msg.headers is not None and msg.headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_a_department_made_a_moment_ago_takes_a_callback_the_next_moment(
+    settings: Settings, tenancy: TenancyApp, callbacks: CallbacksApp, channel_to, admin
+) -> None:  # type: ignore[no-untyped-def]
+    """Tenancy answers once the change is in the snapshot bucket; callbacks, which says at once that a
+    department the bucket does not hold does not exist, then finds the new one."""
+    await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [])
+    await eventually(lambda: callbacks.snapshots.get("gm0268") is not None)
+    await tenancy_pb2_grpc.TenancyServiceStub(channel_to(tenancy)).CreateDepartment(
+        tp.CreateDepartmentRequest(
+            parent="tenants/gm0268", department_id="sport", department=tp.Department(display_name="Sport")
+        ),
+        metadata=admin,
+    )
+    made = await callbacks_pb2_grpc.CallbackServiceStub(channel_to(callbacks)).CreateCallback(
+        cb.CreateCallbackRequest(
+            parent="tenants/gm0268",
+            callback=cb.Callback(department="tenants/gm0268/departments/sport", phone_number="+31612345678"),
+        ),
+        metadata=admin,
+    )
+    assert made.department == "tenants/gm0268/departments/sport"

@@ -10,6 +10,10 @@ from services.tenancy import corrections, models
 from services.tenancy.service import TenancyService
 from services.tenancy.snapshots import SnapshotPublisher
 
+# A change is answered once its snapshot is in the bucket; while NATS is away, after this long
+# (the change is stored and its snapshot written when NATS is back).
+SNAPSHOT_WAIT_SECONDS = 2.0
+
 
 class TenancyApp(ServiceApp):
     name = "tenancy"
@@ -36,8 +40,8 @@ class TenancyApp(ServiceApp):
         return [self.snapshots.run, self.corrections.run]
 
     def register(self, server: grpc.aio.Server) -> None:
-        def on_commit(tenants: set[str]) -> None:
-            self.snapshots.mark(tenants)
+        async def on_commit(tenants: set[str]) -> None:
             self.outbox.wake()
+            await self.snapshots.publish(tenants, SNAPSHOT_WAIT_SECONDS)
 
         tenancy_pb2_grpc.add_TenancyServiceServicer_to_server(TenancyService(self.db, on_commit), server)

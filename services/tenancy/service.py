@@ -6,7 +6,7 @@ after the commit the snapshot publisher compiles the tenant's snapshot into JetS
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.protobuf import empty_pb2
@@ -31,8 +31,8 @@ EMPTY = empty_pb2.Empty()
 
 
 class TenancyService(tenancy_pb2_grpc.TenancyServiceServicer):
-    def __init__(self, db: Database, on_commit: Callable[[set[str]], None]) -> None:
-        self.store = Store(db, on_commit)  # on_commit: tenants whose snapshot must be recompiled
+    def __init__(self, db: Database, on_commit: Callable[[set[str]], Awaitable[None]]) -> None:
+        self.store = Store(db, on_commit)  # on_commit: tenants whose snapshot must be republished
 
     # Tenants
     async def CreateTenant(self, request: pb.CreateTenantRequest, context: Any) -> pb.Tenant:

@@ -9,6 +9,7 @@ catalogue in the bucket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -106,25 +107,32 @@ async def write_snapshot(kv: KeyValue, snapshot: TenantSnapshot) -> bool:
 
 
 class SnapshotPublisher:
-    """Recompiles changed tenants in the background; many quick changes cost one write each."""
+    """Recompiles changed tenants in the background and lets a call wait until its change is in the
+    bucket: a partner that made a department can file a callback for it the next moment, and
+    callbacks can say at once that a department the bucket does not hold does not exist."""
 
-    def __init__(self, db: Database, bus: EventBus, debounce_seconds: float = 0.05) -> None:
+    def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
         self.bus = bus
-        self.debounce_seconds = debounce_seconds
         self._dirty: set[str] = set()
+        self._marks = 0  # commits told so far; a tenant's snapshot covers every mark before its compile
+        self._published: dict[str, int] = {}
+        self._written = asyncio.Condition()
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
 
-    def mark(self, tenants: set[str]) -> None:
+    def mark(self, tenants: set[str]) -> int:
+        self._marks += 1
         self._dirty |= tenants
-        self._idle.clear()
         self._wake.set()
+        return self._marks
 
-    async def flushed(self) -> None:
-        """Waits until every change so far is in the bucket (used by the CLI and tests)."""
-        await self._idle.wait()
+    async def publish(self, tenants: set[str], within: float) -> None:
+        """Marks the tenants and waits, at most `within` seconds (NATS away), until their snapshots
+        hold this commit; after that the background writer goes on trying."""
+        mark = self.mark(tenants)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within), self._written:
+                await self._written.wait_for(lambda: all(self._published.get(t, 0) >= mark for t in tenants))
 
     async def republish_all(self) -> None:
         """At start: heals a crash between a commit and its KV write."""
@@ -135,14 +143,12 @@ class SnapshotPublisher:
         kv = await snapshots.bucket(self.bus)
         while not stop.is_set():
             if not self._dirty:
-                self._idle.set()
                 self._wake.clear()
                 await rest(1.0, self._wake, stop)
                 continue
-            # Debounce: a burst of changes to one tenant (onboarding: tenant, departments,
-            # catalogue, entry point) costs one compile and one KV write, not one per commit.
-            await asyncio.sleep(self.debounce_seconds)
-            batch, self._dirty = self._dirty, set()
+            # A burst of changes (onboarding, two replicas' callers at once) marks tenants while a
+            # compile runs; the next round takes them all and costs one compile and write each.
+            batch, self._dirty, marks = self._dirty, set(), self._marks
             for tenant in sorted(batch):
                 try:
                     snapshot = await self.db.run(lambda s, t=tenant: compile_snapshot(s, t))  # type: ignore[misc]
@@ -152,3 +158,7 @@ class SnapshotPublisher:
                     log.warning("snapshot of %s not written yet, retrying", tenant, exc_info=True)
                     self._dirty.add(tenant)
                     await asyncio.sleep(0.5)
+                    continue
+                async with self._written:
+                    self._published[tenant] = marks
+                    self._written.notify_all()

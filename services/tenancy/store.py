@@ -2,12 +2,12 @@
 
 `scope()` runs before any row of a tenant is read or written, so a tenant outside the
 principal's reach is PERMISSION_DENIED whether or not the row exists. Writes go through
-`Store.write`, which tells the snapshot publisher and the outbox relay after the commit.
+`Store.write`, which tells the outbox relay after the commit and answers once the tenant's snapshot holds it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +24,9 @@ T = TypeVar("T")
 
 
 class Store:
-    """Runs a resource's reads and writes; `on_commit(tenants)` recompiles their snapshots."""
+    """Runs a resource's reads and writes; `on_commit(tenants)` publishes their snapshots."""
 
-    def __init__(self, db: Database, on_commit: Callable[[set[str]], None]) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[set[str]], Awaitable[None]]) -> None:
         self.db = db
         self.on_commit = on_commit
 
@@ -38,7 +38,7 @@ class Store:
             result = await self.db.run(work)
         except IntegrityError as exc:  # a concurrent create of the same row won the race
             raise already_exists("resource") from exc
-        self.on_commit({tenant})
+        await self.on_commit({tenant})
         return result
 
 
