@@ -24,7 +24,7 @@ from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, client
 from services.common.config import Settings
 from services.common.errors import error_info
-from services.common.events import STREAM, EventBus, EventBusUnavailable, envelope
+from services.common.events import PUBLISH_ATTEMPT_SECONDS, STREAM, EventBus, EventBusUnavailable, envelope
 from services.common.natsserver import NatsServer, free_ports
 from services.common.server import OPEN, start_server
 from services.routing.app import RoutingApp
@@ -137,6 +137,23 @@ async def test_a_publish_gives_up_after_its_budget_with_event_bus_unavailable(
     with pytest.raises(EventBusUnavailable):
         await bus.publish(SUBJECT, envelope("gm0268"))
     assert time.monotonic() - started < 1.0 + 0.5  # the budget, counted from the first try
+
+
+async def test_a_start_call_left_unanswered_is_asked_again_after_a_publish_attempts_time(bus: EventBus) -> None:
+    """A read of a bucket another replica has just made can go unanswered (the second of two routing
+    replicas started together on a fresh cluster waited the context's 10 s for its replay mark)."""
+    tries = 0
+
+    async def read_replay_mark() -> str:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            await asyncio.Event().wait()  # the request the cluster dropped
+        return "mark"
+
+    async with asyncio.timeout(PUBLISH_ATTEMPT_SECONDS + 2):
+        assert await bus.at_start("replay mark", read_replay_mark) == "mark"
+    assert tries == 2
 
 
 async def test_a_start_without_any_reachable_server_fails_within_its_budget(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ DUPLICATE_IN_PROCESS = 10158
 # No answer yet, worth asking again: the connection is being re-established, no stream leader
 # answered, or JetStream said 503.
 TRANSIENT = (
-    nats.errors.TimeoutError,
+    TimeoutError,  # nats-py's own is one; asyncio.wait_for's is a try cut short
     nats.errors.NoRespondersError,
     NoStreamResponseError,
     nats.errors.ConnectionReconnectingError,
@@ -275,12 +275,19 @@ class EventBus:
         return await self.at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
 
     async def at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """A JetStream API call made at start, retried through an election for `start_budget`."""
+        """A JetStream API call made at start, retried through an election for `start_budget`. Each
+        try gets a publish attempt's time, not the context's 10 s: a bucket another replica has just
+        made can leave a first read unanswered (measured: the second of two routing replicas started
+        together waited 10 s for its replay mark), and the next try is answered at once."""
+
+        def attempt(timeout: float) -> Awaitable[T]:
+            return asyncio.wait_for(call(), timeout)
+
         try:
-            return await call()
+            return await attempt(min(PUBLISH_ATTEMPT_SECONDS, self.start_budget))
         except Exception as exc:  # noqa: BLE001 - sorted by _retry
             first = exc
-        return await self._retry(what, lambda _timeout: call(), self.start_budget, first)
+        return await self._retry(what, attempt, self.start_budget, first)
 
     async def _retry(
         self,
