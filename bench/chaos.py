@@ -10,7 +10,7 @@ services come back as a new process, as Kubernetes would bring them. Clients ret
 request_id, as a partner would. At the end it counts, from the stream and through the API, what
 was acknowledged, lost, duplicated and offered twice.
 
-Run: .venv/bin/python bench/chaos.py [--seed N] [--contacts N] [--callbacks N]
+Run: .venv/bin/python bench/chaos.py [--seed N] [--contacts N] [--callbacks N] [--lease-seconds S]
 """
 
 from __future__ import annotations
@@ -477,10 +477,17 @@ async def count(platform: Platform, tally: Tally, tenants: list[str]) -> Report:
 
 
 async def run(
-    seed: int, contacts: int, callbacks: int, gemeenten: int, agents: int, duration: float, workdir: Path
+    seed: int,
+    contacts: int,
+    callbacks: int,
+    gemeenten: int,
+    agents: int,
+    duration: float,
+    workdir: Path,
+    lease_seconds: float = 10.0,
 ) -> Report:
     rng = random.Random(seed)
-    platform = Platform(workdir)
+    platform = Platform(workdir, lease_seconds)
     try:
         await asyncio.to_thread(platform.start)
         tenants = [f"gm{1000 + i:04d}" for i in range(gemeenten)]
@@ -522,7 +529,7 @@ async def run(
             routes = asyncio.create_task(
                 route_contacts(routing, tenants, contacts, tally, rng, duration / contacts, counted, faults_done)
             )
-            deadline_within = min(40.0, duration / 2)  # the short test run waits 15 s past its load, not 40
+            deadline_within = min(40.0, duration / 2)  # the short test run waits 10 s past its load, not 40
             await create_callbacks(
                 callback_stubs, tenants, callbacks, tally, rng, duration / callbacks, deadline_within
             )
@@ -558,10 +565,20 @@ def main() -> None:
     parser.add_argument("--gemeenten", type=int, default=12)
     parser.add_argument("--agents", type=int, default=16)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds over which the load is spread")
+    parser.add_argument("--lease-seconds", type=float, default=10.0, help="the services' KCC_LEASE_SECONDS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kcc-chaos-") as tmp:
         report = asyncio.run(
-            run(args.seed, args.contacts, args.callbacks, args.gemeenten, args.agents, args.duration, Path(tmp))
+            run(
+                args.seed,
+                args.contacts,
+                args.callbacks,
+                args.gemeenten,
+                args.agents,
+                args.duration,
+                Path(tmp),
+                args.lease_seconds,
+            )
         )
     for fault in report.faults:
         print(fault)

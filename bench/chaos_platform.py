@@ -34,8 +34,9 @@ class Replica:
 class Platform:
     """Every process of the run; services restart on the same port, as a pod behind its Service."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, lease_seconds: float) -> None:
         self.workdir = workdir
+        self.lease_seconds = lease_seconds
         self.cluster = NatsCluster(workdir / "nats", size=3)
         self.postgres = EmbeddedPostgres()  # a directory of its own, which `nobody` can enter as root
         self.database_url = ""
@@ -48,14 +49,14 @@ class Platform:
         self.cluster.start()
         self.postgres.start()
         self.database_url = self.postgres.create_database("kcc")
-        for service in ("tenancy", "routing", "callbacks"):
-            for replica in self.replicas[service]:
-                # chosen just before use: one chosen before the NATS nodes and PostgreSQL started was
-                # once taken by one of their own connections, and the replica could not bind it
-                replica.port = free_port()
-                self.spawn(replica)
-            for replica in self.replicas[service]:
-                wait_healthy(replica.target, 120, process=replica.proc)
+        everyone = [replica for replicas in self.replicas.values() for replica in replicas]
+        for replica in everyone:  # all at once, as a deployment's pods start
+            # chosen just before use: one chosen before the NATS nodes and PostgreSQL started was
+            # once taken by one of their own connections, and the replica could not bind it
+            replica.port = free_port()
+            self.spawn(replica)
+        for replica in everyone:
+            wait_healthy(replica.target, 120, process=replica.proc)
 
     def spawn(self, replica: Replica) -> None:
         env = {
@@ -66,6 +67,7 @@ class Platform:
             f"KCC_{replica.service.upper()}_PORT": str(replica.port),
             "KCC_STREAM_REPLICAS": "3",
             "KCC_MIGRATE_AT_START": "true",
+            "KCC_LEASE_SECONDS": str(self.lease_seconds),
             "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'proto'}",
         }
         with replica.log.open("ab") as log:

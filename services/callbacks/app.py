@@ -40,7 +40,7 @@ class CallbacksApp(ServiceApp):
         settings: Settings | None = None,
         clock: Callable[[], datetime] = system_clock,
         scheduler_interval: float = 5.0,
-        lease_ttl: float = 10.0,
+        lease_ttl: float | None = None,
         lease_standby_seconds: float = 1.0,
         watch_poll_seconds: float = 1.0,
         purge_every_seconds: float = purge.DAY_SECONDS,
@@ -49,7 +49,7 @@ class CallbacksApp(ServiceApp):
         super().__init__(settings)
         self.clock = clock
         self.scheduler_interval = scheduler_interval
-        self.lease_ttl = lease_ttl
+        self.lease_ttl = self.settings.lease_seconds if lease_ttl is None else lease_ttl
         self.lease_standby_seconds = lease_standby_seconds
         self.watch_poll_seconds = watch_poll_seconds
         self.purge_every_seconds = purge_every_seconds

@@ -90,6 +90,10 @@ class Settings:
     # A plaintext listener with only grpc.health.v1 for the kubelet's probes (which cannot speak
     # TLS) when the service port is TLS; 0: none.
     health_port: int = field(default_factory=lambda: int(os.environ.get("KCC_HEALTH_PORT") or 0))
+    # How long a lease holder (routing's matcher, the callback scheduler) acts without renewing: a
+    # standby takes over this long after the holder died. Shorter is a quicker takeover for more
+    # renewals, and a holder stalled that long (a long GC pause, a starved node) loses its lease.
+    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("KCC_LEASE_SECONDS") or 10))
     # Recent recognition results kept per catalogue (hashes of the text only); 0 turns it off.
     recognition_cache: int = field(default_factory=lambda: int(os.environ.get("KCC_RECOGNITION_CACHE") or 4096))
     tls_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CERT", ""))

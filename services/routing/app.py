@@ -22,12 +22,13 @@ from kcc.routing.v1 import routing_pb2 as pb
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import telemetry
 from services.common.app import Loop, ServiceApp
+from services.common.config import Settings
 from services.common.lease import Lease
 from services.common.pacing import Pacer
 from services.common.snapshots import SnapshotFollower, TenantSnapshot
 from services.routing import catalogue
 from services.routing.follower import StreamFollower
-from services.routing.leader import LEASE_BUCKET, LEASE_KEY, LEASE_TTL_SECONDS, REPLAY_FROM_KEY, Matcher
+from services.routing.leader import LEASE_BUCKET, LEASE_KEY, REPLAY_FROM_KEY, Matcher
 from services.routing.recognition import ProductRecognizer
 from services.routing.recognizers import RecognizerPool
 from services.routing.service import RoutingService
@@ -48,9 +49,12 @@ REPLAY_LIMIT = timedelta(days=14)
 class RoutingApp(ServiceApp):
     name = "routing"
     service_names = (pb.DESCRIPTOR.services_by_name["RoutingService"].full_name,)
-    lease_ttl = LEASE_TTL_SECONDS
     replay_window = REPLAY_WINDOW
     replay_limit = REPLAY_LIMIT
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.lease_ttl = self.settings.lease_seconds
 
     async def prepare(self) -> list[Loop]:
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # names the lease holder

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 LEASE_BUCKET = "routing-leases"
 LEASE_KEY = "matcher"
 REPLAY_FROM_KEY = "replay-from"
-LEASE_TTL_SECONDS = 10.0
 TICK_SECONDS = 0.5  # offer time-outs and overflow thresholds are checked this often
 
 
