@@ -162,30 +162,37 @@ def _up(args: argparse.Namespace) -> int:
     wallboards: list[subprocess.Popen[bytes]] = []  # readers of the services: stopped before them
     started: dict[str, list[str]] = {}
     try:
-        for service in SERVICES:
+        targets: list[str] = []
+        for service in SERVICES:  # all at once, as a deployment's pods start: none waits for another
             # Each service connects as its own NATS user, limited to what it does.
             credentials = {"KCC_NATS_USER": service, "KCC_NATS_PASSWORD": passwords.get(service)}
             for replica in range(replicas):
                 port = settings.port(service) + replica * REPLICA_PORT_OFFSET
-                target = f"{settings.host}:{port}"
+                targets.append(f"{settings.host}:{port}")
                 procs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "services.launcher", service],
                         env={**env, **credentials, f"KCC_{service.upper()}_PORT": str(port)},
                     )
                 )
-                wait_healthy(target, process=procs[-1])
-                started.setdefault(service, []).append(f"{target} (pid {procs[-1].pid})")
+                started.setdefault(service, []).append(f"{targets[-1]} (pid {procs[-1].pid})")
+        for target, proc in zip(targets, procs, strict=True):
+            wait_healthy(target, process=proc)
         from services.wallboard import cli as wallboard
         from services.wallboard.app import port as wallboard_port
 
         # the wallboard reads webhook figures only where it is told webhooks runs
         webhooks = {"KCC_WEBHOOKS_TARGET": f"{settings.host}:{settings.port('webhooks')}"}
-        for replica in range(replicas):
-            port = wallboard_port() + replica * REPLICA_PORT_OFFSET if replica else 0
+        # the first on KCC_WALLBOARD_PORT (0: its default), a second beside it
+        wallboard_ports = [
+            wallboard_port() + REPLICA_PORT_OFFSET * replica if replica else 0 for replica in range(replicas)
+        ]
+        for port in wallboard_ports:
             wallboards.append(wallboard.start_process({**env, **webhooks}, passwords.get("wallboard"), port=port))
             url = wallboard.base_url(settings, port)
             started.setdefault("wallboard", []).append(f"{url}/ (pid {wallboards[-1].pid})")
+        for proc, port in zip(wallboards, wallboard_ports, strict=True):
+            wallboard.wait_answering(proc, port)
         print(
             "kcc up: nats-server " + ", ".join(f"{node.url} (pid {node.pid})" for node in nodes),
             *(f"kcc up: {service} " + ", ".join(addresses) for service, addresses in started.items()),

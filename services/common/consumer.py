@@ -32,6 +32,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import ServiceUnavailableError
 from sqlalchemy import Index, delete, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -98,8 +99,11 @@ class IdempotentConsumer:
             while not stop.is_set():
                 try:
                     await self.run_once(stop=stop)
-                except Exception:  # noqa: BLE001 - server restarting or database busy: keep trying
-                    log.warning("consumer %s: round failed, retrying", self.durable, exc_info=True)
+                except Exception as exc:  # noqa: BLE001 - server restarting or database busy: keep trying
+                    if isinstance(exc, ServiceUnavailableError):  # a leader being elected (a cluster's start)
+                        log.info("consumer %s: JetStream not ready yet, retrying", self.durable)
+                    else:
+                        log.warning("consumer %s: round failed, retrying", self.durable, exc_info=True)
                     await self.close()
                     await asyncio.sleep(0.5)
                     continue

@@ -55,12 +55,10 @@ def trafficer_link(settings: Settings) -> str:
     return login_url(settings, login.viewer_for(login.ViewerRole.TRAFFICER.value, [], "local-trafficer"))
 
 
-def start_process(
-    env: dict[str, str], nats_password: str, timeout: float = 30.0, port: int = 0
-) -> subprocess.Popen[bytes]:
-    """`kcc up`: the wallboard as its own process with its own NATS user, once it answers; on `port`
-    if given (a second replica), else on KCC_WALLBOARD_PORT."""
-    proc = subprocess.Popen(
+def start_process(env: dict[str, str], nats_password: str, port: int = 0) -> subprocess.Popen[bytes]:
+    """`kcc up`: the wallboard as its own process with its own NATS user; on `port` if given (a
+    second replica), else on KCC_WALLBOARD_PORT. `wait_answering` then waits for it."""
+    return subprocess.Popen(
         [sys.executable, "-m", "services.launcher", "wallboard"],
         env={
             **env,
@@ -69,13 +67,16 @@ def start_process(
             **({"KCC_WALLBOARD_PORT": str(port)} if port else {}),
         },
     )
+
+
+def wait_answering(proc: subprocess.Popen[bytes], port: int = 0, timeout: float = 30.0) -> None:
     url = f"{base_url(Settings(), port).rstrip('/')}/healthz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(url, timeout=1) as reply:
                 if reply.status == 200:
-                    return proc
+                    return
         except OSError:
             time.sleep(0.2)
     proc.terminate()
