@@ -213,6 +213,10 @@ def _up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second SIGTERM or Ctrl-C (a supervisor and a terminal both asking) must not cut the
+        # stopping short: that left the NATS nodes running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop(wallboards)  # else they log every service going away
         _stop(procs)
         nats.close()
