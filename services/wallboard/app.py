@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -65,8 +65,9 @@ def port() -> int:
 class Wallboard:
     """The routes, over one feed and the bucket of used login links."""
 
-    def __init__(self, settings: Settings, feed: Feed, used_links: Any) -> None:
+    def __init__(self, settings: Settings, feed: Feed, used_links: Any, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock  # a session ends by it
         self.keys = auth.KeyRing.of(settings)
         self.feed = feed
         self.used_links = used_links
@@ -93,7 +94,7 @@ class Wallboard:
         if not cookie:
             return None
         try:
-            return login.viewer_of_session(self.keys, cookie)
+            return login.viewer_of_session(self.keys, cookie, self.clock())
         except login.LoginRefused:
             return None
 
@@ -138,8 +139,8 @@ class Wallboard:
     async def _stream(self, viewer: login.Viewer) -> AsyncIterator[str]:
         yield f"retry: {RECONNECT_MS}\n\n"
         seen, last = -1, ""
-        while not self.feed.stopped and time.time() < viewer.expires_at:
-            version = await self.feed.wait_change(seen, min(HEARTBEAT_SECONDS, viewer.expires_at - time.time()))
+        while not self.feed.stopped and self.clock() < viewer.expires_at:
+            version = await self.feed.wait_change(seen, min(HEARTBEAT_SECONDS, viewer.expires_at - self.clock()))
             if version == seen:
                 yield ": heartbeat\n\n"
                 continue
@@ -275,8 +276,10 @@ def _status(exc: grpc.aio.AioRpcError) -> int:
 class WallboardApp:
     """The process: the feed, the used-links bucket, and uvicorn on KCC_WALLBOARD_PORT."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: sessions end by it (tests move it past a session's end instead of waiting)."""
         self.settings = settings or Settings()
+        self.clock = clock
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -288,7 +291,7 @@ class WallboardApp:
         self.feed = Feed(self.settings)
         self.feed.start()
         config = uvicorn.Config(
-            Wallboard(self.settings, self.feed, used_links).asgi(),
+            Wallboard(self.settings, self.feed, used_links, self.clock).asgi(),
             host=self.settings.host,
             port=port() if bind_port is None else bind_port,
             log_level="warning",

@@ -96,7 +96,8 @@ def _sign(keys: KeyRing, viewer: Viewer, audience: str, ttl: int, **extra: objec
     return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": kid})
 
 
-def _verify(keys: KeyRing, token: str, audience: str) -> tuple[Viewer, dict[str, object]]:
+def _verify(keys: KeyRing, token: str, audience: str, now: float | None = None) -> tuple[Viewer, dict[str, object]]:
+    """The viewer and claims of a valid token; expiry is read against `now` (the wallboard's clock)."""
     import jwt
 
     try:
@@ -104,8 +105,15 @@ def _verify(keys: KeyRing, token: str, audience: str) -> tuple[Viewer, dict[str,
         if secret is None:
             raise LoginRefused("this link was signed with an unknown key")
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], issuer=ISSUER, audience=audience, options={"require": ["exp", "sub"]}
+            token,
+            secret,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            audience=audience,
+            options={"require": ["exp", "sub"], "verify_exp": False},
         )
+        if float(claims["exp"]) <= (time.time() if now is None else now):
+            raise jwt.ExpiredSignatureError
         viewer = Viewer(
             str(claims["sub"]),
             ViewerRole(claims["role"]),
@@ -129,8 +137,8 @@ def session_cookie(keys: KeyRing, viewer: Viewer, ttl: int = SESSION_TTL_SECONDS
     return _sign(keys, viewer, SESSION_AUDIENCE, ttl)
 
 
-def viewer_of_session(keys: KeyRing, cookie: str) -> Viewer:
-    return _verify(keys, cookie, SESSION_AUDIENCE)[0]
+def viewer_of_session(keys: KeyRing, cookie: str, now: float | None = None) -> Viewer:
+    return _verify(keys, cookie, SESSION_AUDIENCE, now)[0]
 
 
 async def redeem_link(keys: KeyRing, used: KeyValue, token: str) -> Viewer:
