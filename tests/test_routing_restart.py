@@ -47,13 +47,14 @@ async def serve_offers(
     return seen
 
 
-@pytest.mark.long
 async def test_killed_routing_loses_no_contact_and_offers_none_twice(
     settings, tenancy: TenancyApp, channel_to, admin
 ) -> None:  # type: ignore[no-untyped-def]
     await make_tenant(channel_to(tenancy), admin, "gm0268", "Nijmegen", [("paspoort", "paspoort", "burgerzaken")])
     port = free_port()
-    proc = await start_routing(settings, port)
+    # the restarted process waits for the dead one's matcher lease to lapse: a short one, the same wait
+    lease = {"KCC_LEASE_SECONDS": "3"}
+    proc = await start_routing(settings, port, lease)
     partner = client.metadata(auth.issue_token(settings.auth_secret, "int", auth.Role.TENANT_INTEGRATION, ["gm0268"]))
     agent_md = client.metadata(auth.issue_token(settings.auth_secret, "fatima", auth.Role.AGENT, ["gm0268"]))
     try:
@@ -80,7 +81,7 @@ async def test_killed_routing_loses_no_contact_and_offers_none_twice(
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
-        proc = await start_routing(settings, port)
+        proc = await start_routing(settings, port, lease)
         async with client.grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = routing_pb2_grpc.RoutingServiceStub(channel)
             # a partner retrying a call it sent before the crash does not queue it again
