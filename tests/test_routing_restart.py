@@ -9,7 +9,6 @@ import time
 from collections.abc import Awaitable, Callable
 
 import grpc
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kcc.common.v1 import common_pb2
