@@ -342,7 +342,7 @@ async def test_every_call_that_publishes_is_unavailable_during_an_outage_and_its
             metadata=admin,
         ),
     }
-    routing.bus.publish_budget = 1.0
+    routing.bus.publish_budget = 0.5  # each call fails after it: seven calls
     nats_server.kill()
     for method, call in calls.items():
         with pytest.raises(grpc.aio.AioRpcError) as failed:
