@@ -24,8 +24,10 @@ def normalize(text: str) -> list[str]:
     """Lower-case, accent-free word tokens; clitics such as ``auto's`` and ``zzp'er`` lose
     their tail so they meet the bare word. Routing reads questions and phrases with it, and
     tenancy the words of corrections: the two must split alike."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
+    if not text.isascii():  # NFKD leaves ASCII as it is: most questions skip the character loop
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _APOSTROPHE_RE.sub("", text)
     return _TOKEN_RE.findall(text)
 

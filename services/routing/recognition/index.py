@@ -352,10 +352,11 @@ class ProductRecognizer:
         through shared deletions."""
         found: set[str] = set()
         targets = self._typo_targets
-        for form in {word, stem(word)}:
+        stemmed = stem(word)
+        for form in {word, stemmed}:
             for near in typos.near(form):
                 found.update(targets.get(near, ()))
-        found.discard(stem(word))
+        found.discard(stemmed)
         # typos rarely hit the first letter; requiring it keeps "vrouw" away from "trouw"
         return sorted(f for f in found if f[0] == word[0] and len(f) >= MIN_PART + 1)[:6]
 

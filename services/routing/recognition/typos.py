@@ -36,7 +36,10 @@ def add(forms: Iterable[str]) -> None:
 
 def near(form: str) -> set[str]:
     """Indexed words one deletion, insertion or substitution (or a swap of neighbours) away."""
-    found = set(_INDEX.get(form, ()))
+    get = _INDEX.get
+    found = set(get(form, ()))
     for key in deletes(form):
-        found.update(_INDEX.get(key, ()))
+        hit = get(key)  # most deletions are no catalogue word's: the common case costs one lookup
+        if hit is not None:
+            found |= hit
     return found
