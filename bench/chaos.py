@@ -315,7 +315,7 @@ async def faults(platform: Platform, nc: nats.NATS, tally: Tally, rng: random.Ra
     while True:
         rng.shuffle(kinds)
         for kind in kinds:
-            await asyncio.sleep(rng.uniform(2, 4))
+            await asyncio.sleep(rng.uniform(0.2, 0.4) * platform.lease_seconds)  # 2-4 s with 10 s leases
             if kind == "nats":
                 node = rng.randrange(3)
                 platform.cluster.kill(node)
