@@ -4,6 +4,8 @@ may mark a link used, and nothing else of the platform's."""
 from __future__ import annotations
 
 import asyncio
+import http.client
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from services.common.config import Settings
 from services.common.events import EventBus
 from services.common.natsserver import NatsServer
 from services.wallboard import login
+from services.wallboard.app import WallboardApp
 from tests.conftest import running_nats
 
 
@@ -38,27 +41,33 @@ async def test_a_link_lets_in_once_as_the_wallboards_own_nats_user(
     bus = await EventBus.connect(settings, "test-wallboard")
     try:
         used = await bus.key_value(login.USED_LINKS_BUCKET)
+
+        def connected() -> bool:
+            return bus.nc.is_connected
+
         viewer = login.viewer_for("tenant", ["gm0268"], "kcc-007")
         token = login.issue_link(keys, viewer)
-        redeemed = await login.redeem_link(keys, used, token)
+        redeemed = await login.redeem_link(keys, used, token, connected)
         assert (redeemed.subject, redeemed.role, redeemed.tenants) == ("kcc-007", login.ViewerRole.TENANT, {"gm0268"})
-        await login.redeem_link(keys, used, login.issue_link(keys, viewer))  # a new link for the same viewer works
+        await login.redeem_link(
+            keys, used, login.issue_link(keys, viewer), connected
+        )  # a new link for the same viewer works
         with pytest.raises(login.LoginRefused, match="used already"):
-            await login.redeem_link(keys, used, token)
+            await login.redeem_link(keys, used, token, connected)
 
         session = login.session_cookie(keys, viewer)
         with pytest.raises(login.LoginRefused, match="not a valid"):
-            await login.redeem_link(keys, used, session)  # a session is no link
+            await login.redeem_link(keys, used, session, connected)  # a session is no link
         with pytest.raises(login.LoginRefused, match="not a valid"):
             login.viewer_of_session(keys, token)  # nor a link a session
         with pytest.raises(login.LoginRefused, match="unknown key"):
-            await login.redeem_link(auth.KeyRing((("other", "s" * 40),)), used, token)
+            await login.redeem_link(auth.KeyRing((("other", "s" * 40),)), used, token, connected)
         forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
         with pytest.raises(login.LoginRefused, match="not a valid"):
-            await login.redeem_link(keys, used, forged)
+            await login.redeem_link(keys, used, forged, connected)
         expired = login._sign(keys, viewer, login.LINK_AUDIENCE, -1, jti="old")
         with pytest.raises(login.LoginRefused, match="expired"):
-            await login.redeem_link(keys, used, expired)
+            await login.redeem_link(keys, used, expired, connected)
     finally:
         await bus.close()
 
@@ -81,3 +90,38 @@ async def test_the_wallboards_nats_user_cannot_forge_events(
         assert "permissions violation" in str(await asyncio.wait_for(errors.get(), 10)).lower()
     finally:
         await nc.close()
+
+
+def visit(url: str) -> int:
+    """The status of one GET, redirects not followed (a good login answers 303 to the page)."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    try:
+        connection.request("GET", f"{parts.path}?{parts.query}")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+async def test_a_link_opened_while_nats_is_away_is_refused_for_now_and_lets_in_later(
+    settings: Settings, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The used-links bucket cannot be asked: 503 at once, not an error page after the connection's
+    10 s, and the link stays unused (the client must not keep the mark to send on reconnecting)."""
+    monkeypatch.setattr(login, "LINK_CHECK_SECONDS", 1.0)
+    wallboard = WallboardApp(settings)
+    await wallboard.start(0)
+    try:
+        viewer = login.viewer_for("trafficer", [], "test-outage")
+        url = f"http://127.0.0.1:{wallboard.port}/login?token={login.issue_link(auth.KeyRing.of(settings), viewer)}"
+        nats_server.kill()
+        assert await asyncio.to_thread(visit, url) == 503
+        await asyncio.to_thread(nats_server.restart)
+        statuses = [await asyncio.to_thread(visit, url)]
+        while statuses[-1] == 503 and len(statuses) < 30:  # until the wallboard has reconnected
+            await asyncio.sleep(0.5)
+            statuses.append(await asyncio.to_thread(visit, url))
+        assert statuses[-1] == 303 and set(statuses[:-1]) <= {503}
+        assert await asyncio.to_thread(visit, url) == 403  # and now it is used
+    finally:
+        await wallboard.stop()

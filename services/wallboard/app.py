@@ -65,8 +65,16 @@ def port() -> int:
 class Wallboard:
     """The routes, over one feed and the bucket of used login links."""
 
-    def __init__(self, settings: Settings, feed: Feed, used_links: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        feed: Feed,
+        used_links: Any,
+        nats_connected: Callable[[], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
+        self.nats_connected = nats_connected  # a link is marked used only over a live connection
         self.clock = clock  # a session ends by it
         self.keys = auth.KeyRing.of(settings)
         self.feed = feed
@@ -110,9 +118,17 @@ class Wallboard:
 
     async def redeem(self, request: Request) -> Response:
         try:
-            viewer = await login.redeem_link(self.keys, self.used_links, request.query_params.get("token", ""))
+            token = request.query_params.get("token", "")
+            viewer = await login.redeem_link(self.keys, self.used_links, token, self.nats_connected)
         except login.LoginRefused as exc:
             return PlainTextResponse(str(exc), status_code=403, headers=HEADERS)
+        except login.LoginUnavailable as exc:
+            log.warning("wallboard: a login could not be checked: %s", exc)
+            return PlainTextResponse(
+                "the wallboard cannot check this link just now; open it again in a minute",
+                status_code=503,
+                headers={**HEADERS, "Retry-After": "30"},
+            )
         log.info("wallboard: login of %s (%s)", viewer.subject, viewer.role.value)
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
         response.set_cookie(
@@ -291,7 +307,7 @@ class WallboardApp:
         self.feed = Feed(self.settings)
         self.feed.start()
         config = uvicorn.Config(
-            Wallboard(self.settings, self.feed, used_links, self.clock).asgi(),
+            Wallboard(self.settings, self.feed, used_links, lambda: self.bus.nc.is_connected, self.clock).asgi(),
             host=self.settings.host,
             port=port() if bind_port is None else bind_port,
             log_level="warning",
