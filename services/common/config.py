@@ -30,6 +30,13 @@ def _migrate_at_start() -> bool:
     raise ValueError(f"KCC_MIGRATE_AT_START must be true or false, not {value!r}")
 
 
+def _lease_seconds() -> float:
+    value = float(os.environ.get("KCC_LEASE_SECONDS") or 10)
+    if not value >= 1:  # a holder renews a few times per lease: below a second it would do little else
+        raise ValueError(f"KCC_LEASE_SECONDS must be 1 or more, not {value}")
+    return value
+
+
 DEFAULT_PORTS = {"tenancy": 50051, "routing": 50052, "callbacks": 50053, "webhooks": 50054}
 # A key for local development only: `kcc up` and the tests use it unless one is configured.
 DEV_SECRET = "kcc-dev-secret-do-not-use-in-production"
@@ -93,7 +100,7 @@ class Settings:
     # How long a lease holder (routing's matcher, the callback scheduler) acts without renewing: a
     # standby takes over this long after the holder died. Shorter is a quicker takeover for more
     # renewals, and a holder stalled that long (a long GC pause, a starved node) loses its lease.
-    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("KCC_LEASE_SECONDS") or 10))
+    lease_seconds: float = field(default_factory=_lease_seconds)
     # Recent recognition results kept per catalogue (hashes of the text only); 0 turns it off.
     recognition_cache: int = field(default_factory=lambda: int(os.environ.get("KCC_RECOGNITION_CACHE") or 4096))
     tls_cert: str = field(default_factory=lambda: os.environ.get("KCC_TLS_CERT", ""))
