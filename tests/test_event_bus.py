@@ -21,7 +21,7 @@ from nats.js.errors import ServerError
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
-from services.common import auth, client
+from services.common import auth, client, events
 from services.common.config import Settings
 from services.common.errors import error_info
 from services.common.events import PUBLISH_ATTEMPT_SECONDS, STREAM, EventBus, EventBusUnavailable, envelope
@@ -154,6 +154,25 @@ async def test_a_start_call_left_unanswered_is_asked_again_after_a_publish_attem
     async with asyncio.timeout(PUBLISH_ATTEMPT_SECONDS + 2):
         assert await bus.at_start("replay mark", read_replay_mark) == "mark"
     assert tries == 2
+
+
+async def test_closing_a_connection_that_lost_its_server_is_bounded(
+    bus: EventBus, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats-py's close of a connection whose server is gone has hung on the dead socket (rarely, under
+    load): a stopping service gives it CLOSE_SECONDS and goes on."""
+    monkeypatch.setattr(events, "CLOSE_SECONDS", 0.5)
+    nats_server.kill()
+    await eventually(lambda: not bus.nc.is_connected)
+    closing = bus.nc.close
+
+    async def hanging_close() -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(bus.nc, "close", hanging_close)
+    async with asyncio.timeout(3):
+        await bus.close()
+    await closing()  # what the test leaves behind
 
 
 async def test_a_start_without_any_reachable_server_fails_within_its_budget(tmp_path: Path) -> None:
