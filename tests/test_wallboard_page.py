@@ -327,9 +327,13 @@ async def test_a_trafficer_action_changes_the_agent(
         assert await audited()
         assert seen == {"state": "wallboard:test-trafficer", "updated": "wallboard:test-trafficer"}
 
-        await route(platform, admin, ARNHEM, "citizen-peak")
         card = page.locator(f'section[data-tenant="{ARNHEM}"]')
-        await card.locator('input[type="number"]').fill("7")
+        threshold = card.locator('input[type="number"]')
+        await threshold.focus()  # the trafficer is in the field while the board redraws
+        await route(platform, admin, ARNHEM, "citizen-peak")
+        await expect(waiting(page, ARNHEM, "burgerzaken")).to_have_text("1", timeout=10 * SECONDS)
+        assert await threshold.evaluate("input => input === document.activeElement"), "a redraw took the focus"
+        await page.keyboard.type("7")
         async with page.expect_response("**/actions/overflow-threshold", timeout=15 * SECONDS) as answered:
             await card.locator('button[data-action="threshold"]').click()
         reply = await answered.value

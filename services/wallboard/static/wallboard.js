@@ -170,6 +170,13 @@ async function act(path, body) {
   result.textContent = reply.ok ? "gedaan" : `geweigerd: ${answer.error}`;
 }
 
+// Puts `nodes` in `parent` only when they are not what it holds already: taking a node out and back
+// in takes the focus from the field the trafficer is typing in, a few times a second.
+function keepChildren(parent, nodes) {
+  const held = parent.children;
+  if (nodes.length !== held.length || nodes.some((node, i) => held[i] !== node)) parent.replaceChildren(...nodes);
+}
+
 function draw(board) {
   const totals = document.getElementById("totals");
   totals.hidden = !board.totals;  // a department's page has no KCC totals
@@ -178,10 +185,10 @@ function draw(board) {
       el("div", { "data-total": key }, el("span", {}, label), el("b", {}, shown(board.totals[key])))));
   }
   const mayAct = board.viewer.may_act;
-  document.getElementById("tenants").replaceChildren(...board.tenants.map((t) => tenantCard(t, mayAct, board.webhooks)));
+  keepChildren(document.getElementById("tenants"), board.tenants.map((t) => tenantCard(t, mayAct, board.webhooks)));
   const agents = document.getElementById("agents");
   agents.hidden = !mayAct;
-  if (mayAct) document.getElementById("agent-rows").replaceChildren(...board.agents.map(agentRow));
+  if (mayAct) keepChildren(document.getElementById("agent-rows"), board.agents.map(agentRow));
 }
 
 function connect() {
