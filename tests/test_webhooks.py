@@ -7,6 +7,8 @@ tenant's, in order, duplicates only of an event whose answer was lost.
 
 from __future__ import annotations
 
+from opentelemetry.sdk.trace import ReadableSpan
+
 from kcc.webhooks.v1 import webhooks_pb2 as pb
 from kcc.webhooks.v1 import webhooks_pb2_grpc
 from services.common.config import Settings
@@ -73,12 +75,16 @@ async def outage_run(
     sequences = [int(r.event["sequence"]) for r in receiver.received if r.answered == 200]
     assert sequences == sorted(sequences)
 
-    spans = {
-        (s.kind.name, s.attributes.get("messaging.message.id")): s
-        for s in SPANS.get_finished_spans()
-        if s.attributes and s.attributes.get("messaging.message.id") == wanted[-1]
-    }
-    consumer, producer = spans[("CONSUMER", wanted[-1])], spans[("PRODUCER", wanted[-1])]
+    def spans_of_the_last() -> dict[str, ReadableSpan]:
+        return {
+            s.kind.name: s
+            for s in SPANS.get_finished_spans()
+            if s.attributes and s.attributes.get("messaging.message.id") == wanted[-1]
+        }
+
+    # the delivery's span ends after the receiver has its answer: wait for it rather than race it
+    await eventually(lambda: {"CONSUMER", "PRODUCER"} <= spans_of_the_last().keys())
+    consumer, producer = spans_of_the_last()["CONSUMER"], spans_of_the_last()["PRODUCER"]
     assert consumer.attributes and consumer.attributes["messaging.consumer.group.name"] == f"webhook-{NIJMEGEN}-crm"
     assert consumer.context and producer.context and consumer.context.trace_id == producer.context.trace_id
 
