@@ -105,7 +105,9 @@ def admin(settings: Settings) -> Metadata:
 @contextlib.asynccontextmanager
 async def running(settings: Settings, clock: Clock | None = None, **options: Any) -> AsyncIterator[CallbacksApp]:
     options.setdefault("scheduler_interval", 0.1)
-    options.setdefault("lease_ttl", 1.0)
+    # short, so a takeover fits in a test; not 1 s, which a busy loop lost between a test's lease check and
+    # its run_once (run_once then did nothing: failed once in a full run under load)
+    options.setdefault("lease_ttl", 3.0)
     options.setdefault("watch_poll_seconds", 0.2)
     app = CallbacksApp(settings, clock=clock, **options) if clock else CallbacksApp(settings, **options)
     await app.start(0)
