@@ -375,7 +375,7 @@ async def test_the_page_recovers_after_the_wallboard_restarts(
 
 
 async def test_an_expired_session_ends_the_stream_and_the_page_says_so(
-    browser: Any, settings: Settings, platform: Routing
+    browser: Any, settings: Settings, platform: Routing, admin: Metadata
 ) -> None:
     """The wallboard's clock is moved past the session's end instead of waiting for it."""
     from playwright.async_api import expect
@@ -394,6 +394,8 @@ async def test_an_expired_session_ends_the_stream_and_the_page_says_so(
         status = page.locator("#connection")
         await expect(status).to_have_attribute("data-state", "live", timeout=12 * SECONDS)
         now[0] += 61  # by the real clock the session has a minute left: only the wallboard's can end it
+        # the stream looks at the clock when the board changes (or at its 15 s heartbeat): change it
+        await route(platform, admin, NIJMEGEN, "after-the-end")
         await expect(status).to_have_attribute("data-state", "logged-out", timeout=10 * SECONDS)
         await context.close()
     finally:
