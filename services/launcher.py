@@ -81,10 +81,11 @@ def _run(service: str) -> None:
     import asyncio
 
     from services.common.migrations import SchemaOutOfDate
+    from services.common.server import PortTaken
 
     try:
         asyncio.run(_app(service).serve_forever())  # type: ignore[attr-defined]
-    except (SchemaOutOfDate, production.ConfigError) as exc:
+    except (SchemaOutOfDate, production.ConfigError, PortTaken) as exc:
         raise SystemExit(f"kcc serve {service}: {exc}") from None
 
 

@@ -156,3 +156,23 @@ def test_waiting_for_a_service_whose_process_exited_stops_at_once() -> None:
     died.wait(30)
     with pytest.raises(SystemExit, match="exited with code 3 before it became healthy"):
         wait_healthy(f"{HOST}:{free_port()}", timeout=30, process=died)
+
+
+def test_a_service_whose_port_is_taken_says_so_without_a_traceback(tmp_path: Path, nats_url: str) -> None:
+    """What `kcc up` shows above "exited with code 1" when a port is held (50051-50054 lie in Linux's
+    ephemeral range, so an outgoing connection can hold one for a moment)."""
+    with socket.socket() as holder:
+        holder.bind((HOST, 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "serve", "tenancy"],
+            env={**os.environ, "KCC_NATS_URL": nats_url, "KCC_DATA_DIR": str(tmp_path), "KCC_TENANCY_PORT": str(port)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"kcc serve tenancy: cannot listen on {HOST}:{port}: another process holds it" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -227,6 +227,10 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials(pair)
 
 
+class PortTaken(RuntimeError):
+    """The service's address is held by another process."""
+
+
 async def start_server(
     settings: Settings,
     address: str,
@@ -244,7 +248,13 @@ async def start_server(
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     credentials = server_credentials(settings)
-    port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:  # grpc's "Failed to bind to address"
+        raise PortTaken(f"cannot listen on {address}: another process holds it (stop it, or set another port)") from exc
     await server.start()
     for name in [*service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
