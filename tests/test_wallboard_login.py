@@ -41,33 +41,27 @@ async def test_a_link_lets_in_once_as_the_wallboards_own_nats_user(
     bus = await EventBus.connect(settings, "test-wallboard")
     try:
         used = await bus.key_value(login.USED_LINKS_BUCKET)
-
-        def connected() -> bool:
-            return bus.nc.is_connected
-
         viewer = login.viewer_for("tenant", ["gm0268"], "kcc-007")
         token = login.issue_link(keys, viewer)
-        redeemed = await login.redeem_link(keys, used, token, connected)
+        redeemed = await login.redeem_link(keys, bus, used, token)
         assert (redeemed.subject, redeemed.role, redeemed.tenants) == ("kcc-007", login.ViewerRole.TENANT, {"gm0268"})
-        await login.redeem_link(
-            keys, used, login.issue_link(keys, viewer), connected
-        )  # a new link for the same viewer works
+        await login.redeem_link(keys, bus, used, login.issue_link(keys, viewer))  # a new link for the same viewer works
         with pytest.raises(login.LoginRefused, match="used already"):
-            await login.redeem_link(keys, used, token, connected)
+            await login.redeem_link(keys, bus, used, token)
 
         session = login.session_cookie(keys, viewer)
         with pytest.raises(login.LoginRefused, match="not a valid"):
-            await login.redeem_link(keys, used, session, connected)  # a session is no link
+            await login.redeem_link(keys, bus, used, session)  # a session is no link
         with pytest.raises(login.LoginRefused, match="not a valid"):
             login.viewer_of_session(keys, token)  # nor a link a session
         with pytest.raises(login.LoginRefused, match="unknown key"):
-            await login.redeem_link(auth.KeyRing((("other", "s" * 40),)), used, token, connected)
+            await login.redeem_link(auth.KeyRing((("other", "s" * 40),)), bus, used, token)
         forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
         with pytest.raises(login.LoginRefused, match="not a valid"):
-            await login.redeem_link(keys, used, forged, connected)
+            await login.redeem_link(keys, bus, used, forged)
         expired = login._sign(keys, viewer, login.LINK_AUDIENCE, -1, jti="old")
         with pytest.raises(login.LoginRefused, match="expired"):
-            await login.redeem_link(keys, used, expired, connected)
+            await login.redeem_link(keys, bus, used, expired)
     finally:
         await bus.close()
 
@@ -104,11 +98,10 @@ def visit(url: str) -> int:
 
 
 async def test_a_link_opened_while_nats_is_away_is_refused_for_now_and_lets_in_later(
-    settings: Settings, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, nats_server: NatsServer
 ) -> None:
     """The used-links bucket cannot be asked: 503 at once, not an error page after the connection's
     10 s, and the link stays unused (the client must not keep the mark to send on reconnecting)."""
-    monkeypatch.setattr(login, "LINK_CHECK_SECONDS", 1.0)
     wallboard = WallboardApp(settings)
     await wallboard.start(0)
     try:

@@ -69,12 +69,12 @@ class Wallboard:
         self,
         settings: Settings,
         feed: Feed,
+        bus: EventBus,
         used_links: Any,
-        nats_connected: Callable[[], bool],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.nats_connected = nats_connected  # a link is marked used only over a live connection
+        self.bus = bus  # a link is marked used over it, only while it is connected
         self.clock = clock  # a session ends by it
         self.keys = auth.KeyRing.of(settings)
         self.feed = feed
@@ -119,7 +119,7 @@ class Wallboard:
     async def redeem(self, request: Request) -> Response:
         try:
             token = request.query_params.get("token", "")
-            viewer = await login.redeem_link(self.keys, self.used_links, token, self.nats_connected)
+            viewer = await login.redeem_link(self.keys, self.bus, self.used_links, token)
         except login.LoginRefused as exc:
             return PlainTextResponse(str(exc), status_code=403, headers=HEADERS)
         except login.LoginUnavailable as exc:
@@ -307,7 +307,7 @@ class WallboardApp:
         self.feed = Feed(self.settings)
         self.feed.start()
         config = uvicorn.Config(
-            Wallboard(self.settings, self.feed, used_links, lambda: self.bus.nc.is_connected, self.clock).asgi(),
+            Wallboard(self.settings, self.feed, self.bus, used_links, self.clock).asgi(),
             host=self.settings.host,
             port=port() if bind_port is None else bind_port,
             log_level="warning",

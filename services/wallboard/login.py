@@ -9,7 +9,6 @@ the same second visit. Sessions are signed, not stored: a restarted wallboard st
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from typing import TYPE_CHECKING
 from services.common.auth import KeyRing
 
 if TYPE_CHECKING:  # the token and NATS libraries load where a link is signed or redeemed, not for `kcc --help`
-    from collections.abc import Callable
-
     from nats.js.kv import KeyValue
+
+    from services.common.events import EventBus
 
 ISSUER = "kcc-wallboard"
 LINK_AUDIENCE = "wallboard-link"
@@ -30,9 +29,6 @@ LINK_TTL_SECONDS = 15 * 60
 SESSION_TTL_SECONDS = 12 * 3600
 COOKIE = "kcc_wallboard"
 USED_LINKS_BUCKET = "wallboard-links"
-# Marking a link used: a bucket that does not answer within this (NATS away) refuses the login for
-# now and leaves the link unused, instead of an error page after the connection's 10 s.
-LINK_CHECK_SECONDS = 5.0
 
 
 class ViewerRole(StrEnum):
@@ -151,24 +147,27 @@ def viewer_of_session(keys: KeyRing, cookie: str, now: float | None = None) -> V
     return _verify(keys, cookie, SESSION_AUDIENCE, now)[0]
 
 
-async def redeem_link(keys: KeyRing, used: KeyValue, token: str, connected: Callable[[], bool]) -> Viewer:
+async def redeem_link(keys: KeyRing, bus: EventBus, used: KeyValue, token: str) -> Viewer:
     """The viewer a link names, once: the link's id is created in the bucket, which fails if it exists.
-    Not while the NATS connection is down (`connected`): the client would keep the mark and send it
-    on reconnecting, and the link would read as used without anyone let in."""
+    Not while the NATS connection is down: the client would keep the mark and send it on
+    reconnecting, and the link would read as used without anyone let in. A bucket that does not
+    answer (an election) gets a publish's budget, then the login is refused for now."""
     import nats.errors
     from nats.js.errors import KeyWrongLastSequenceError
+
+    from services.common.events import EventBusUnavailable
 
     viewer, claims = _verify(keys, token, LINK_AUDIENCE)
     link_id = str(claims.get("jti") or "")
     if not link_id.isalnum():
         raise LoginRefused("not a valid wallboard login")
-    if not connected():
+    if not bus.nc.is_connected:
         raise LoginUnavailable("NATS connection down")
     try:
-        await asyncio.wait_for(used.create(link_id, str(int(time.time())).encode()), LINK_CHECK_SECONDS)
+        await bus.bounded("a login link's mark", used.create(link_id, str(int(time.time())).encode()))
     except KeyWrongLastSequenceError:
         raise LoginRefused("this login link was used already; ask for a new one") from None
-    except (TimeoutError, nats.errors.Error) as exc:
+    except (EventBusUnavailable, nats.errors.Error) as exc:
         # (should the mark have been stored and only its answer lost, the link reads as used)
         raise LoginUnavailable(type(exc).__name__) from exc
     return viewer
