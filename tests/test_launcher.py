@@ -75,14 +75,16 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
         **{f"KCC_{service.upper()}_PORT": str(port) for service, port in ports.items()},
     }
     wallboard_port = env["KCC_WALLBOARD_PORT"] = str(replica_ports())
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--cluster", "--no-demo", "--nats-port", "0"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    errors = tmp_path / "stderr.log"  # the launcher's and its children's logs, shown if it fails
+    with errors.open("w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", "--cluster", "--no-demo", "--nats-port", "0"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         lines: list[str] = []
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -90,7 +92,8 @@ def test_kcc_up_cluster_runs_three_nodes_and_two_replicas_and_stops_them_all(tmp
         while not lines or not lines[-1].startswith("serving"):
             line = launcher.stdout.readline()
             if not line or time.monotonic() > deadline:
-                pytest.fail(f"kcc up --cluster did not come up; it printed {lines}")
+                tail = "\n".join(errors.read_text().splitlines()[-40:])
+                pytest.fail(f"kcc up --cluster did not come up; it printed {lines}; its log ends:\n{tail}")
             lines.append(line.strip())
         output = "\n".join(lines)
 

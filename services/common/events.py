@@ -64,6 +64,13 @@ MAX_BACKOFF_SECONDS = 0.5
 STREAM_NAME_IN_USE = 10058
 DUPLICATE_IN_PROCESS = 10158
 
+
+class NotYetVisible(Exception):
+    """'Not found' for a stream or bucket made a moment ago (here or by another replica): a node that
+    has not applied the cluster's assignment yet answers so (seen once in 15 cluster starts under load:
+    a callbacks replica failed to start), so it is a pause, not an answer."""
+
+
 # No answer yet, worth asking again: the connection is being re-established, no stream leader
 # answered, or JetStream said 503.
 TRANSIENT = (
@@ -73,7 +80,10 @@ TRANSIENT = (
     nats.errors.ConnectionReconnectingError,
     nats.errors.OutboundBufferLimitError,
     nats.errors.StaleConnectionError,
+    NotYetVisible,
 )
+
+
 # The connection is gone for good (closed or draining): asking again cannot help.
 CLOSED = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError, nats.errors.NoServersError)
 
@@ -89,6 +99,14 @@ def _transient(exc: Exception) -> bool:
             DUPLICATE_IN_PROCESS,
         )
     return isinstance(exc, TRANSIENT)
+
+
+async def _made(call: Awaitable[T]) -> T:
+    """A call on a stream or bucket that exists: 'not found' is a node not current yet (NotYetVisible)."""
+    try:
+        return await call
+    except NotFoundError as exc:
+        raise NotYetVisible(str(exc)) from exc
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -197,7 +215,7 @@ class EventBus:
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-            info = await self.at_start("stream info", lambda: self._api.stream_info(STREAM))
+            info = await self.at_start("stream info", lambda: _made(self._api.stream_info(STREAM)))
         changes = changes_at_start(info.config, wanted)
         if not changes:
             return
@@ -275,7 +293,7 @@ class EventBus:
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-        return await self.at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket))
+        return await self.at_start(f"bucket {bucket}", lambda: _made(self.js.key_value(bucket)))
 
     async def at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """A JetStream API call made at start, retried through an election for `start_budget`. Each
