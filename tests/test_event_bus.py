@@ -10,18 +10,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import pytest
 import sqlalchemy
 from nats.js.api import DeliverPolicy, StreamConfig
-from nats.js.errors import APIError, NotFoundError, ServerError
+from nats.js.errors import APIError, NotFoundError, ServerError, ServiceUnavailableError
+from nats.js.manager import JetStreamManager
 
 from kcc.common.v1 import common_pb2
 from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
-from services.common import auth, client, events
+from services.common import auth, client, events, snapshots
 from services.common.config import Settings
 from services.common.errors import error_info
 from services.common.events import (
@@ -34,7 +35,7 @@ from services.common.events import (
 )
 from services.common.natsserver import NatsServer, free_ports
 from services.common.server import OPEN, start_server
-from services.routing.app import RoutingApp
+from services.routing.app import AGENTS_BUCKET, RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
 
@@ -194,6 +195,35 @@ async def test_a_bucket_or_stream_made_a_moment_ago_and_answered_not_found_is_as
     monkeypatch.setattr(bus._api, "stream_info", first_not_found("stream_info", stream_info))
     await bus.ensure_stream()
     assert not_yet["stream_info"] == 0
+
+
+async def test_routing_starts_when_each_consumer_it_makes_meets_an_election_or_a_node_not_yet_current(
+    settings: Settings, tenancy: TenancyApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At start routing makes three consumers (the snapshots and agents watches, the stream follower),
+    right after another replica may have made the stream or bucket: each one's first request is
+    answered by a leader being elected (503) or a node not yet current ('not found'), and it starts."""
+    add_consumer = JetStreamManager.add_consumer
+    refused: list[str] = []  # the filters of the consumers whose first request was refused
+    refusals = (
+        ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable"),
+        NotFoundError(code=404, err_code=10059, description="stream not found"),
+    )
+
+    async def refused_first(manager: JetStreamManager, stream: str, config: Any = None, **params: Any) -> Any:
+        if config.filter_subject not in refused:
+            refused.append(config.filter_subject)
+            raise refusals[len(refused) % 2]
+        return await add_consumer(manager, stream, config, **params)
+
+    monkeypatch.setattr(JetStreamManager, "add_consumer", refused_first)
+    app = RoutingApp(settings)
+    await app.start(0)
+    try:
+        watches = {f"$KV.{snapshots.BUCKET}.>", f"$KV.{AGENTS_BUCKET}.>", "kcc.*.callback.>", "kcc.>"}
+        assert watches <= set(refused) and app.follower.caught_up.is_set()
+    finally:
+        await app.stop()
 
 
 async def test_closing_a_connection_that_lost_its_server_is_bounded(

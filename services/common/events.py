@@ -102,7 +102,7 @@ def _transient(exc: Exception) -> bool:
 
 
 async def _made(call: Awaitable[T]) -> T:
-    """A call on a stream or bucket that exists: 'not found' is a node not current yet (NotYetVisible)."""
+    """A call on a stream or bucket that exists: 'not found' is a node not yet current (NotYetVisible)."""
     try:
         return await call
     except NotFoundError as exc:
@@ -215,7 +215,7 @@ class EventBus:
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-            info = await self.at_start("stream info", lambda: _made(self._api.stream_info(STREAM)))
+            info = await self.at_start("stream info", lambda: self._api.stream_info(STREAM), exists=True)
         changes = changes_at_start(info.config, wanted)
         if not changes:
             return
@@ -293,16 +293,17 @@ class EventBus:
             except APIError as exc:
                 if exc.err_code != STREAM_NAME_IN_USE:
                     raise
-        return await self.at_start(f"bucket {bucket}", lambda: _made(self.js.key_value(bucket)))
+        return await self.at_start(f"bucket {bucket}", lambda: self.js.key_value(bucket), exists=True)
 
-    async def at_start(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def at_start(self, what: str, call: Callable[[], Awaitable[T]], exists: bool = False) -> T:
         """A JetStream API call made at start, retried through an election for `start_budget`. Each
         try gets a publish attempt's time, not the context's 10 s: a bucket another replica has just
         made can leave a first read unanswered (measured: the second of two routing replicas started
-        together waited 10 s for its replay mark), and the next try is answered at once."""
+        together waited 10 s for its replay mark), and the next try is answered at once. `exists`:
+        the call is on a stream or bucket known to exist, so 'not found' is a pause too (NotYetVisible)."""
 
         def attempt(timeout: float) -> Awaitable[T]:
-            return asyncio.wait_for(call(), timeout)
+            return asyncio.wait_for(_made(call()) if exists else call(), timeout)
 
         try:
             return await attempt(min(PUBLISH_ATTEMPT_SECONDS, self.start_budget))

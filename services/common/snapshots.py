@@ -146,7 +146,7 @@ class SnapshotFollower:
 
     async def start(self, bus: EventBus) -> None:
         self._kv = kv = await bucket(bus)
-        watcher = await kv.watchall()
+        watcher = await bus.at_start("snapshots watch", kv.watchall, exists=True)
         self._task = asyncio.create_task(self._follow(watcher))
         await asyncio.wait_for(self.ready.wait(), 30)
 

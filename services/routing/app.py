@@ -149,7 +149,7 @@ class RoutingApp(ServiceApp):
     async def _follow_agents(self, kv: KeyValue) -> None:
         """Loads every agent definition, then keeps following: an agent created on another replica
         appears here too."""
-        watcher = await kv.watchall()
+        watcher = await self.bus.at_start("agents watch", kv.watchall, exists=True)
         loaded = asyncio.Event()
 
         async def follow() -> None:

@@ -80,7 +80,7 @@ class StreamFollower:
         self._since = since
         self._inbox = self.bus.nc.new_inbox()
         self._sub = await self.bus.nc.subscribe(self._inbox, cb=self._on_message)
-        await self._new_consumer()
+        await self.bus.at_start("stream follower", self._new_consumer, exists=True)
         self._task = asyncio.create_task(self._keep_pulling())
         await asyncio.wait_for(self.caught_up.wait(), catch_up_seconds)
 
