@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from services.common import auth, client, telemetry
 from services.common.app import ServiceApp
 from services.common.config import Settings
+from services.common.events import EventBus
 from services.common.natsserver import NatsCluster, NatsServer, NatsServerError
 from services.routing.app import RoutingApp
 from services.tenancy.app import TenancyApp
@@ -147,6 +148,14 @@ telemetry.setup("tests", "none", span_exporter=SPANS)
 def settings(tmp_path: Path, nats_url: str) -> Settings:
     """Settings for one test: its own data dir and nats-server, SQLite files by default."""
     return Settings(data_dir=tmp_path / "var", nats_url=nats_url)
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[EventBus]:
+    """An event bus on this test's nats-server."""
+    connected = await EventBus.connect(settings, "test-bus")
+    yield connected
+    await connected.close()
 
 
 @pytest.fixture

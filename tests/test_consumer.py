@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlmodel import Session, col, select
 
 from kcc.events.v1 import events_pb2
 from services.callbacks import contacts
 from services.callbacks.contacts import ContactTally
-from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer, ProcessedEvent
 from services.common.db import Database
 from services.common.events import STREAM, EventBus, envelope, subject
@@ -52,13 +49,6 @@ def tallies(db: Database) -> dict[str, tuple[int, int, int]]:
 
 def processed_ids(db: Database) -> set[str]:
     return db.transaction(lambda s: set(s.exec(select(ProcessedEvent.event_id))))
-
-
-@pytest.fixture
-async def bus(tmp_path: Path, nats_url: str):  # type: ignore[no-untyped-def]
-    bus = await EventBus.connect(Settings(data_dir=tmp_path / "var", nats_url=nats_url), "test-consumer")
-    yield bus
-    await bus.close()
 
 
 def usage_consumer(bus: EventBus, db: Database, batch: int = 100) -> IdempotentConsumer:

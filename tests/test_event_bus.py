@@ -43,14 +43,6 @@ SUBJECT = "kcc.gm0268.contact.routed"
 T = TypeVar("T")
 
 
-@pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[EventBus]:
-    """An event bus on this test's nats-server."""
-    connected = await EventBus.connect(settings, "test-bus")
-    yield connected
-    await connected.close()
-
-
 async def copies(bus: EventBus, event_id: str) -> int:
     """How many messages in the stream carry this `Nats-Msg-Id`."""
     sub = await bus.js.subscribe("kcc.>", stream=STREAM, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)

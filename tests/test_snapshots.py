@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from nats.js.kv import KeyValue
 
 from services.common import snapshots
-from services.common.config import Settings
 from services.common.events import EventBus
 from services.common.snapshots import ProductSnapshot, SnapshotFollower, TenantSnapshot
 from services.tenancy.snapshots import write_snapshot
@@ -46,13 +44,6 @@ class PausingAfterRead:
 
     async def update(self, key: str, value: bytes, last: int) -> int:
         return await self.kv.update(key, value, last=last)
-
-
-@pytest.fixture
-async def bus(tmp_path: Path, nats_url: str):  # type: ignore[no-untyped-def]
-    bus = await EventBus.connect(Settings(data_dir=tmp_path / "var", nats_url=nats_url), "test-snapshots")
-    yield bus
-    await bus.close()
 
 
 async def stored(kv: KeyValue) -> str:

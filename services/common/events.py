@@ -26,7 +26,13 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, PubAck, StorageType, StreamConfig
-from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NoStreamResponseError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -253,13 +259,39 @@ class EventBus:
                 started,
             )
 
-    async def bounded(self, what: str, call: Awaitable[T]) -> T:
-        """A key-value read or write on a call's path, given no longer than a publish: an outage
+    async def bounded(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A key-value read on a call's path, asked again through an election like a publish: an outage
         answers UNAVAILABLE after the same budget."""
+
+        def attempt(timeout: float) -> Awaitable[T]:
+            return asyncio.wait_for(call(), timeout)
+
         try:
-            return await asyncio.wait_for(call, self.publish_budget)
-        except TimeoutError as exc:
-            raise EventBusUnavailable(f"{what}: no answer from JetStream within {self.publish_budget:.0f} s") from exc
+            return await attempt(min(PUBLISH_ATTEMPT_SECONDS, self.publish_budget))
+        except Exception as exc:  # noqa: BLE001 - sorted by _retry
+            first = exc
+        return await self._retry(what, attempt, self.publish_budget, first)
+
+    async def kv_write(self, what: str, kv: KeyValue, key: str, value: bytes, last: int | None = None) -> int:
+        """Creates `key` (`last` None) or replaces its revision `last`, through an election like a
+        publish; returns the new revision. A try whose answer was lost may have been stored: its retry
+        then meets the write it made, which is recognised by the value (so a value must be the
+        writer's own, e.g. carry a nonce) instead of being reported as changed meanwhile."""
+        tries = 0
+
+        async def write() -> int:
+            nonlocal tries
+            tries += 1
+            try:
+                return await (kv.create(key, value) if last is None else kv.update(key, value, last=last))
+            except KeyWrongLastSequenceError:
+                if tries > 1:
+                    with contextlib.suppress(KeyNotFoundError):
+                        if (entry := await kv.get(key)).value == value:
+                            return entry.revision or 0
+                raise
+
+        return await self.bounded(what, write)
 
     async def last_seq(self) -> int:
         """The stream's last sequence; asked again through an election like a publish, so that a

@@ -374,11 +374,12 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise invalid_argument("agent.capacities", "capacity must be 1..10")
         definition = request.agent.SerializeToString(deterministic=True)
         try:
-            await self.bus.bounded("agent create", self.agents_kv.create(agent_id, definition))
+            # (the same definition stored by another admin in the very moment reads as this call's own)
+            await self.bus.kv_write("agent create", self.agents_kv, agent_id, definition)
         except KeyWrongLastSequenceError:
             # Only a retry of the very same definition (with a request_id) answers; nothing is replaced.
             try:
-                stored = (await self.bus.bounded("agent read", self.agents_kv.get(agent_id))).value
+                stored = (await self.bus.bounded("agent read", lambda: self.agents_kv.get(agent_id))).value
             except KeyNotFoundError:
                 stored = None
             if not request.request_id or stored != definition:
@@ -422,7 +423,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
         if not paths or not paths <= {"tenants", "overflow_tenants"}:
             raise invalid_argument("update_mask", "supported paths: tenants, overflow_tenants")
         agent_id = agent.name.removeprefix("agents/")
-        entry = await self.bus.bounded("agent read", self.agents_kv.get(agent_id))
+        entry = await self.bus.bounded("agent read", lambda: self.agents_kv.get(agent_id))
         definition = pb.Agent.FromString(entry.value or b"")
         for path in sorted(paths):
             tenants = list(getattr(request.agent, path))
@@ -433,7 +434,7 @@ class RoutingService(routing_pb2_grpc.RoutingServiceServicer):
             raise invalid_argument("agent.tenants", "an agent serves at least one tenant")
         try:
             written = definition.SerializeToString(deterministic=True)
-            await self.bus.bounded("agent update", self.agents_kv.update(agent_id, written, last=entry.revision))
+            await self.bus.kv_write("agent update", self.agents_kv, agent_id, written, last=entry.revision)
         except KeyWrongLastSequenceError:
             raise failed_precondition("CONCURRENT_UPDATE", f"{agent.name} changed meanwhile; read it again") from None
         self.state.router.upsert_agent(agent_from_message(agent.name, definition))

@@ -151,7 +151,7 @@ async def redeem_link(keys: KeyRing, bus: EventBus, used: KeyValue, token: str) 
     """The viewer a link names, once: the link's id is created in the bucket, which fails if it exists.
     Not while the NATS connection is down: the client would keep the mark and send it on
     reconnecting, and the link would read as used without anyone let in. A bucket that does not
-    answer (an election) gets a publish's budget, then the login is refused for now."""
+    answer (an election) is asked again for a publish's budget, then the login is refused for now."""
     import nats.errors
     from nats.js.errors import KeyWrongLastSequenceError
 
@@ -164,10 +164,11 @@ async def redeem_link(keys: KeyRing, bus: EventBus, used: KeyValue, token: str) 
     if not bus.nc.is_connected:
         raise LoginUnavailable("NATS connection down")
     try:
-        await bus.bounded("a login link's mark", used.create(link_id, str(int(time.time())).encode()))
+        # when, and a nonce: a retry that meets this very mark knows it for its own
+        mark = f"{int(time.time())} {uuid.uuid4().hex}".encode()
+        await bus.kv_write("a login link's mark", used, link_id, mark)
     except KeyWrongLastSequenceError:
         raise LoginRefused("this login link was used already; ask for a new one") from None
     except (EventBusUnavailable, nats.errors.Error) as exc:
-        # (should the mark have been stored and only its answer lost, the link reads as used)
         raise LoginUnavailable(type(exc).__name__) from exc
     return viewer
