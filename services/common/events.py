@@ -260,17 +260,9 @@ class EventBus:
             )
 
     async def bounded(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """A key-value read on a call's path, asked again through an election like a publish: an outage
+        """A key-value call on a call's path, asked again through an election like a publish: an outage
         answers UNAVAILABLE after the same budget."""
-
-        def attempt(timeout: float) -> Awaitable[T]:
-            return asyncio.wait_for(call(), timeout)
-
-        try:
-            return await attempt(min(PUBLISH_ATTEMPT_SECONDS, self.publish_budget))
-        except Exception as exc:  # noqa: BLE001 - sorted by _retry
-            first = exc
-        return await self._retry(what, attempt, self.publish_budget, first)
+        return await self._ask(what, call, self.publish_budget)
 
     async def kv_write(self, what: str, kv: KeyValue, key: str, value: bytes, last: int | None = None) -> int:
         """Creates `key` (`last` None) or replaces its revision `last`, through an election like a
@@ -333,15 +325,19 @@ class EventBus:
         made can leave a first read unanswered (measured: the second of two routing replicas started
         together waited 10 s for its replay mark), and the next try is answered at once. `exists`:
         the call is on a stream or bucket known to exist, so 'not found' is a pause too (NotYetVisible)."""
+        return await self._ask(what, lambda: _made(call()) if exists else call(), self.start_budget)
+
+    async def _ask(self, what: str, call: Callable[[], Awaitable[T]], budget: float) -> T:
+        """`call`, each try given a publish attempt's time, asked again through a pause for `budget`."""
 
         def attempt(timeout: float) -> Awaitable[T]:
-            return asyncio.wait_for(_made(call()) if exists else call(), timeout)
+            return asyncio.wait_for(call(), timeout)
 
         try:
-            return await attempt(min(PUBLISH_ATTEMPT_SECONDS, self.start_budget))
+            return await attempt(min(PUBLISH_ATTEMPT_SECONDS, budget))
         except Exception as exc:  # noqa: BLE001 - sorted by _retry
             first = exc
-        return await self._retry(what, attempt, self.start_budget, first)
+        return await self._retry(what, attempt, budget, first)
 
     async def _retry(
         self,
