@@ -105,6 +105,29 @@ async def test_a_follower_fed_an_older_version_keeps_the_newer(bus: EventBus) ->
         await follower.stop()
 
 
+async def test_caught_up_takes_the_newest_from_the_bucket_while_the_watch_lags(bus: EventBus) -> None:
+    """A watch whose NATS node was lost brings nothing for ~10 s (two missed heartbeats); callbacks
+    asks `caught_up` before it says DEPARTMENT_UNKNOWN, and must not judge on the older snapshot.
+    Here the watch waits for a turn the test holds; once it goes on, what was read is not taken again."""
+    kv = await snapshots.bucket(bus)
+    changes: list[int] = []
+    follower = SnapshotFollower(on_change=lambda s: changes.append(s.version))
+    await kv.put(TENANT, version(1).to_json())
+    await follower.start(bus)
+    try:
+        async with follower.pacer.turn():  # the watch stalls
+            await kv.put(TENANT, version(2).to_json())
+            async with asyncio.timeout(0.5):  # the bucket's answer, not the 2 s window
+                await follower.caught_up(TENANT, within=2)
+            held = follower.get(TENANT)
+            assert held is not None and held.version == 2
+        await kv.put(TENANT, version(3).to_json())
+        await eventually(lambda: changes[-1] == 3)
+        assert changes == [1, 2, 3]
+    finally:
+        await follower.stop()
+
+
 def test_a_new_snapshot_keeps_the_unchanged_products_of_the_one_held() -> None:
     """Twenty tenants changing at once are read on routing's event loop: a product or two of 450
     is made again, not all of them."""

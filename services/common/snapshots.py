@@ -140,7 +140,6 @@ class SnapshotFollower:
         self.pacer = pacer or Pacer()  # routing shares its own with the recognizers
         self.ready = asyncio.Event()
         self.revisions: dict[str, int] = {}  # per tenant: the bucket's revision last taken
-        self._taken = asyncio.Condition()
         self._kv: KeyValue | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -155,33 +154,35 @@ class SnapshotFollower:
             if entry is None:  # end of the initial values
                 self.ready.set()
                 continue
+            revision = entry.revision or 0
+            # (an entry whose revision is not newer than the one held was read already by caught_up)
             if entry.value is None or entry.operation in ("DEL", "PURGE"):
-                self.snapshots.pop(entry.key, None)
+                if revision > self.revisions.get(entry.key, 0):
+                    self.snapshots.pop(entry.key, None)
             else:
                 # A few milliseconds for a snapshot with every phrase, so once serving each is a turn
                 # of background work: twenty tenants changing at once must not stall calls
                 async with self.pacer.turn() if self.ready.is_set() else contextlib.nullcontext():
-                    self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
-            async with self._taken:
-                self.revisions[entry.key] = entry.revision or 0
-                self._taken.notify_all()
+                    if revision > self.revisions.get(entry.key, 0):
+                        self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
+            self.revisions[entry.key] = max(revision, self.revisions.get(entry.key, 0))
 
     async def caught_up(self, tenant: str, within: float) -> None:
-        """Waits, at most `within` seconds, until the tenant's newest snapshot in the bucket is the one
-        held: a department made a moment ago is found, and one that does not exist is said so at once
-        instead of after the whole wait."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                newest: int | None = None
-                try:
-                    assert self._kv is not None, "start() first"
-                    newest = (await self._kv.get(tenant)).revision or 0
-                except NotFoundError:  # no snapshot, or a deleted one: nothing on its way
-                    return
-                except nats.errors.Error:  # the bucket cannot say (an outage): wait out the window
-                    pass
-                async with self._taken:
-                    await self._taken.wait_for(lambda: newest is not None and self.revisions.get(tenant, 0) >= newest)
+        """Makes the tenant's snapshot held the newest in the bucket, read there (within `within`
+        seconds) if the watch has not brought it yet: a department made a moment ago is found and one
+        that does not exist is said so at once, also while the watch lags (after losing its NATS node
+        it resumes only when two of its heartbeats are missed, ~10 s)."""
+        assert self._kv is not None, "start() first"
+        try:
+            entry = await asyncio.wait_for(self._kv.get(tenant), within)
+        except NotFoundError:  # no snapshot, or a deleted one: nothing on its way
+            return
+        except (TimeoutError, nats.errors.Error):  # the bucket cannot say (an outage): what is held answers
+            return
+        revision = entry.revision or 0
+        if entry.value and revision > self.revisions.get(tenant, 0):
+            self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(tenant)))
+            self.revisions[tenant] = revision
 
     def _take(self, snapshot: TenantSnapshot) -> None:
         held = self.snapshots.get(snapshot.tenant)
