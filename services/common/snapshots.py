@@ -19,6 +19,7 @@ import nats.errors
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
+from services.common.bucketwatch import BucketFollower
 from services.common.events import EventBus
 from services.common.pacing import Pacer
 
@@ -138,51 +139,38 @@ class SnapshotFollower:
         self.snapshots: dict[str, TenantSnapshot] = {}
         self.on_change = on_change
         self.pacer = pacer or Pacer()  # routing shares its own with the recognizers
-        self.ready = asyncio.Event()
-        self.revisions: dict[str, int] = {}  # per tenant: the bucket's revision last taken
-        self._kv: KeyValue | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._bucket: BucketFollower | None = None
 
     async def start(self, bus: EventBus) -> None:
-        self._kv = kv = await bucket(bus)
-        watcher = await bus.at_start("snapshots watch", kv.watchall, exists=True)
-        self._task = asyncio.create_task(self._follow(watcher))
-        await asyncio.wait_for(self.ready.wait(), 30)
+        self._bucket = BucketFollower(bus, await bucket(bus), "snapshots", self._apply)
+        await self._bucket.start()
 
-    async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
-        async for entry in watcher:
-            if entry is None:  # end of the initial values
-                self.ready.set()
-                continue
-            revision = entry.revision or 0
-            # (an entry whose revision is not newer than the one held was read already by caught_up)
-            if entry.value is None or entry.operation in ("DEL", "PURGE"):
-                if revision > self.revisions.get(entry.key, 0):
-                    self.snapshots.pop(entry.key, None)
-            else:
-                # A few milliseconds for a snapshot with every phrase, so once serving each is a turn
-                # of background work: twenty tenants changing at once must not stall calls
-                async with self.pacer.turn() if self.ready.is_set() else contextlib.nullcontext():
-                    if revision > self.revisions.get(entry.key, 0):
-                        self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
-            self.revisions[entry.key] = max(revision, self.revisions.get(entry.key, 0))
+    async def _apply(self, entry: KeyValue.Entry) -> None:
+        assert self._bucket is not None
+        if entry.value is None or entry.operation in ("DEL", "PURGE"):
+            self.snapshots.pop(entry.key, None)
+            return
+        # A few milliseconds for a snapshot with every phrase, so once serving each is a turn
+        # of background work: twenty tenants changing at once must not stall calls
+        async with self.pacer.turn() if self._bucket.ready.is_set() else contextlib.nullcontext():
+            if (entry.revision or 0) > self._bucket.revisions.get(entry.key, 0):  # else read meanwhile
+                self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(entry.key)))
 
     async def caught_up(self, tenant: str, within: float) -> None:
         """Makes the tenant's snapshot held the newest in the bucket, read there (within `within`
         seconds) if the watch has not brought it yet: a department made a moment ago is found and one
-        that does not exist is said so at once, also while the watch lags (after losing its NATS node
-        it resumes only when two of its heartbeats are missed, ~10 s)."""
-        assert self._kv is not None, "start() first"
+        that does not exist is said so at once, also while the watch lags behind."""
+        assert self._bucket is not None, "start() first"
         try:
-            entry = await asyncio.wait_for(self._kv.get(tenant), within)
+            entry = await asyncio.wait_for(self._bucket.kv.get(tenant), within)
         except NotFoundError:  # no snapshot, or a deleted one: nothing on its way
             return
         except (TimeoutError, nats.errors.Error):  # the bucket cannot say (an outage): what is held answers
             return
         revision = entry.revision or 0
-        if entry.value and revision > self.revisions.get(tenant, 0):
+        if entry.value and revision > self._bucket.revisions.get(tenant, 0):
             self._take(TenantSnapshot.from_json(entry.value, self.snapshots.get(tenant)))
-            self.revisions[tenant] = revision
+            self._bucket.taken(tenant, revision)
 
     def _take(self, snapshot: TenantSnapshot) -> None:
         held = self.snapshots.get(snapshot.tenant)
@@ -197,8 +185,8 @@ class SnapshotFollower:
                 log.exception("snapshot handler failed for %s", snapshot.tenant)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self._bucket is not None:
+            await self._bucket.stop()
 
     def get(self, tenant: str) -> TenantSnapshot | None:
         return self.snapshots.get(tenant)

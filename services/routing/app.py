@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import json
@@ -22,6 +21,7 @@ from kcc.routing.v1 import routing_pb2 as pb
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import telemetry
 from services.common.app import Loop, ServiceApp
+from services.common.bucketwatch import BucketFollower
 from services.common.config import Settings
 from services.common.lease import Lease
 from services.common.pacing import Pacer
@@ -66,7 +66,8 @@ class RoutingApp(ServiceApp):
         await self.recognizers.idle()
         self.recognizers.paced = True
         self.agents_kv = await self.bus.key_value(AGENTS_BUCKET)
-        await self._follow_agents(self.agents_kv)
+        self.agent_definitions = BucketFollower(self.bus, self.agents_kv, "agents", self._apply_agent)
+        await self.agent_definitions.start()
         started = time.perf_counter()
         # Open callbacks may be older than the contact window: their events first, from further
         # back. The follower then applies its window again, callback events included, in stream
@@ -146,22 +147,10 @@ class RoutingApp(ServiceApp):
         for kind, value in snapshot.entry_points:
             self.state.entry_points[(kind, value)] = tenant
 
-    async def _follow_agents(self, kv: KeyValue) -> None:
-        """Loads every agent definition, then keeps following: an agent created on another replica
-        appears here too."""
-        watcher = await self.bus.at_start("agents watch", kv.watchall, exists=True)
-        loaded = asyncio.Event()
-
-        async def follow() -> None:
-            async for entry in watcher:
-                if entry is None:
-                    loaded.set()
-                elif entry.value:
-                    name = "agents/" + entry.key
-                    self.state.router.upsert_agent(agent_from_message(name, pb.Agent.FromString(entry.value)))
-
-        self.agent_watch = asyncio.create_task(follow())
-        await asyncio.wait_for(loaded.wait(), 30)
+    async def _apply_agent(self, entry: KeyValue.Entry) -> None:
+        """An agent created or moved on any replica: its definition, from the agents bucket."""
+        if entry.value:
+            self.state.router.upsert_agent(agent_from_message("agents/" + entry.key, pb.Agent.FromString(entry.value)))
 
     def _register_metrics(self) -> None:
         """Contact-centre figures as OpenTelemetry gauges, labelled by tenant and queue only."""
@@ -195,8 +184,8 @@ class RoutingApp(ServiceApp):
         self.stop_event.set()
         if self.server is not None:  # calls in flight still see their own events come back
             await self.server.stop(grace)
-        if getattr(self, "agent_watch", None) is not None:
-            self.agent_watch.cancel()
+        if getattr(self, "agent_definitions", None) is not None:
+            await self.agent_definitions.stop()
         if getattr(self, "follower", None) is not None:
             await self.follower.stop()
         await self.followers.stop()
