@@ -38,17 +38,20 @@ async def test_a_watch_whose_consumer_is_gone_is_started_again_and_applies_each_
         await follower.stop()
 
 
-async def test_a_watch_that_is_slow_but_brings_entries_is_not_started_again(bus: EventBus) -> None:
+async def test_a_watch_that_is_slow_or_meets_a_bad_entry_goes_on_and_is_not_started_again(bus: EventBus) -> None:
     kv = await bus.key_value("WATCHED")
     applied: list[bytes] = []
 
     async def apply_slowly(entry: KeyValue.Entry) -> None:
         await asyncio.sleep(CHECK * 1.5)  # e.g. a big snapshot parsed in paced turns
+        if entry.value == b"bad":
+            raise ValueError("not a subscription")  # logged; the watch goes on
         applied.append(entry.value or b"")
 
     follower = BucketFollower(bus, kv, "test", apply_slowly, check_seconds=CHECK)
     await follower.start()
     try:
+        await kv.put("tenant-x", b"bad")
         for n in range(6):
             await kv.put(f"tenant-{n}", str(n).encode())
         await eventually(lambda: len(applied) == 6)

@@ -90,7 +90,10 @@ class BucketFollower:
         revision = entry.revision or 0
         self._brought = max(self._brought, revision)
         if revision > self.revisions.get(entry.key, 0):
-            await self.apply(entry)
+            try:
+                await self.apply(entry)
+            except Exception:  # noqa: BLE001 - one bad entry must not end the following of the rest
+                log.exception("%s watch: %s revision %d not applied", self.what, entry.key, revision)
             self.taken(entry.key, revision)
 
     async def _bucket_ahead(self) -> bool:
