@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from nats.js.kv import KeyValue
 
 from services.common.bucketwatch import BucketFollower
@@ -57,4 +58,24 @@ async def test_a_watch_that_is_slow_or_meets_a_bad_entry_goes_on_and_is_not_star
         await eventually(lambda: len(applied) == 6)
         assert applied == [str(n).encode() for n in range(6)] and follower.rewatched == 0
     finally:
+        await follower.stop()
+
+
+async def test_stop_ends_the_follower_even_when_a_wait_swallows_the_cancel(
+    bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's asyncio.wait_for can return a result that met a cancel and drop the cancel (a
+    stopping routing replica hung so in bench/watch_lag.py); here every wait drops it."""
+    updates = KeyValue.KeyWatcher.updates
+
+    async def swallowing(watcher: KeyValue.KeyWatcher, timeout: float = 5.0) -> KeyValue.Entry | None:  # noqa: ASYNC109 - its signature
+        try:
+            return await updates(watcher, timeout)
+        except asyncio.CancelledError:
+            return None
+
+    monkeypatch.setattr(KeyValue.KeyWatcher, "updates", swallowing)
+    follower = BucketFollower(bus, await bus.key_value("WATCHED"), "test", lambda _entry: asyncio.sleep(0))
+    await follower.start()
+    async with asyncio.timeout(3):
         await follower.stop()
