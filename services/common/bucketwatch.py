@@ -97,7 +97,8 @@ class BucketFollower:
             try:
                 await self.apply(entry)
             except Exception:  # noqa: BLE001 - one bad entry must not end the following of the rest
-                log.exception("%s watch: %s revision %d not applied", self.what, entry.key, revision)
+                # (not the key: in the agents bucket it is an agent's id, which may be a name)
+                log.exception("%s watch: revision %d not applied", self.what, revision)
             self.taken(entry.key, revision)
 
     async def _bucket_ahead(self) -> bool:
