@@ -48,7 +48,7 @@ class WebhooksApp(ServiceApp):
         )
         self.poster = Poster(self.policy, production)
         self.dispatcher = Dispatcher(
-            self.store, await self.bus.key_value(LEASES), self.poster, self.policy, self.instance
+            self.bus, self.store, await self.bus.key_value(LEASES), self.poster, self.policy, self.instance
         )
         self.servicer = WebhookService(self.store, production, time.time)
         self.register_gauges(telemetry.meter("kcc.webhooks"))

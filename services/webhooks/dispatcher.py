@@ -28,7 +28,8 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from kcc.events.v1 import events_pb2
-from services.common.events import STREAM, consumer_span
+from services.common.bucketwatch import BucketFollower
+from services.common.events import STREAM, EventBus, consumer_span
 from services.common.lease import Lease
 from services.webhooks import cloudevents
 from services.webhooks.delivery import Policy, Poster
@@ -66,7 +67,10 @@ class Held:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, leases: KeyValue, poster: Poster, policy: Policy, instance: str) -> None:
+    def __init__(
+        self, bus: EventBus, store: Store, leases: KeyValue, poster: Poster, policy: Policy, instance: str
+    ) -> None:
+        self.bus = bus
         self.store = store
         self.js: JetStreamContext = store.js
         self.leases = leases
@@ -92,28 +96,32 @@ class Dispatcher:
         await asyncio.gather(follower, *self._workers.values(), return_exceptions=True)
 
     async def _follow(self) -> None:
-        """Watches the subscriptions bucket; a watch that fails (NATS gone for a while) is made again."""
+        """Follows the subscriptions bucket (watched again when the watch falls behind); a start that
+        fails (NATS gone for a while) is tried again, the workers going on with what they know."""
         while True:
+            follower = BucketFollower(self.bus, self.store.subscriptions, "subscriptions", self._apply)
             try:
-                await self._watch()
-            except Exception:  # noqa: BLE001 - the workers go on with what they know meanwhile
+                await follower.start()
+                break
+            except Exception:  # noqa: BLE001 - tried again in a moment
                 log.warning("webhooks: watching subscriptions failed; watching again", exc_info=True)
-            await asyncio.sleep(1.0)
+                await follower.stop()
+                await asyncio.sleep(1.0)
+        try:
+            await asyncio.Event().wait()  # until the dispatcher stops
+        finally:
+            await follower.stop()
 
-    async def _watch(self) -> None:
-        watcher = await self.store.subscriptions.watchall()
-        async for entry in watcher:
-            if entry is None:  # the end of the current values
-                continue
-            k = entry.key
-            if not entry.value or entry.operation in ("DEL", "PURGE"):
-                self.records.pop(k, None)
-            else:
-                self.records[k] = SubscriptionRecord.from_json(entry.value)
-                worker = self._workers.get(k)
-                if worker is None or worker.done():
-                    self._workers[k] = asyncio.create_task(self._worker(k))
-            self._wake(k)
+    async def _apply(self, entry: KeyValue.Entry) -> None:
+        k = entry.key
+        if not entry.value or entry.operation in ("DEL", "PURGE"):
+            self.records.pop(k, None)
+        else:
+            self.records[k] = SubscriptionRecord.from_json(entry.value)
+            worker = self._workers.get(k)
+            if worker is None or worker.done():
+                self._workers[k] = asyncio.create_task(self._worker(k))
+        self._wake(k)
 
     def _wake(self, k: str) -> None:
         self._changed.setdefault(k, asyncio.Event()).set()
