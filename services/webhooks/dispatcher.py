@@ -98,16 +98,21 @@ class Dispatcher:
     async def _follow(self) -> None:
         """Follows the subscriptions bucket (watched again when the watch falls behind); a start that
         fails (NATS gone for a while) is tried again, the workers going on with what they know."""
-        while True:
-            follower = BucketFollower(self.bus, self.store.subscriptions, "subscriptions", self._apply)
-            try:
-                await follower.start()
-                break
-            except Exception:  # noqa: BLE001 - tried again in a moment
-                log.warning("webhooks: watching subscriptions failed; watching again", exc_info=True)
-                await follower.stop()
-                await asyncio.sleep(1.0)
+
+        def new() -> BucketFollower:
+            return BucketFollower(self.bus, self.store.subscriptions, "subscriptions", self._apply)
+
+        follower = new()
         try:
+            while True:
+                try:
+                    await follower.start()
+                    break
+                except Exception:  # noqa: BLE001 - tried again in a moment
+                    log.warning("webhooks: watching subscriptions failed; watching again", exc_info=True)
+                    await follower.stop()
+                    follower = new()
+                    await asyncio.sleep(1.0)
             await asyncio.Event().wait()  # until the dispatcher stops
         finally:
             await follower.stop()
