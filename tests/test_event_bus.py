@@ -16,7 +16,7 @@ import grpc
 import pytest
 import sqlalchemy
 from nats.js.api import DeliverPolicy, StreamConfig
-from nats.js.errors import APIError, NotFoundError, ServerError, ServiceUnavailableError
+from nats.js.errors import APIError, ServerError
 from nats.js.manager import JetStreamManager
 
 from kcc.common.v1 import common_pb2
@@ -38,6 +38,7 @@ from services.common.server import OPEN, start_server
 from services.routing.app import AGENTS_BUCKET, RoutingApp
 from services.tenancy.app import TenancyApp
 from tests.builders import UPL, eventually, make_tenant, routable
+from tests.support.faults import ELECTION, NOT_YET_VISIBLE, refusing
 
 SUBJECT = "kcc.gm0268.contact.routed"
 T = TypeVar("T")
@@ -162,31 +163,21 @@ async def test_a_bucket_or_stream_made_a_moment_ago_and_answered_not_found_is_as
     """On a fresh cluster a node that has not applied a new bucket's assignment answers 'not found'
     right after it was made (a callbacks replica of `kcc up --cluster` failed to start so, once in 15
     starts under load). Here the real server's first answer is replaced by that one."""
-    key_value, stream_info = bus.js.key_value, bus._api.stream_info
-    not_yet = {"key_value": 1, "stream_info": 2}
-
-    def first_not_found(name: str, call: Callable[[str], Awaitable[T]]) -> Callable[[str], Awaitable[T]]:
-        async def answer(arg: str) -> T:
-            if not_yet[name]:
-                not_yet[name] -= 1
-                raise NotFoundError(code=404, err_code=10059, description="stream not found")
-            return await call(arg)
-
-        return answer
-
-    monkeypatch.setattr(bus.js, "key_value", first_not_found("key_value", key_value))
+    not_yet = [NOT_YET_VISIBLE]
+    monkeypatch.setattr(bus.js, "key_value", refusing(bus.js.key_value, not_yet))
     kv = await bus.key_value("FRESH")
     await kv.put("replay", b"mark")
-    assert (await kv.get("replay")).value == b"mark" and not_yet["key_value"] == 0
+    assert (await kv.get("replay")).value == b"mark" and not_yet == []
 
     # A replica that lost the race to make the stream (not found, then 'in use') reads the other's.
     async def made_by_another(config: StreamConfig) -> None:
         raise APIError(code=400, err_code=STREAM_NAME_IN_USE, description="stream name already in use")
 
     monkeypatch.setattr(bus._api, "add_stream", made_by_another)
-    monkeypatch.setattr(bus._api, "stream_info", first_not_found("stream_info", stream_info))
+    not_yet = [NOT_YET_VISIBLE, NOT_YET_VISIBLE]
+    monkeypatch.setattr(bus._api, "stream_info", refusing(bus._api.stream_info, not_yet))
     await bus.ensure_stream()
-    assert not_yet["stream_info"] == 0
+    assert not_yet == []
 
 
 async def test_routing_starts_when_each_consumer_it_makes_meets_an_election_or_a_node_not_yet_current(
@@ -197,18 +188,15 @@ async def test_routing_starts_when_each_consumer_it_makes_meets_an_election_or_a
     answered by a leader being elected (503) or a node not yet current ('not found'), and it starts."""
     add_consumer = JetStreamManager.add_consumer
     refused: list[str] = []  # the filters of the consumers whose first request was refused
-    refusals = (
-        ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable"),
-        NotFoundError(code=404, err_code=10059, description="stream not found"),
-    )
+    refusals = (ELECTION, NOT_YET_VISIBLE)
 
-    async def refused_first(manager: JetStreamManager, stream: str, config: Any = None, **params: Any) -> Any:
+    async def refused_once_per_filter(manager: JetStreamManager, stream: str, config: Any = None, **params: Any) -> Any:
         if config.filter_subject not in refused:
             refused.append(config.filter_subject)
             raise refusals[len(refused) % 2]
         return await add_consumer(manager, stream, config, **params)
 
-    monkeypatch.setattr(JetStreamManager, "add_consumer", refused_first)
+    monkeypatch.setattr(JetStreamManager, "add_consumer", refused_once_per_filter)
     app = RoutingApp(settings)
     await app.start(0)
     try:

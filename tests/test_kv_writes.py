@@ -4,14 +4,11 @@ its lost answer hid is known for the caller's own. The faults are put in front o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import grpc
 import nats.errors
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-from nats.js.errors import KeyWrongLastSequenceError, ServiceUnavailableError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from kcc.routing.v1 import routing_pb2 as rt
@@ -21,35 +18,7 @@ from services.common.config import Settings
 from services.common.events import EventBus
 from services.routing.app import RoutingApp
 from services.wallboard import login
-
-ELECTION = ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable")
-
-
-def stored_then_lost(write: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable[int]]:
-    """The first write is stored, but its answer never comes (a node lost after storing it)."""
-    tries = 0
-
-    async def answer(*args: Any, **kwargs: Any) -> int:
-        nonlocal tries
-        tries += 1
-        revision = await write(*args, **kwargs)
-        if tries == 1:
-            raise nats.errors.TimeoutError
-        return revision
-
-    return answer
-
-
-def refused_first(call: Callable[..., Awaitable[Any]], refusal: Exception) -> Callable[..., Awaitable[Any]]:
-    """The first call meets a stream leader being elected."""
-    refusals = [refusal]
-
-    async def answer(*args: Any, **kwargs: Any) -> Any:
-        if refusals:
-            raise refusals.pop()
-        return await call(*args, **kwargs)
-
-    return answer
+from tests.support.faults import ELECTION, refusing, stored_then_lost
 
 
 async def test_a_create_and_an_update_whose_answers_were_lost_are_the_callers_own_on_the_retry(
@@ -76,9 +45,9 @@ async def test_a_read_and_a_write_that_meet_an_election_wait_it_out(
     bus: EventBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kv = await bus.key_value("TEST")
-    monkeypatch.setattr(kv, "create", refused_first(kv.create, ELECTION))
+    monkeypatch.setattr(kv, "create", refusing(kv.create, [ELECTION]))
     await bus.kv_write("create", kv, "k", b"v")
-    monkeypatch.setattr(kv, "get", refused_first(kv.get, nats.errors.NoRespondersError()))
+    monkeypatch.setattr(kv, "get", refusing(kv.get, [nats.errors.NoRespondersError()]))
     assert (await bus.bounded("read", lambda: kv.get("k"))).value == b"v"
 
 
@@ -89,8 +58,8 @@ async def test_agents_are_created_and_moved_through_an_election_and_a_lost_answe
     ALREADY_EXISTS), and UpdateAgent UNAVAILABLE at the election's first refusal."""
     agents: KeyValue = routing.servicer.agents_kv
     monkeypatch.setattr(agents, "create", stored_then_lost(agents.create))
-    monkeypatch.setattr(agents, "get", refused_first(agents.get, ELECTION))
-    monkeypatch.setattr(agents, "update", refused_first(agents.update, ELECTION))
+    monkeypatch.setattr(agents, "get", refusing(agents.get, [ELECTION]))
+    monkeypatch.setattr(agents, "update", refusing(agents.update, [ELECTION]))
     async with grpc.aio.insecure_channel(f"127.0.0.1:{routing.port}") as channel:
         stub = routing_pb2_grpc.RoutingServiceStub(channel)
         created = await stub.CreateAgent(
