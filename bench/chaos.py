@@ -39,7 +39,6 @@ from kcc.routing.v1 import routing_pb2 as rt
 from kcc.routing.v1 import routing_pb2_grpc
 from services.common import auth, client
 from services.common.config import DEV_SECRET
-from services.launcher import wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -337,7 +336,7 @@ async def faults(platform: Platform, nc: nats.NATS, tally: Tally, rng: random.Ra
                     tally.scheduler_takeovers.append(seconds)
             for replicas in platform.replicas.values():  # wait for restarted services before the next fault
                 for replica in replicas:
-                    await asyncio.to_thread(wait_healthy, replica.target, 120, process=replica.proc)
+                    await asyncio.to_thread(replica.wait_healthy)
         if load_done.is_set() and tally.routing_takeovers and tally.scheduler_takeovers:
             return
 

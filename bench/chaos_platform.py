@@ -30,6 +30,15 @@ class Replica:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def wait_healthy(self) -> None:
+        """Until it serves; one that exits first says why from the end of its log (the run's
+        directory is gone after it)."""
+        try:
+            wait_healthy(self.target, 120, process=self.proc)
+        except SystemExit as exc:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
+            raise SystemExit(f"{self.service}: {exc}; its log ends:\n{tail}") from None
+
 
 class Platform:
     """Every process of the run; services restart on the same port, as a pod behind its Service."""
@@ -56,7 +65,7 @@ class Platform:
             replica.port = free_port()
             self.spawn(replica)
         for replica in everyone:
-            wait_healthy(replica.target, 120, process=replica.proc)
+            replica.wait_healthy()
 
     def spawn(self, replica: Replica) -> None:
         env = {
