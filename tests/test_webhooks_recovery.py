@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 from opentelemetry.sdk.metrics import MeterProvider
@@ -66,7 +67,9 @@ async def test_an_event_refused_past_the_retry_period_is_parked_then_redelivered
             pb.RedeliverDeadLettersRequest(parent=subscription.name), metadata=admin
         )
         assert all(d.redelivering for d in queued.dead_letters) and len(queued.dead_letters) == 2
-        await eventually(lambda: r.receiver.ids() == [ids[0], ids[3], ids[1], ids[2]])
+        with contextlib.suppress(AssertionError):  # the assertion below shows what came instead
+            await eventually(lambda: r.receiver.ids() == [ids[0], ids[3], ids[1], ids[2]])
+        assert r.receiver.ids() == [ids[0], ids[3], ids[1], ids[2]]  # failed once in a full run: cause not found
         assert not await parked()
         figures = await figures_reaching(r.stub, admin, subscription.name, lambda f: f.delivered == 4)
         assert figures.parked == 0
